@@ -1,0 +1,127 @@
+//! One poll, start to finish: reference in, QuickSight described, output out, SNS when it matters.
+
+use std::time::{Duration, SystemTime};
+
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use tokio::time::timeout;
+
+use crate::config::Config;
+use crate::contract::PollOutput;
+use crate::error::Error;
+use crate::notify::{should_notify, Notifier};
+use crate::quicksight::{self, QuickSightClients};
+use crate::reference::{parse_event, PollRequest};
+use crate::status::{build_output, Observation};
+
+/// Kept back from the Lambda deadline so the runtime can still post the answer.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// The most of the remaining time the QuickSight calls may use; the rest is kept for SNS.
+const QUICKSIGHT_SHARE_PERCENT: u32 = 70;
+
+/// Built once per cold start and shared by every invocation of the execution environment.
+pub struct App {
+    config: Config,
+    quicksight: QuickSightClients,
+    notifier: Notifier,
+}
+
+impl App {
+    pub fn new(config: Config, quicksight: QuickSightClients, notifier: Notifier) -> Self {
+        App {
+            config,
+            quicksight,
+            notifier,
+        }
+    }
+
+    /// The Lambda handler.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<PollOutput, Error> {
+        let remaining = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        self.poll(&event.payload, remaining).await
+    }
+
+    /// Polls the job `event` names, answering within `time_left`.
+    pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
+        let request = parse_event(event, self.config.default_region.as_deref())?;
+        let budget = time_left.saturating_sub(DEADLINE_MARGIN);
+        let quicksight_budget = budget * QUICKSIGHT_SHARE_PERCENT / 100;
+        let started = tokio::time::Instant::now();
+
+        let observation = timeout(quicksight_budget, self.observe(&request))
+            .await
+            .map_err(|_| Error::QuickSightUnavailable {
+                operation: "DescribeDashboardSnapshotJob",
+                message: format!(
+                    "no answer within {} ms, before the Lambda deadline",
+                    quicksight_budget.as_millis()
+                ),
+            })??;
+        let mut output = build_output(&request, observation, SystemTime::now(), &self.config);
+
+        if should_notify(&output, self.config.notify_on_success) {
+            let left = budget.saturating_sub(started.elapsed());
+            let notification = timeout(left, self.notifier.publish(&output))
+                .await
+                .map_err(|_| Error::NotificationFailed {
+                    topic_arn: self.config.topic.arn.clone(),
+                    message: format!(
+                        "no answer within {} ms, before the Lambda deadline",
+                        left.as_millis()
+                    ),
+                })??;
+            output.notification = Some(notification);
+        }
+
+        tracing::info!(
+            job = %output.job.arn,
+            attempt = output.attempt,
+            status = output.status.as_str(),
+            job_status = output.job_status.as_deref().unwrap_or("-"),
+            wait_seconds = output.wait_seconds,
+            error_type = output.error.as_ref().map_or("-", |e| e.kind.as_str()),
+            notified = output.notification.is_some(),
+            "polled"
+        );
+        // S3 URIs may carry tenant names: debug only.
+        tracing::debug!(results = ?output.results, "results");
+        Ok(output)
+    }
+
+    async fn observe(&self, request: &PollRequest) -> Result<Observation, Error> {
+        let client = self.quicksight.for_region(&request.job.region);
+        let description = match quicksight::describe(&client, &request.job).await? {
+            Ok(description) => description,
+            Err(rejection)
+                if rejection.is_not_found()
+                    && request.not_found_is_pending(self.config.not_found_grace_polls) =>
+            {
+                return Ok(Observation::NotVisibleYet);
+            }
+            Err(rejection) => {
+                return Ok(Observation::Rejected {
+                    rejection,
+                    description: None,
+                })
+            }
+        };
+        if !description.is_terminal() {
+            if !matches!(description.job_status.as_str(), "QUEUED" | "RUNNING") {
+                tracing::warn!(job_status = %description.job_status, "unknown JobStatus; polling on until the deadline");
+            }
+            return Ok(Observation::Unfinished(description));
+        }
+        // Only a terminal job has a result; asking earlier is an error in QuickSight.
+        match quicksight::describe_result(&client, &request.job).await? {
+            Ok(result) => Ok(Observation::Finished(description, result)),
+            Err(rejection) => Ok(Observation::Rejected {
+                rejection,
+                description: Some(description),
+            }),
+        }
+    }
+}

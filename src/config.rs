@@ -1,0 +1,177 @@
+//! Settings read once per cold start from the environment.
+
+use std::time::Duration;
+
+use crate::arn::SnsTopicArn;
+use crate::error::Error;
+use crate::wait::WaitPolicy;
+
+/// Everything the poller can be told through its environment. README.md lists each variable.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SNS_TOPIC_ARN` (required): where failures (and, optionally, successes) are published.
+    pub topic: SnsTopicArn,
+    /// `NOTIFY_ON_SUCCESS` (default false): also publish when a job completes.
+    pub notify_on_success: bool,
+    /// `MIN_WAIT_SECONDS`, `MAX_WAIT_SECONDS`, `WAIT_AGE_PERCENT`: the adaptive wait.
+    pub wait: WaitPolicy,
+    /// `JOB_DEADLINE_SECONDS` (default 3600): a job older than this, measured from QuickSight's
+    /// CreatedTime and not finished, is reported `TIMED_OUT`.
+    pub job_deadline: Duration,
+    /// `NOT_FOUND_GRACE_POLLS` (default 2): how many polls of a just-started job may answer
+    /// ResourceNotFound before that is a failure.
+    pub not_found_grace_polls: u32,
+    /// `AWS_REGION` / `AWS_DEFAULT_REGION`: the region of references that name none.
+    pub default_region: Option<String>,
+    /// `SDK_MAX_ATTEMPTS` (default 3): attempts per AWS call, the SDK's standard retry with backoff.
+    pub sdk_max_attempts: u32,
+    /// `SDK_ATTEMPT_TIMEOUT_MS` (default 3000): one HTTP attempt.
+    pub sdk_attempt_timeout: Duration,
+    /// `SDK_OPERATION_TIMEOUT_MS` (default 10000): one call, all attempts and backoff included.
+    pub sdk_operation_timeout: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let topic = get("SNS_TOPIC_ARN")
+            .ok_or_else(|| Error::InvalidConfiguration("SNS_TOPIC_ARN is not set".into()))?;
+        let topic = SnsTopicArn::parse(topic.trim())
+            .map_err(|why| Error::InvalidConfiguration(format!("SNS_TOPIC_ARN {why}")))?;
+
+        let wait = WaitPolicy {
+            min_seconds: number(&get, "MIN_WAIT_SECONDS", 5, 1, 86_400)?,
+            max_seconds: number(&get, "MAX_WAIT_SECONDS", 60, 1, 86_400)?,
+            age_percent: number(&get, "WAIT_AGE_PERCENT", 20, 0, 1_000)?,
+        };
+        if wait.min_seconds > wait.max_seconds {
+            return Err(Error::InvalidConfiguration(format!(
+                "MIN_WAIT_SECONDS ({}) is greater than MAX_WAIT_SECONDS ({})",
+                wait.min_seconds, wait.max_seconds
+            )));
+        }
+
+        Ok(Config {
+            topic,
+            notify_on_success: flag(&get, "NOTIFY_ON_SUCCESS", false)?,
+            wait,
+            job_deadline: Duration::from_secs(number(
+                &get,
+                "JOB_DEADLINE_SECONDS",
+                3600,
+                1,
+                7 * 86_400,
+            )?),
+            not_found_grace_polls: number(&get, "NOT_FOUND_GRACE_POLLS", 2, 0, 100)? as u32,
+            default_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            sdk_max_attempts: number(&get, "SDK_MAX_ATTEMPTS", 3, 1, 10)? as u32,
+            sdk_attempt_timeout: Duration::from_millis(number(
+                &get,
+                "SDK_ATTEMPT_TIMEOUT_MS",
+                3_000,
+                100,
+                900_000,
+            )?),
+            sdk_operation_timeout: Duration::from_millis(number(
+                &get,
+                "SDK_OPERATION_TIMEOUT_MS",
+                10_000,
+                100,
+                900_000,
+            )?),
+        })
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, Error> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(value) if (min..=max).contains(&value) => Ok(value),
+        _ => Err(Error::InvalidConfiguration(format!(
+            "{name} must be a whole number from {min} to {max}, got {raw:?}"
+        ))),
+    }
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, Error> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(Error::InvalidConfiguration(format!(
+            "{name} must be true or false, got {raw:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const TOPIC: (&str, &str) = (
+        "SNS_TOPIC_ARN",
+        "arn:aws:sns:us-east-1:123456789012:snapshot-alerts",
+    );
+
+    #[test]
+    fn missing_topic_is_a_configuration_error() {
+        let err = config(&[]).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidConfiguration");
+        assert!(err.to_string().contains("SNS_TOPIC_ARN"));
+    }
+
+    #[test]
+    fn topic_that_is_not_an_sns_arn_is_rejected() {
+        let err = config(&[("SNS_TOPIC_ARN", "snapshot-alerts")]).unwrap_err();
+        assert!(err.to_string().contains("SNS_TOPIC_ARN"), "{err}");
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_topic_is_set() {
+        let config = config(&[TOPIC, ("AWS_REGION", "eu-west-1")]).expect("valid");
+        assert!(!config.notify_on_success);
+        assert_eq!(config.wait.min_seconds, 5);
+        assert_eq!(config.wait.max_seconds, 60);
+        assert_eq!(config.job_deadline, Duration::from_secs(3600));
+        assert_eq!(config.not_found_grace_polls, 2);
+        assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
+        assert!(!config.topic.is_fifo());
+    }
+
+    #[test]
+    fn out_of_range_numbers_name_the_variable() {
+        let err = config(&[TOPIC, ("MAX_WAIT_SECONDS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("MAX_WAIT_SECONDS"), "{err}");
+        let err = config(&[TOPIC, ("MIN_WAIT_SECONDS", "90")]).unwrap_err();
+        assert!(
+            err.to_string().contains("greater than MAX_WAIT_SECONDS"),
+            "{err}"
+        );
+        let err = config(&[TOPIC, ("NOTIFY_ON_SUCCESS", "sometimes")]).unwrap_err();
+        assert!(err.to_string().contains("NOTIFY_ON_SUCCESS"), "{err}");
+    }
+}

@@ -1,0 +1,139 @@
+//! The poller's output contract: the JSON a Step Functions Choice state branches on and that a
+//! wait loop passes straight back as the next poll's input. README.md documents it as a table;
+//! change both together, and only additively.
+
+use serde::{Deserialize, Serialize};
+
+/// The normalized status a Choice state branches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// QUEUED or RUNNING (or a job QuickSight does not show yet): wait `waitSeconds`, poll again.
+    InProgress,
+    /// COMPLETED: `results` holds the S3 URIs.
+    Succeeded,
+    /// FAILED, or QuickSight refused to describe the job: `error` says why.
+    Failed,
+    /// Still not finished past the configured deadline.
+    TimedOut,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InProgress => "IN_PROGRESS",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    pub fn is_done(self) -> bool {
+        self != Status::InProgress
+    }
+}
+
+/// One poll's answer. Every key is always present (null when unknown) so that a Choice state or
+/// a JSONPath in a later state never fails on a missing field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollOutput {
+    pub status: Status,
+    pub done: bool,
+    /// QuickSight's own JobStatus (QUEUED, RUNNING, COMPLETED, FAILED, or a value added later);
+    /// null when QuickSight did not describe the job.
+    pub job_status: Option<String>,
+    pub job: JobInfo,
+    /// 1 on the first poll; +1 each time the previous output comes back as input.
+    pub attempt: u32,
+    /// Seconds a Wait state should wait before the next poll (`SecondsPath: $.waitSeconds`);
+    /// 0 once `done`.
+    pub wait_seconds: u64,
+    /// RFC 3339.
+    pub created_time: Option<String>,
+    /// RFC 3339.
+    pub last_updated_time: Option<String>,
+    /// Seconds since QuickSight's CreatedTime, as of this poll.
+    pub age_seconds: Option<u64>,
+    /// The request id of the last QuickSight call.
+    pub request_id: Option<String>,
+    /// Every S3 object QuickSight reported, for every user and file group.
+    pub results: Vec<FileResult>,
+    pub error: Option<ErrorDetail>,
+    pub notification: Option<Notification>,
+}
+
+/// The job this output is about, resolved from whatever shape of reference came in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobInfo {
+    pub arn: String,
+    pub partition: String,
+    pub region: String,
+    pub aws_account_id: String,
+    pub dashboard_id: String,
+    pub snapshot_job_id: String,
+}
+
+/// Which kind of user a snapshot file was generated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserType {
+    Anonymous,
+    Registered,
+}
+
+/// One S3 result of one file group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileResult {
+    pub user_type: UserType,
+    /// Position of the user in QuickSight's list, so results of several users stay apart.
+    pub user_index: usize,
+    pub file_group_index: usize,
+    /// PDF, CSV or EXCEL (several joined by `,` should QuickSight ever put more than one file in a group).
+    pub format: Option<String>,
+    /// null when this file failed; see `errors`.
+    pub s3_uri: Option<String>,
+    pub errors: Vec<ErrorDetail>,
+}
+
+/// Why a job or one of its files failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// QuickSight's ErrorType for a failed job or file (e.g. `DASHBOARD_ACCESS_DENIED`), the API
+    /// error code when QuickSight refused the call (e.g. `AccessDeniedException`), or
+    /// `JobDeadlineExceeded`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+}
+
+/// The SNS message published for this poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub message_id: String,
+    pub topic_arn: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_serializes_as_the_names_a_choice_state_compares() {
+        for status in [
+            Status::InProgress,
+            Status::Succeeded,
+            Status::Failed,
+            Status::TimedOut,
+        ] {
+            let json = serde_json::to_value(status).expect("serializes");
+            assert_eq!(json, serde_json::Value::String(status.as_str().into()));
+        }
+        assert!(!Status::InProgress.is_done());
+        assert!(Status::TimedOut.is_done());
+    }
+}

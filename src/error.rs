@@ -1,0 +1,107 @@
+//! The one error type of the poller, and the stable `errorType` names a state machine matches on.
+
+use lambda_runtime::Diagnostic;
+
+/// Every way an invocation can fail. Each variant maps to one stable PascalCase `errorType`
+/// (see [`Error::error_type`]); Step Functions' Retry/Catch and the README list these names,
+/// so they must never change with a refactor or a Rust type rename.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The event is not a job reference the poller understands. Not retryable.
+    #[error("{0}")]
+    InvalidJobReference(String),
+
+    /// QuickSight kept throttling after the SDK's own retries. Retryable.
+    #[error("QuickSight throttled {operation}: {message}")]
+    QuickSightThrottled {
+        operation: &'static str,
+        message: String,
+    },
+
+    /// QuickSight failed, timed out or could not be reached after the SDK's own retries. Retryable.
+    #[error("QuickSight {operation} unavailable: {message}")]
+    QuickSightUnavailable {
+        operation: &'static str,
+        message: String,
+    },
+
+    /// The notification could not be published; failing the invocation makes the poll run again,
+    /// so the notice is retried rather than lost. Retryable.
+    #[error("could not publish to SNS topic {topic_arn}: {message}")]
+    NotificationFailed { topic_arn: String, message: String },
+
+    /// The function's own settings are wrong; raised at cold start, before any event.
+    #[error("invalid configuration: {0}")]
+    InvalidConfiguration(String),
+}
+
+impl Error {
+    /// The stable name a state machine's Retry/Catch `ErrorEquals` uses.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::InvalidJobReference(_) => "InvalidJobReference",
+            Error::QuickSightThrottled { .. } => "QuickSightThrottled",
+            Error::QuickSightUnavailable { .. } => "QuickSightUnavailable",
+            Error::NotificationFailed { .. } => "NotificationFailed",
+            Error::InvalidConfiguration(_) => "InvalidConfiguration",
+        }
+    }
+
+    /// Whether running the same poll again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::QuickSightThrottled { .. }
+                | Error::QuickSightUnavailable { .. }
+                | Error::NotificationFailed { .. }
+        )
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidJobReference(message.into())
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(error: Error) -> Self {
+        Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_carries_the_stable_error_type_not_the_rust_type_name() {
+        let diagnostic: Diagnostic = Error::QuickSightThrottled {
+            operation: "DescribeDashboardSnapshotJob",
+            message: "Rate exceeded".into(),
+        }
+        .into();
+        assert_eq!(diagnostic.error_type, "QuickSightThrottled");
+        assert_eq!(
+            diagnostic.error_message,
+            "QuickSight throttled DescribeDashboardSnapshotJob: Rate exceeded"
+        );
+    }
+
+    #[test]
+    fn only_transient_errors_are_retryable() {
+        assert!(!Error::invalid("x").is_retryable());
+        assert!(!Error::InvalidConfiguration("x".into()).is_retryable());
+        assert!(Error::NotificationFailed {
+            topic_arn: "t".into(),
+            message: "m".into()
+        }
+        .is_retryable());
+        assert!(Error::QuickSightUnavailable {
+            operation: "o",
+            message: "m".into()
+        }
+        .is_retryable());
+    }
+}

@@ -1,0 +1,35 @@
+use lambda_runtime::{service_fn, LambdaEvent};
+use quicksight_snapshot_poller::{local, setup, Config};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    // Outside Lambda the same binary polls once; stdout then carries only the JSON answer.
+    let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    if in_lambda {
+        lambda_runtime::tracing::init_default_subscriber();
+    } else {
+        lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    }
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{}: {err}", err.error_type());
+            std::process::exit(2);
+        }
+    };
+    let sdk = setup::sdk_config(&config).await;
+    let app = setup::app(config, &sdk);
+
+    if !in_lambda {
+        let path = std::env::args().nth(1);
+        std::process::exit(local::run_once(&app, path.as_deref()).await);
+    }
+
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        app.handle(event).await
+    }))
+    .await
+}

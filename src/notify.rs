@@ -1,0 +1,239 @@
+//! The SNS notice for a finished poll: subject, JSON body for machines, text for people,
+//! attributes for subscription filter policies, FIFO ids so a retried poll does not notify twice.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use sha2::{Digest, Sha256};
+
+use crate::arn::SnsTopicArn;
+use crate::contract::{Notification, PollOutput, Status, UserType};
+use crate::error::Error;
+
+/// SNS's limit for a subject: up to 100 printable ASCII characters.
+const SUBJECT_MAX: usize = 100;
+/// SNS accepts 256 KiB in all; keep room for attributes and the JSON envelope.
+const MESSAGE_MAX: usize = 240 * 1024;
+
+/// Whether this poll's outcome is worth a notice: failures and timeouts always, completed jobs
+/// with failed files always (some exports did not happen), clean successes when configured.
+pub fn should_notify(output: &PollOutput, notify_on_success: bool) -> bool {
+    match output.status {
+        Status::Failed | Status::TimedOut => true,
+        Status::Succeeded => {
+            notify_on_success || output.results.iter().any(|file| !file.errors.is_empty())
+        }
+        Status::InProgress => false,
+    }
+}
+
+/// Everything `Publish` is called with, built without I/O so it can be tested directly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    /// `MessageStructure: json`: the JSON result by default, readable text for email.
+    pub message: String,
+    pub attributes: Vec<(&'static str, String)>,
+    /// MessageGroupId and MessageDeduplicationId, for FIFO topics only.
+    pub fifo: Option<(String, String)>,
+}
+
+pub fn compose(output: &PollOutput, topic: &SnsTopicArn) -> Message {
+    let error_type = output.error.as_ref().map(|e| e.kind.clone());
+    let attributes: Vec<(&'static str, String)> = [
+        ("status", Some(output.status.as_str().to_owned())),
+        ("jobStatus", output.job_status.clone()),
+        ("errorType", error_type.clone()),
+        ("dashboardId", Some(output.job.dashboard_id.clone())),
+        ("awsAccountId", Some(output.job.aws_account_id.clone())),
+    ]
+    .into_iter()
+    // SNS rejects empty attribute values; an absent attribute is what filter policies expect.
+    .filter_map(|(name, value)| value.filter(|v| !v.is_empty()).map(|v| (name, v)))
+    .collect();
+
+    let fifo = topic.is_fifo().then(|| {
+        let job = &output.job;
+        let group = format!(
+            "{}:{}:{}",
+            job.aws_account_id, job.dashboard_id, job.snapshot_job_id
+        );
+        let group = if group.len() <= 128 {
+            group
+        } else {
+            hex_digest(&group)
+        };
+        // The same outcome of the same job gives the same id, so a poll retried after a
+        // publish whose answer was lost is dropped by SNS instead of notifying twice.
+        let outcome = format!(
+            "{}|{}|{}|{}",
+            job.arn,
+            output.status.as_str(),
+            output.job_status.as_deref().unwrap_or(""),
+            error_type.as_deref().unwrap_or("")
+        );
+        (group, hex_digest(&outcome))
+    });
+
+    Message {
+        subject: subject(output),
+        message: envelope(output),
+        attributes,
+        fifo,
+    }
+}
+
+fn subject(output: &PollOutput) -> String {
+    let raw = format!(
+        "QuickSight snapshot {}: dashboard {} job {}",
+        output.status.as_str(),
+        output.job.dashboard_id,
+        output.job.snapshot_job_id
+    );
+    // Ids are ASCII by validation, but keep the rule local: printable ASCII, no line breaks.
+    let clean: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if clean.len() <= SUBJECT_MAX {
+        clean
+    } else {
+        format!("{}...", &clean[..SUBJECT_MAX - 3])
+    }
+}
+
+fn envelope(output: &PollOutput) -> String {
+    let full = render(output);
+    if full.len() <= MESSAGE_MAX {
+        return full;
+    }
+    // A notice that is too big would fail every retry; drop the file list rather than the notice.
+    let mut trimmed = output.clone();
+    trimmed.results.clear();
+    render(&trimmed)
+}
+
+fn render(output: &PollOutput) -> String {
+    let body = serde_json::to_string(output).unwrap_or_else(|_| "{}".into());
+    serde_json::json!({ "default": body, "email": email_text(output) }).to_string()
+}
+
+fn email_text(output: &PollOutput) -> String {
+    let job = &output.job;
+    let mut text = format!(
+        "QuickSight dashboard snapshot job {}\n\n\
+         Dashboard:         {}\n\
+         Snapshot job:      {}\n\
+         Account / region:  {} / {}\n\
+         Job ARN:           {}\n\
+         QuickSight status: {}\n\
+         Created:           {}\n\
+         Last updated:      {}\n\
+         Polls:             {}\n",
+        output.status.as_str(),
+        job.dashboard_id,
+        job.snapshot_job_id,
+        job.aws_account_id,
+        job.region,
+        job.arn,
+        output.job_status.as_deref().unwrap_or("unknown"),
+        output.created_time.as_deref().unwrap_or("unknown"),
+        output.last_updated_time.as_deref().unwrap_or("unknown"),
+        output.attempt,
+    );
+    if let Some(error) = &output.error {
+        text.push_str(&format!("\nError: {}\n  {}\n", error.kind, error.message));
+    }
+    if !output.results.is_empty() {
+        text.push_str("\nFiles:\n");
+        for file in &output.results {
+            let user = match file.user_type {
+                UserType::Anonymous => "anonymous user",
+                UserType::Registered => "registered user",
+            };
+            let place = format!(
+                "{} ({user} {}, file group {})",
+                file.format.as_deref().unwrap_or("file"),
+                file.user_index + 1,
+                file.file_group_index + 1
+            );
+            match (&file.s3_uri, file.errors.is_empty()) {
+                (Some(uri), true) => text.push_str(&format!("  - {place}: {uri}\n")),
+                _ => {
+                    for error in &file.errors {
+                        text.push_str(&format!(
+                            "  - {place}: failed: {}: {}\n",
+                            error.kind, error.message
+                        ));
+                    }
+                    if file.errors.is_empty() {
+                        text.push_str(&format!("  - {place}: no S3 URI reported\n"));
+                    }
+                }
+            }
+        }
+    }
+    text
+}
+
+fn hex_digest(value: &str) -> String {
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Publishes to the one configured topic with a client built for the topic's region.
+pub struct Notifier {
+    client: aws_sdk_sns::Client,
+    topic: SnsTopicArn,
+}
+
+impl Notifier {
+    pub fn new(client: aws_sdk_sns::Client, topic: SnsTopicArn) -> Self {
+        Notifier { client, topic }
+    }
+
+    pub async fn publish(&self, output: &PollOutput) -> Result<Notification, Error> {
+        let message = compose(output, &self.topic);
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&self.topic.arn)
+            .subject(message.subject)
+            .message_structure("json")
+            .message(message.message);
+        for (name, value) in message.attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| self.failed(e.to_string()))?;
+            request = request.message_attributes(name, value);
+        }
+        if let Some((group, dedup)) = message.fifo {
+            request = request
+                .message_group_id(group)
+                .message_deduplication_id(dedup);
+        }
+        let published = request
+            .send()
+            .await
+            .map_err(|e| self.failed(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+        Ok(Notification {
+            message_id: published.message_id().unwrap_or_default().to_owned(),
+            topic_arn: self.topic.arn.clone(),
+        })
+    }
+
+    fn failed(&self, message: String) -> Error {
+        Error::NotificationFailed {
+            topic_arn: self.topic.arn.clone(),
+            message,
+        }
+    }
+}

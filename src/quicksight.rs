@@ -1,0 +1,245 @@
+//! The two QuickSight calls of a poll, and what their answers and errors mean.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_sdk_quicksight::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job::DescribeDashboardSnapshotJobOutput;
+use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job_result::DescribeDashboardSnapshotJobResultOutput;
+use aws_sdk_quicksight::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_quicksight::types::{SnapshotJobResultFileGroup, SnapshotJobStatus};
+use aws_sdk_quicksight::Client;
+
+use crate::contract::{ErrorDetail, FileResult, UserType};
+use crate::error::Error;
+use crate::reference::JobReference;
+
+const DESCRIBE: &str = "DescribeDashboardSnapshotJob";
+const DESCRIBE_RESULT: &str = "DescribeDashboardSnapshotJobResult";
+
+/// One QuickSight client per region, built on first use and kept for the life of the
+/// execution environment: a job's ARN decides its region, and building a client costs more
+/// than a poll.
+pub struct QuickSightClients {
+    base: aws_sdk_quicksight::config::Builder,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl QuickSightClients {
+    pub fn new(base: aws_sdk_quicksight::config::Builder) -> Self {
+        QuickSightClients {
+            base,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn for_region(&self, region: &str) -> Client {
+        // A poisoned lock only means another poll panicked mid-insert; the map is still usable.
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = self
+                    .base
+                    .clone()
+                    .region(aws_sdk_quicksight::config::Region::new(region.to_owned()))
+                    .build();
+                Client::from_conf(config)
+            })
+            .clone()
+    }
+}
+
+/// What DescribeDashboardSnapshotJob said about the job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDescription {
+    /// QuickSight's JobStatus as sent, so statuses added after this build still come through.
+    pub job_status: String,
+    pub arn: Option<String>,
+    pub created: Option<DateTime>,
+    pub last_updated: Option<DateTime>,
+    pub request_id: Option<String>,
+}
+
+impl JobDescription {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.job_status.as_str(), "COMPLETED" | "FAILED")
+    }
+}
+
+/// What DescribeDashboardSnapshotJobResult said about a finished job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobResult {
+    pub error: Option<ErrorDetail>,
+    pub files: Vec<FileResult>,
+    pub request_id: Option<String>,
+}
+
+/// A call QuickSight answered with an error that retrying will not fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: String,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn is_not_found(&self) -> bool {
+        self.code == "ResourceNotFoundException"
+    }
+}
+
+/// Either an answer, a terminal rejection (reported as FAILED and notified), or an `Error`
+/// for the transient failures that fail the invocation so it is retried.
+pub type Answer<T> = Result<Result<T, Rejection>, Error>;
+
+pub async fn describe(client: &Client, job: &JobReference) -> Answer<JobDescription> {
+    let sent = client
+        .describe_dashboard_snapshot_job()
+        .aws_account_id(&job.account)
+        .dashboard_id(&job.dashboard)
+        .snapshot_job_id(&job.job)
+        .send()
+        .await;
+    match sent {
+        Ok(output) => description(output).map(Ok),
+        Err(err) => classify(DESCRIBE, err).map(Err),
+    }
+}
+
+pub async fn describe_result(client: &Client, job: &JobReference) -> Answer<JobResult> {
+    let sent = client
+        .describe_dashboard_snapshot_job_result()
+        .aws_account_id(&job.account)
+        .dashboard_id(&job.dashboard)
+        .snapshot_job_id(&job.job)
+        .send()
+        .await;
+    match sent {
+        Ok(output) => Ok(Ok(job_result(&output))),
+        Err(err) => classify(DESCRIBE_RESULT, err).map(Err),
+    }
+}
+
+fn description(output: DescribeDashboardSnapshotJobOutput) -> Result<JobDescription, Error> {
+    // Without a JobStatus the answer says nothing; treat it like a garbled reply and retry.
+    let job_status = output
+        .job_status()
+        .map(SnapshotJobStatus::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::QuickSightUnavailable {
+            operation: DESCRIBE,
+            message: "the response has no JobStatus".into(),
+        })?
+        .to_owned();
+    Ok(JobDescription {
+        job_status,
+        arn: output.arn().map(str::to_owned),
+        created: output.created_time().copied(),
+        last_updated: output.last_updated_time().copied(),
+        request_id: output.request_id().map(str::to_owned),
+    })
+}
+
+/// Collects every S3 result of every user and file group, with the job's and each file's errors.
+pub fn job_result(output: &DescribeDashboardSnapshotJobResultOutput) -> JobResult {
+    let mut files = Vec::new();
+    if let Some(result) = output.result() {
+        let anonymous = result
+            .anonymous_users()
+            .iter()
+            .map(|user| (UserType::Anonymous, user.file_groups()));
+        let registered = result
+            .registered_users()
+            .iter()
+            .map(|user| (UserType::Registered, user.file_groups()));
+        let mut user_index = HashMap::new();
+        for (user_type, groups) in anonymous.chain(registered) {
+            let index = user_index.entry(user_type).or_insert(0usize);
+            collect_groups(user_type, *index, groups, &mut files);
+            *index += 1;
+        }
+    }
+    let error = output.error_info().map(|info| ErrorDetail {
+        kind: info.error_type().unwrap_or("SnapshotJobFailed").to_owned(),
+        message: info
+            .error_message()
+            .unwrap_or("QuickSight gave no error message")
+            .to_owned(),
+    });
+    JobResult {
+        error,
+        files,
+        request_id: output.request_id().map(str::to_owned),
+    }
+}
+
+fn collect_groups(
+    user_type: UserType,
+    user_index: usize,
+    groups: &[SnapshotJobResultFileGroup],
+    files: &mut Vec<FileResult>,
+) {
+    for (file_group_index, group) in groups.iter().enumerate() {
+        let formats: Vec<&str> = group
+            .files()
+            .iter()
+            .map(|f| f.format_type().as_str())
+            .collect();
+        let format = (!formats.is_empty()).then(|| formats.join(","));
+        for s3 in group.s3_results() {
+            files.push(FileResult {
+                user_type,
+                user_index,
+                file_group_index,
+                format: format.clone(),
+                s3_uri: s3.s3_uri().map(str::to_owned),
+                errors: s3
+                    .error_info()
+                    .iter()
+                    .map(|e| ErrorDetail {
+                        kind: e.error_type().unwrap_or("FileFailed").to_owned(),
+                        message: e.error_message().unwrap_or_default().to_owned(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+}
+
+/// Sorts a failed call (after the SDK's own retries) into retryable errors and terminal
+/// rejections.
+fn classify<E>(operation: &'static str, err: SdkError<E>) -> Result<Rejection, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    let message = err
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| aws_sdk_quicksight::error::DisplayErrorContext(&err).to_string());
+    let throttled = status == Some(429)
+        || code.as_deref().is_some_and(|c| {
+            matches!(
+                c,
+                "ThrottlingException" | "Throttling" | "TooManyRequestsException"
+            )
+        });
+    if throttled {
+        return Err(Error::QuickSightThrottled { operation, message });
+    }
+    match (err, code) {
+        // Codes QuickSight documents for these calls that no retry will change.
+        (SdkError::ServiceError(_), Some(code))
+            if status.is_some_and(|s| (400..500).contains(&s)) =>
+        {
+            Ok(Rejection { code, message })
+        }
+        _ => Err(Error::QuickSightUnavailable { operation, message }),
+    }
+}
+
+/// RFC 3339 for the output contract.
+pub fn rfc3339(time: &DateTime) -> Option<String> {
+    time.fmt(DateTimeFormat::DateTime).ok()
+}

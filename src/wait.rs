@@ -1,0 +1,63 @@
+//! How long a wait loop should wait before the next poll.
+
+use std::time::Duration;
+
+/// The adaptive wait: a young job is polled often, an old one rarely. The wait is
+/// `age * age_percent / 100`, clamped to `[min_seconds, max_seconds]`: polling cost then grows
+/// with the logarithm of a job's duration while a finished job is noticed within a bounded
+/// fraction of its run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitPolicy {
+    pub min_seconds: u64,
+    pub max_seconds: u64,
+    pub age_percent: u64,
+}
+
+impl WaitPolicy {
+    /// Seconds to wait for a job of `age` that is not done, never past the deadline by more than
+    /// a second, so a stuck job is reported `TIMED_OUT` promptly.
+    pub fn next_wait(&self, age: Option<Duration>, deadline: Duration) -> u64 {
+        let Some(age) = age else {
+            return self.min_seconds;
+        };
+        let proportional = age.as_secs().saturating_mul(self.age_percent) / 100;
+        let wait = proportional.clamp(self.min_seconds, self.max_seconds);
+        let until_deadline = deadline.as_secs().saturating_sub(age.as_secs()) + 1;
+        wait.min(until_deadline).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: WaitPolicy = WaitPolicy {
+        min_seconds: 5,
+        max_seconds: 60,
+        age_percent: 20,
+    };
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn young_job_waits_the_minimum() {
+        assert_eq!(POLICY.next_wait(Some(Duration::from_secs(3)), HOUR), 5);
+    }
+
+    #[test]
+    fn wait_grows_with_age_up_to_the_maximum() {
+        assert_eq!(POLICY.next_wait(Some(Duration::from_secs(100)), HOUR), 20);
+        assert_eq!(POLICY.next_wait(Some(Duration::from_secs(200)), HOUR), 40);
+        assert_eq!(POLICY.next_wait(Some(Duration::from_secs(2000)), HOUR), 60);
+    }
+
+    #[test]
+    fn wait_never_overshoots_the_deadline_by_more_than_a_second() {
+        assert_eq!(POLICY.next_wait(Some(Duration::from_secs(3590)), HOUR), 11);
+        assert_eq!(POLICY.next_wait(Some(Duration::from_secs(3600)), HOUR), 1);
+    }
+
+    #[test]
+    fn unknown_age_waits_the_minimum() {
+        assert_eq!(POLICY.next_wait(None, HOUR), 5);
+    }
+}
