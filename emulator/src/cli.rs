@@ -1,0 +1,106 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+
+pub const USAGE: &str =
+    "usage: quicksight-emulator [--host 127.0.0.1] [--port 0] [--region us-east-1] [--jobs FILE]";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub host: String,
+    pub port: u16,
+    pub region: String,
+    pub jobs: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            region: "us-east-1".to_owned(),
+            jobs: None,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve(Options),
+    Help,
+}
+
+/// Parses `--name value` and `--name=value`.
+pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut options = Options::default();
+    let mut arguments = arguments.into_iter();
+    while let Some(argument) = arguments.next() {
+        if argument == "--help" || argument == "-h" {
+            return Ok(Command::Help);
+        }
+        let (name, inline_value) = match argument.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (argument, None),
+        };
+        let mut value = || {
+            inline_value
+                .clone()
+                .or_else(|| arguments.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--host" => options.host = value()?,
+            "--port" => {
+                let port = value()?;
+                options.port = port
+                    .parse()
+                    .map_err(|_| format!("--port {port:?} is not a port number"))?;
+            }
+            "--region" => options.region = value()?,
+            "--jobs" => options.jobs = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(Command::Serve(options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &str) -> Result<Command, String> {
+        parse(words.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn no_options_means_loopback_on_a_free_port_in_us_east_1() {
+        assert_eq!(parse_words(""), Ok(Command::Serve(Options::default())));
+    }
+
+    #[test]
+    fn every_option_can_be_given_spaced_or_with_an_equals_sign() {
+        let expected = Options {
+            host: "0.0.0.0".to_owned(),
+            port: 4566,
+            region: "eu-west-1".to_owned(),
+            jobs: Some(PathBuf::from("jobs.json")),
+        };
+        assert_eq!(
+            parse_words("--host 0.0.0.0 --port 4566 --region eu-west-1 --jobs jobs.json"),
+            Ok(Command::Serve(expected.clone()))
+        );
+        assert_eq!(
+            parse_words("--host=0.0.0.0 --port=4566 --region=eu-west-1 --jobs=jobs.json"),
+            Ok(Command::Serve(expected))
+        );
+    }
+
+    #[test]
+    fn bad_options_are_reported() {
+        assert!(parse_words("--port").is_err());
+        assert!(parse_words("--port 70000").is_err());
+        assert!(parse_words("--verbose").is_err());
+        assert_eq!(parse_words("--port 1 --help"), Ok(Command::Help));
+    }
+}

@@ -1,0 +1,136 @@
+//! The HTTP/1.1 server: accepts connections, answers each request through the router, logs one
+//! line per request, and keeps going whatever a handler does.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::routes;
+use crate::state::Emulator;
+use crate::wire::{AwsError, Body, ErrorType, Reply, RequestId};
+
+pub struct Server {
+    listener: TcpListener,
+}
+
+/// Returned to hyper to make it close the connection without writing a response.
+#[derive(Debug)]
+struct HungUp;
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for HungUp {}
+
+impl Server {
+    pub async fn bind(host: &str, port: u16) -> io::Result<Server> {
+        let listener = TcpListener::bind((host, port)).await?;
+        Ok(Server { listener })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes. Connections still open then are abandoned: the
+    /// emulator holds nothing that needs a graceful close.
+    pub async fn run(self, emulator: Arc<Emulator>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(serve_connection(stream, emulator.clone()));
+                    }
+                    Err(error) => {
+                        // Usually out of file descriptors: back off instead of spinning.
+                        eprintln!("accept failed: {error}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, emulator: Arc<Emulator>) {
+    let service = service_fn(move |request| answer(emulator.clone(), request));
+    // Errors here are clients going away and injected hang-ups; the request log already has them.
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+async fn answer(
+    emulator: Arc<Emulator>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, HungUp> {
+    let line = format!("{} {}", request.method(), request.uri().path());
+    match shielded(routes::route(emulator, request)).await {
+        Reply::Respond(response) => {
+            eprintln!("{line} {}", response.status().as_u16());
+            Ok(response)
+        }
+        Reply::HangUp => {
+            eprintln!("{line} dropped");
+            Err(HungUp)
+        }
+    }
+}
+
+/// Runs a handler on its own task so that a panic becomes a 500 for that request alone.
+pub async fn shielded<F>(handler: F) -> Reply
+where
+    F: Future<Output = Reply> + Send + 'static,
+{
+    match tokio::spawn(handler).await {
+        Ok(reply) => reply,
+        Err(failure) => {
+            let message = if failure.is_panic() {
+                "The emulator failed while handling this request."
+            } else {
+                "The request was cancelled."
+            };
+            AwsError::new(ErrorType::InternalFailure, message).reply(&RequestId::fresh())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::StatusCode;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_internal_failure() {
+        let reply = shielded(async { panic!("handler bug") }).await;
+        let Reply::Respond(response) = reply else {
+            panic!("expected a response");
+        };
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()["x-amzn-errortype"],
+            "InternalFailureException"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_healthy_handler_is_answered_unchanged() {
+        let reply = shielded(async { Reply::HangUp }).await;
+        assert!(matches!(reply, Reply::HangUp));
+    }
+}

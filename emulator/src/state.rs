@@ -1,0 +1,82 @@
+//! The emulator's whole memory: jobs, defaults, global faults, throttling and call counters.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::faults::{FaultList, Operation};
+use crate::jobs::{Job, JobKey, Timeline};
+use crate::throttle::Throttle;
+
+pub struct Emulator {
+    region: String,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub jobs: BTreeMap<JobKey, Job>,
+    /// Timeline of jobs created by StartDashboardSnapshotJob.
+    pub defaults: Timeline,
+    /// Faults that apply to every job, checked after the job's own.
+    pub faults: FaultList,
+    pub latency: Duration,
+    pub throttle: Throttle,
+    pub calls: CallCounters,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounters {
+    pub total: u64,
+    pub start: u64,
+    pub describe: u64,
+    pub result: u64,
+    /// Calls answered with ThrottlingException, by the rate limit or by an injected fault.
+    pub throttled: u64,
+}
+
+impl CallCounters {
+    pub fn record(&mut self, operation: Operation) {
+        self.total += 1;
+        match operation {
+            Operation::Start => self.start += 1,
+            Operation::Describe => self.describe += 1,
+            Operation::Result => self.result += 1,
+        }
+    }
+}
+
+impl State {
+    /// Jobs that hold one of the account's concurrent-job slots.
+    pub fn unfinished_jobs(&self, account: &str) -> usize {
+        self.jobs
+            .values()
+            .filter(|job| job.key.account == account && !job.status().is_terminal())
+            .count()
+    }
+}
+
+impl Emulator {
+    pub fn new(region: impl Into<String>) -> Arc<Emulator> {
+        Arc::new(Emulator {
+            region: region.into(),
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The state lock. A handler that panicked while holding it leaves the state as consistent as
+    /// any single mutation, so the poison flag is ignored rather than taking every later call down.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn reset(&self) {
+        *self.lock() = State::default();
+    }
+}

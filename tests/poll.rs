@@ -1,0 +1,564 @@
+//! The whole poll against mocked QuickSight and SNS clients: statuses, results, errors, notices.
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job_result::DescribeDashboardSnapshotJobResultOutput;
+use aws_sdk_quicksight::types::{
+    AnonymousUserSnapshotJobResult, RegisteredUserSnapshotJobResult, SnapshotFile,
+    SnapshotFileFormatType, SnapshotFileSheetSelection, SnapshotFileSheetSelectionScope,
+    SnapshotJobErrorInfo, SnapshotJobResult, SnapshotJobResultErrorInfo,
+    SnapshotJobResultFileGroup, SnapshotJobS3Result, SnapshotJobStatus,
+};
+use aws_smithy_mocks::mock;
+use quicksight_snapshot_poller::contract::{Status, UserType};
+use serde_json::json;
+use support::*;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn reference() -> serde_json::Value {
+    event("api-casing.json")
+}
+
+fn file_group(
+    format: SnapshotFileFormatType,
+    uris: &[&str],
+    errors: &[(&str, &str)],
+) -> SnapshotJobResultFileGroup {
+    let file = SnapshotFile::builder()
+        .format_type(format)
+        .sheet_selections(
+            SnapshotFileSheetSelection::builder()
+                .sheet_id("sheet-1")
+                .selection_scope(SnapshotFileSheetSelectionScope::AllVisuals)
+                .build()
+                .expect("sheet selection"),
+        )
+        .build()
+        .expect("file");
+    let mut group = SnapshotJobResultFileGroup::builder().files(file);
+    for uri in uris {
+        let mut s3 = SnapshotJobS3Result::builder().s3_uri(*uri);
+        for (kind, message) in errors {
+            s3 = s3.error_info(
+                SnapshotJobResultErrorInfo::builder()
+                    .error_type(*kind)
+                    .error_message(*message)
+                    .build(),
+            );
+        }
+        group = group.s3_results(s3.build());
+    }
+    group.build()
+}
+
+/// Two anonymous users (PDF + CSV groups, then EXCEL) and one registered user whose CSV failed.
+fn completed_result() -> DescribeDashboardSnapshotJobResultOutput {
+    let result = SnapshotJobResult::builder()
+        .anonymous_users(
+            AnonymousUserSnapshotJobResult::builder()
+                .file_groups(file_group(
+                    SnapshotFileFormatType::Pdf,
+                    &["s3://bucket/a/report.pdf"],
+                    &[],
+                ))
+                .file_groups(file_group(
+                    SnapshotFileFormatType::Csv,
+                    &["s3://bucket/a/table.csv"],
+                    &[],
+                ))
+                .build(),
+        )
+        .anonymous_users(
+            AnonymousUserSnapshotJobResult::builder()
+                .file_groups(file_group(
+                    SnapshotFileFormatType::Excel,
+                    &["s3://bucket/b/book.xlsx"],
+                    &[],
+                ))
+                .build(),
+        )
+        .registered_users(
+            RegisteredUserSnapshotJobResult::builder()
+                .file_groups(file_group(
+                    SnapshotFileFormatType::Csv,
+                    &["s3://bucket/r/visual.csv"],
+                    &[("RLS_CHANGED", "Row-level security settings have changed.")],
+                ))
+                .build(),
+        )
+        .build();
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Completed)
+        .result(result)
+        .request_id("req-result")
+        .status(200)
+        .build()
+}
+
+fn clean_completed_result() -> DescribeDashboardSnapshotJobResultOutput {
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Completed)
+        .result(
+            SnapshotJobResult::builder()
+                .anonymous_users(
+                    AnonymousUserSnapshotJobResult::builder()
+                        .file_groups(file_group(
+                            SnapshotFileFormatType::Pdf,
+                            &["s3://bucket/a/report.pdf"],
+                            &[],
+                        ))
+                        .build(),
+                )
+                .build(),
+        )
+        .status(200)
+        .build()
+}
+
+fn failed_result() -> DescribeDashboardSnapshotJobResultOutput {
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Failed)
+        .error_info(
+            SnapshotJobErrorInfo::builder()
+                .error_type("DASHBOARD_ACCESS_DENIED")
+                .error_message("The registered user lost access to the dashboard.")
+                .build(),
+        )
+        .request_id("req-result")
+        .status(200)
+        .build()
+}
+
+#[tokio::test]
+async fn queued_and_running_jobs_are_in_progress_without_a_result_call_or_notice() {
+    for status in ["QUEUED", "RUNNING"] {
+        let describe = describe_answers(status, Duration::from_secs(10));
+        let result = result_never_called();
+        let published = Published::default();
+        let sns = sns_accepts(&published);
+        let app = app(&[], &[&describe, &result], &[&sns]);
+
+        let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+
+        assert_eq!(out.status, Status::InProgress, "{status}");
+        assert!(!out.done);
+        assert_eq!(out.job_status.as_deref(), Some(status));
+        assert_eq!(out.attempt, 1);
+        assert_eq!(out.wait_seconds, 5, "a young job waits the minimum");
+        assert_eq!(describe.num_calls(), 1);
+        assert_eq!(
+            result.num_calls(),
+            0,
+            "Result must not be called before the job is terminal"
+        );
+        assert!(published.all().is_empty());
+        assert!(out.notification.is_none());
+    }
+}
+
+#[tokio::test]
+async fn completed_job_collects_every_uri_of_every_user_and_file_group() {
+    let describe = describe_answers("COMPLETED", MINUTE);
+    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+        .then_output(completed_result);
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(&[], &[&describe, &result], &[&sns]);
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+
+    assert_eq!(out.status, Status::Succeeded);
+    assert!(out.done);
+    assert_eq!(out.wait_seconds, 0);
+    assert_eq!(out.request_id.as_deref(), Some("req-result"));
+    type Row<'a> = (
+        UserType,
+        usize,
+        usize,
+        Option<&'a str>,
+        Option<&'a str>,
+        usize,
+    );
+    let summary: Vec<Row> = out
+        .results
+        .iter()
+        .map(|f| {
+            (
+                f.user_type,
+                f.user_index,
+                f.file_group_index,
+                f.format.as_deref(),
+                f.s3_uri.as_deref(),
+                f.errors.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                UserType::Anonymous,
+                0,
+                0,
+                Some("PDF"),
+                Some("s3://bucket/a/report.pdf"),
+                0
+            ),
+            (
+                UserType::Anonymous,
+                0,
+                1,
+                Some("CSV"),
+                Some("s3://bucket/a/table.csv"),
+                0
+            ),
+            (
+                UserType::Anonymous,
+                1,
+                0,
+                Some("EXCEL"),
+                Some("s3://bucket/b/book.xlsx"),
+                0
+            ),
+            (
+                UserType::Registered,
+                0,
+                0,
+                Some("CSV"),
+                Some("s3://bucket/r/visual.csv"),
+                1
+            ),
+        ]
+    );
+    assert_eq!(out.results[3].errors[0].kind, "RLS_CHANGED");
+    assert!(out.error.is_none());
+    // A file that failed inside a completed job is worth a notice even when successes are not.
+    assert_eq!(published.all().len(), 1);
+}
+
+#[tokio::test]
+async fn clean_success_is_not_notified_unless_configured() {
+    for (notify_on_success, expected) in [("false", 0), ("true", 1)] {
+        let describe = describe_answers("COMPLETED", MINUTE);
+        let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+            .then_output(clean_completed_result);
+        let published = Published::default();
+        let sns = sns_accepts(&published);
+        let app = app(
+            &[("NOTIFY_ON_SUCCESS", notify_on_success)],
+            &[&describe, &result],
+            &[&sns],
+        );
+
+        let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+
+        assert_eq!(out.status, Status::Succeeded);
+        assert_eq!(
+            published.all().len(),
+            expected,
+            "NOTIFY_ON_SUCCESS={notify_on_success}"
+        );
+        assert_eq!(out.notification.is_some(), expected == 1);
+        if expected == 1 {
+            let body = published.all()[0].message().unwrap_or_default().to_owned();
+            assert!(
+                body.contains("s3://bucket/a/report.pdf"),
+                "success notice carries the URIs"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn failed_job_publishes_one_notification_with_its_error_info() {
+    let describe = describe_answers("FAILED", MINUTE);
+    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+        .then_output(failed_result);
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(&[], &[&describe, &result], &[&sns]);
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+
+    assert_eq!(out.status, Status::Failed);
+    assert!(out.done);
+    let error = out.error.as_ref().expect("error");
+    assert_eq!(error.kind, "DASHBOARD_ACCESS_DENIED");
+    assert_eq!(
+        error.message,
+        "The registered user lost access to the dashboard."
+    );
+    let sent = published.all();
+    assert_eq!(sent.len(), 1);
+    let notification = out.notification.as_ref().expect("notification in output");
+    assert_eq!(notification.message_id, "msg-1");
+    assert_eq!(notification.topic_arn, TOPIC);
+
+    let publish = &sent[0];
+    assert_eq!(publish.topic_arn(), Some(TOPIC));
+    assert_eq!(publish.message_structure(), Some("json"));
+    let attrs = publish.message_attributes().expect("attributes");
+    let attr = |name: &str| {
+        attrs
+            .get(name)
+            .and_then(|a| a.string_value())
+            .map(str::to_owned)
+    };
+    assert_eq!(attr("status").as_deref(), Some("FAILED"));
+    assert_eq!(attr("jobStatus").as_deref(), Some("FAILED"));
+    assert_eq!(
+        attr("errorType").as_deref(),
+        Some("DASHBOARD_ACCESS_DENIED")
+    );
+    assert_eq!(attr("dashboardId").as_deref(), Some("sales-dashboard"));
+    assert_eq!(attr("awsAccountId").as_deref(), Some("123456789012"));
+    assert!(
+        publish.message_group_id().is_none(),
+        "standard topics take no group id"
+    );
+
+    let envelope: serde_json::Value = serde_json::from_str(publish.message().unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(envelope["default"].as_str().unwrap()).unwrap();
+    assert_eq!(body["status"], "FAILED");
+    assert_eq!(body["error"]["type"], "DASHBOARD_ACCESS_DENIED");
+    assert_eq!(body["job"]["snapshotJobId"], "daily-export-2026-11-28");
+    let email = envelope["email"].as_str().unwrap();
+    assert!(email.contains("Error: DASHBOARD_ACCESS_DENIED"), "{email}");
+}
+
+#[tokio::test]
+async fn job_past_its_deadline_times_out_and_notifies_without_a_result_call() {
+    let describe = describe_answers("RUNNING", Duration::from_secs(700));
+    let result = result_never_called();
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(
+        &[("JOB_DEADLINE_SECONDS", "600")],
+        &[&describe, &result],
+        &[&sns],
+    );
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+
+    assert_eq!(out.status, Status::TimedOut);
+    assert_eq!(out.error.as_ref().unwrap().kind, "JobDeadlineExceeded");
+    assert_eq!(result.num_calls(), 0);
+    assert_eq!(published.all().len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_job_status_keeps_polling() {
+    let describe = describe_answers("CANCELLING", MINUTE);
+    let result = result_never_called();
+    let app = app(&[], &[&describe, &result], &[]);
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+
+    assert_eq!(out.status, Status::InProgress);
+    assert_eq!(out.job_status.as_deref(), Some("CANCELLING"));
+    assert_eq!(out.wait_seconds, 12);
+}
+
+#[tokio::test]
+async fn throttling_fails_the_invocation_retryably_without_a_notice() {
+    let describe = describe_fails(429, "ThrottlingException");
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe], &[&sns]);
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("throttled");
+
+    assert_eq!(err.error_type(), "QuickSightThrottled");
+    assert!(err.is_retryable());
+    assert!(published.all().is_empty());
+}
+
+#[tokio::test]
+async fn internal_failure_fails_the_invocation_as_unavailable() {
+    let describe = describe_fails(500, "InternalFailureException");
+    let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe], &[]);
+
+    let err = app.poll(&reference(), TIME_LEFT).await.expect_err("fault");
+
+    assert_eq!(err.error_type(), "QuickSightUnavailable");
+    assert!(
+        err.to_string().contains("DescribeDashboardSnapshotJob"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn throttled_result_call_is_retried_later_not_reported() {
+    let describe = describe_answers("FAILED", MINUTE);
+    let result = result_fails(429, "ThrottlingException");
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe, &result], &[&sns]);
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("throttled");
+
+    assert_eq!(err.error_type(), "QuickSightThrottled");
+    assert!(
+        err.to_string()
+            .contains("DescribeDashboardSnapshotJobResult"),
+        "{err}"
+    );
+    assert!(
+        published.all().is_empty(),
+        "no notice until the failure detail is known"
+    );
+}
+
+#[tokio::test]
+async fn terminal_api_errors_fail_the_job_and_notify() {
+    for (status, code) in [
+        (401, "AccessDeniedException"),
+        (404, "ResourceNotFoundException"),
+        (403, "UnsupportedUserEditionException"),
+        (400, "InvalidParameterValueException"),
+    ] {
+        let describe = describe_fails(status, code);
+        let published = Published::default();
+        let sns = sns_accepts(&published);
+        let app = app(&[], &[&describe], &[&sns]);
+
+        let out = app.poll(&reference(), TIME_LEFT).await.expect("answered");
+
+        assert_eq!(out.status, Status::Failed, "{code}");
+        assert!(out.job_status.is_none());
+        assert_eq!(out.error.as_ref().unwrap().kind, code);
+        assert_eq!(published.all().len(), 1, "{code}");
+        let attrs = published.all()[0].message_attributes().cloned().unwrap();
+        assert_eq!(attrs["errorType"].string_value(), Some(code));
+        assert!(
+            !attrs.contains_key("jobStatus"),
+            "no empty attribute values"
+        );
+    }
+}
+
+#[tokio::test]
+async fn not_found_right_after_start_is_pending_until_the_grace_polls_run_out() {
+    let describe = describe_fails(404, "ResourceNotFoundException");
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(&[("NOT_FOUND_GRACE_POLLS", "2")], &[&describe], &[&sns]);
+
+    let first = app
+        .poll(&event("start-output.json"), TIME_LEFT)
+        .await
+        .expect("polls");
+    assert_eq!(first.status, Status::InProgress);
+    assert!(first.job_status.is_none());
+    assert_eq!(first.wait_seconds, 5);
+    assert!(published.all().is_empty());
+
+    let second = serde_json::to_value(&first).unwrap();
+    let second = app.poll(&second, TIME_LEFT).await.expect("polls");
+    assert_eq!(second.attempt, 2);
+    assert_eq!(second.status, Status::InProgress);
+
+    let third = serde_json::to_value(&second).unwrap();
+    let third = app.poll(&third, TIME_LEFT).await.expect("polls");
+    assert_eq!(third.attempt, 3);
+    assert_eq!(third.status, Status::Failed);
+    assert_eq!(
+        third.error.as_ref().unwrap().kind,
+        "ResourceNotFoundException"
+    );
+    assert_eq!(published.all().len(), 1);
+}
+
+#[tokio::test]
+async fn failed_publish_fails_the_invocation_so_the_notice_is_retried() {
+    let describe = describe_answers("FAILED", MINUTE);
+    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+        .then_output(failed_result);
+    let sns = mock!(aws_sdk_sns::Client::publish)
+        .then_http_response(|| error_response(500, "InternalError", "SNS is down"));
+    let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe, &result], &[&sns]);
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("publish failed");
+
+    assert_eq!(err.error_type(), "NotificationFailed");
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains(TOPIC), "{err}");
+}
+
+#[tokio::test]
+async fn fifo_topic_gets_a_group_and_a_dedup_id_stable_across_retried_polls() {
+    let describe = describe_answers("FAILED", MINUTE);
+    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+        .then_output(failed_result);
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(
+        &[("SNS_TOPIC_ARN", FIFO_TOPIC)],
+        &[&describe, &result],
+        &[&sns],
+    );
+
+    let first = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+    let again = app.poll(&reference(), TIME_LEFT).await.expect("polls");
+
+    assert_eq!(first.notification.unwrap().topic_arn, FIFO_TOPIC);
+    let sent = published.all();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].message_group_id(),
+        Some("123456789012:sales-dashboard:daily-export-2026-11-28")
+    );
+    let dedup = sent[0].message_deduplication_id().expect("dedup id");
+    assert_eq!(dedup.len(), 64);
+    assert_eq!(
+        sent[1].message_deduplication_id(),
+        Some(dedup),
+        "same outcome, same id: SNS drops the repeat"
+    );
+    assert_eq!(again.status, Status::Failed);
+}
+
+#[tokio::test]
+async fn bad_input_is_rejected_before_any_call() {
+    let describe = describe_answers("RUNNING", MINUTE);
+    let app = app(&[], &[&describe], &[]);
+
+    let err = app
+        .poll(
+            &json!({"AwsAccountId": "123456789012", "DashboardId": "a/b", "SnapshotJobId": "j"}),
+            TIME_LEFT,
+        )
+        .await
+        .expect_err("invalid");
+
+    assert_eq!(err.error_type(), "InvalidJobReference");
+    assert_eq!(describe.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn previous_output_comes_back_as_the_next_attempt() {
+    let describe = describe_answers("RUNNING", Duration::from_secs(100));
+    let app = app(&[], &[&describe], &[]);
+
+    let out = app
+        .poll(&event("previous-output.json"), TIME_LEFT)
+        .await
+        .expect("polls");
+
+    assert_eq!(out.attempt, 4);
+    assert_eq!(out.wait_seconds, 20);
+    assert_eq!(out.job.dashboard_id, "sales-dashboard");
+}

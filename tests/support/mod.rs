@@ -1,0 +1,137 @@
+//! A poller wired to aws-smithy-mocks clients, and builders for QuickSight answers.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_quicksight::config::http::HttpResponse;
+use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job::DescribeDashboardSnapshotJobOutput;
+use aws_sdk_quicksight::primitives::DateTime;
+use aws_sdk_quicksight::types::SnapshotJobStatus;
+use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use quicksight_snapshot_poller::notify::Notifier;
+use quicksight_snapshot_poller::quicksight::QuickSightClients;
+use quicksight_snapshot_poller::{App, Config};
+
+pub const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:snapshot-alerts";
+pub const FIFO_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:snapshot-alerts.fifo";
+pub const TIME_LEFT: Duration = Duration::from_secs(30);
+
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| match name {
+                "SNS_TOPIC_ARN" => Some(TOPIC.into()),
+                "AWS_REGION" => Some("us-east-1".into()),
+                _ => None,
+            })
+    })
+    .expect("valid test configuration")
+}
+
+/// What the mocked SNS received.
+#[derive(Clone, Default)]
+pub struct Published(Arc<Mutex<Vec<PublishInput>>>);
+
+impl Published {
+    pub fn all(&self) -> Vec<PublishInput> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// An SNS Publish rule that records every request and answers with a message id.
+pub fn sns_accepts(published: &Published) -> Rule {
+    let published = published.clone();
+    mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
+        let mut all = published.0.lock().unwrap();
+        all.push(input.clone());
+        PublishOutput::builder()
+            .message_id(format!("msg-{}", all.len()))
+            .build()
+    })
+}
+
+pub fn app(vars: &[(&str, &str)], quicksight: &[&Rule], sns: &[&Rule]) -> App {
+    let config = config(vars);
+    let qs = mock_client!(
+        aws_sdk_quicksight,
+        RuleMode::MatchAny,
+        quicksight.iter().copied()
+    );
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns.iter().copied());
+    let topic = config.topic.clone();
+    App::new(
+        config,
+        QuickSightClients::new(qs.config().to_builder()),
+        Notifier::new(sns, topic),
+    )
+}
+
+/// A DescribeDashboardSnapshotJob answer for a job created `age` ago.
+pub fn described(status: &str, age: Duration) -> DescribeDashboardSnapshotJobOutput {
+    let created = SystemTime::now() - age;
+    DescribeDashboardSnapshotJobOutput::builder()
+        .arn("arn:aws:quicksight:us-east-1:123456789012:dashboard/sales-dashboard/snapshot-job/daily-export-2026-11-28")
+        .aws_account_id("123456789012")
+        .dashboard_id("sales-dashboard")
+        .snapshot_job_id("daily-export-2026-11-28")
+        .job_status(SnapshotJobStatus::from(status))
+        .created_time(DateTime::from(created))
+        .last_updated_time(DateTime::from(SystemTime::now()))
+        .request_id("req-describe")
+        .status(200)
+        .build()
+}
+
+pub fn describe_answers(status: &'static str, age: Duration) -> Rule {
+    mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+        .then_output(move || described(status, age))
+}
+
+/// An error reply as QuickSight sends it on the wire: status, X-Amzn-ErrorType, JSON body.
+pub fn error_response(status: u16, error_type: &str, message: &str) -> HttpResponse {
+    let body = format!(r#"{{"Message":"{message}","RequestId":"req-err"}}"#);
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(status).expect("valid status"),
+        SdkBody::from(body),
+    );
+    response
+        .headers_mut()
+        .insert("X-Amzn-ErrorType", error_type.to_owned());
+    response
+        .headers_mut()
+        .insert("Content-Type", "application/json");
+    response
+}
+
+pub fn describe_fails(status: u16, error_type: &'static str) -> Rule {
+    mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+        .then_http_response(move || error_response(status, error_type, "injected"))
+}
+
+pub fn result_fails(status: u16, error_type: &'static str) -> Rule {
+    mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+        .then_http_response(move || error_response(status, error_type, "injected"))
+}
+
+/// The Result rule must stay unused for unfinished jobs: build it, assert `num_calls() == 0`.
+pub fn result_never_called() -> Rule {
+    mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result).then_http_response(
+        || error_response(400, "InvalidParameterValueException", "not terminal"),
+    )
+}
+
+pub fn event(name: &str) -> serde_json::Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
