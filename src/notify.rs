@@ -237,3 +237,111 @@ impl Notifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{ErrorDetail, FileResult, JobInfo};
+
+    fn output(dashboard: &str, job: &str, status: Status) -> PollOutput {
+        PollOutput {
+            status,
+            done: status.is_done(),
+            job_status: Some("FAILED".into()),
+            job: JobInfo {
+                arn: format!("arn:aws:quicksight:us-east-1:123456789012:dashboard/{dashboard}/snapshot-job/{job}"),
+                partition: "aws".into(),
+                region: "us-east-1".into(),
+                aws_account_id: "123456789012".into(),
+                dashboard_id: dashboard.into(),
+                snapshot_job_id: job.into(),
+            },
+            attempt: 2,
+            wait_seconds: 0,
+            created_time: None,
+            last_updated_time: None,
+            age_seconds: None,
+            request_id: None,
+            results: Vec::new(),
+            error: Some(ErrorDetail {
+                kind: "DASHBOARD_ACCESS_DENIED".into(),
+                message: "lost access".into(),
+            }),
+            notification: None,
+        }
+    }
+
+    fn topic(name: &str) -> SnsTopicArn {
+        SnsTopicArn::parse(&format!("arn:aws:sns:us-east-1:123456789012:{name}")).unwrap()
+    }
+
+    #[test]
+    fn subject_stays_within_sns_limits_for_the_longest_ids() {
+        let long = "d".repeat(512);
+        let message = compose(&output(&long, &long, Status::Failed), &topic("t"));
+        assert_eq!(message.subject.len(), SUBJECT_MAX);
+        assert!(message.subject.ends_with("..."));
+        assert!(message
+            .subject
+            .starts_with("QuickSight snapshot FAILED: dashboard ddd"));
+        assert!(message
+            .subject
+            .chars()
+            .all(|c| c.is_ascii_graphic() || c == ' '));
+    }
+
+    #[test]
+    fn fifo_group_id_of_long_ids_is_a_digest_within_128_characters() {
+        let long = "j".repeat(512);
+        let message = compose(&output("d", &long, Status::Failed), &topic("t.fifo"));
+        let (group, dedup) = message.fifo.expect("fifo ids");
+        assert_eq!(group.len(), 64);
+        assert_eq!(dedup.len(), 64);
+        assert_ne!(group, dedup);
+    }
+
+    #[test]
+    fn different_outcomes_of_one_job_get_different_dedup_ids() {
+        let failed = compose(&output("d", "j", Status::Failed), &topic("t.fifo"));
+        let timed_out = compose(&output("d", "j", Status::TimedOut), &topic("t.fifo"));
+        assert_eq!(
+            failed.fifo.as_ref().unwrap().0,
+            timed_out.fifo.as_ref().unwrap().0
+        );
+        assert_ne!(failed.fifo.unwrap().1, timed_out.fifo.unwrap().1);
+    }
+
+    #[test]
+    fn oversized_result_lists_are_dropped_rather_than_the_notice() {
+        let mut big = output("d", "j", Status::Succeeded);
+        big.results = (0..3000)
+            .map(|i| FileResult {
+                user_type: UserType::Anonymous,
+                user_index: 0,
+                file_group_index: i,
+                format: Some("CSV".into()),
+                s3_uri: Some(format!("s3://bucket/{}/{i}.csv", "p".repeat(60))),
+                errors: Vec::new(),
+            })
+            .collect();
+        let message = compose(&big, &topic("t"));
+        assert!(
+            message.message.len() <= MESSAGE_MAX,
+            "{}",
+            message.message.len()
+        );
+        assert!(message.message.contains("\\\"status\\\":\\\"SUCCEEDED\\\""));
+    }
+
+    #[test]
+    fn in_progress_is_never_notified_and_clean_success_only_on_request() {
+        let mut out = output("d", "j", Status::InProgress);
+        assert!(!should_notify(&out, true));
+        out.status = Status::Succeeded;
+        out.error = None;
+        assert!(!should_notify(&out, false));
+        assert!(should_notify(&out, true));
+        out.status = Status::TimedOut;
+        assert!(should_notify(&out, false));
+    }
+}
