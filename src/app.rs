@@ -18,6 +18,8 @@ use crate::status::{build_output, Observation};
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// The most of the remaining time the QuickSight calls may use; the rest is kept for SNS.
 const QUICKSIGHT_SHARE_PERCENT: u32 = 70;
+/// Time allowed when the invocation's deadline is unusable (already past).
+const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
 
 /// Built once per cold start and shared by every invocation of the execution environment.
 pub struct App {
@@ -37,11 +39,15 @@ impl App {
 
     /// The Lambda handler.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<PollOutput, Error> {
+        // Lambda's deadline is always ahead; a runtime emulator may send a bogus one in the
+        // past, and answering "no time left" to every event would help nobody.
         let remaining = event
             .context
             .deadline()
             .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+            .ok()
+            .filter(|left| !left.is_zero())
+            .unwrap_or(UNKNOWN_DEADLINE_BUDGET);
         self.poll(&event.payload, remaining).await
     }
 

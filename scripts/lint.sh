@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Lints the deployment artefacts, offline and without AWS credentials:
+#   1. cfn-lint template.yaml
+#   2. sam validate --lint (aws-sam-cli's own venv)
+#   3. asl-validator statemachine/poller.asl.json
+#   4. cfn-lint's E3601 on the ASL file inlined into a plain AWS::StepFunctions::StateMachine
+#      (cfn-lint does not open a SAM DefinitionUri)
+#   5. tests/e2e/test_statemachine_definition.py (transitions, reachability, contract fields)
+# Runs every step, then fails if any failed. Installs missing tools first (scripts/tools.sh).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+"$ROOT/scripts/tools.sh" >&2 || exit 1
+
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export SAM_CLI_TELEMETRY=0 SAM_CLI_DISABLE_UPDATE_CHECK=1 AWS_EC2_METADATA_DISABLED=true
+# No credentials are needed; make sure none from the caller are used.
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+
+failed=()
+step() { # step NAME COMMAND...
+  local name=$1 start=$SECONDS
+  shift
+  printf '== %s\n' "$name"
+  if "$@"; then
+    printf '   ok (%d s)\n' $((SECONDS - start))
+  else
+    printf '   FAILED: %s\n' "$name"
+    failed+=("$name")
+  fi
+}
+
+inline_asl_template() {
+  local out
+  out=$(mktemp --suffix=.json)
+  "$ROOT/.venv/bin/python" - "$out" <<'EOF'
+import json, sys
+definition = json.load(open("statemachine/poller.asl.json"))
+template = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Resources": {"PollerStateMachine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "RoleArn": "arn:aws:iam::123456789012:role/lint",
+        "Definition": definition,
+        "DefinitionSubstitutions": {
+            "PollerFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:lint",
+            "FailureTopicArn": "arn:aws:sns:us-east-1:123456789012:lint",
+        },
+    }}},
+}
+json.dump(template, open(sys.argv[1], "w"), indent=1)
+EOF
+  "$ROOT/.venv/bin/cfn-lint" "$out"
+  local rc=$?
+  rm -f "$out"
+  return $rc
+}
+
+step "cfn-lint template.yaml" "$ROOT/.venv/bin/cfn-lint" template.yaml
+step "sam validate --lint" "$ROOT/.venv-sam/bin/sam" validate --lint --template-file template.yaml
+step "asl-validator poller.asl.json" "$ROOT/node_modules/.bin/asl-validator" \
+  --json-path statemachine/poller.asl.json
+step "cfn-lint E3601 on the inlined ASL" inline_asl_template
+step "pytest test_statemachine_definition.py" "$ROOT/.venv/bin/python" -m pytest -q \
+  -p no:cacheprovider tests/e2e/test_statemachine_definition.py
+
+if ((${#failed[@]})); then
+  printf 'lint: %d step(s) failed: %s\n' "${#failed[@]}" "$(IFS=,; echo "${failed[*]}")"
+  exit 1
+fi
+echo "lint: all steps passed"

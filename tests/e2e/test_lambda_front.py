@@ -1,0 +1,150 @@
+"""scripts/lambda_front.py on its own: a fake runtime emulator that answers like
+`cargo lambda watch`, a fake moto, and boto3's Lambda client as the caller (moto's executor uses
+the same client, so what boto3 reports here is what a Retry/Catch sees)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import ROOT, Service, http_json
+
+FRONT = ROOT / "scripts" / "lambda_front.py"
+
+
+class Recorder(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, replies):
+        super().__init__(("127.0.0.1", 0), RecordingHandler)
+        self.replies = list(replies)  # (status, headers, body) to answer, in order
+        self.requests: list[dict] = []
+
+    @property
+    def address(self) -> str:
+        return "127.0.0.1:%d" % self.server_address[1]
+
+
+class RecordingHandler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def log_message(self, *args):
+        pass
+
+    def _any(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append({"method": self.command, "path": self.path,
+                                     "headers": dict(self.headers), "body": body})
+        status, headers, reply = (self.server.replies.pop(0) if self.server.replies
+                                  else (200, {}, b"{}"))
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _any
+
+
+@pytest.fixture
+def front(tmp_path):
+    """start(runtime_replies, moto_replies, runtime_address=None) -> (front_url, runtime, moto)."""
+    started: list = []
+
+    def start(runtime_replies=(), moto_replies=(), runtime_address=None):
+        runtime, moto = Recorder(runtime_replies), Recorder(moto_replies)
+        for srv in (runtime, moto):
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            started.append(srv)
+        svc = Service("front", ["python3", str(FRONT), "--moto", moto.address,
+                                "--runtime", runtime_address or runtime.address], tmp_path,
+                      first_line=True)
+        started.append(svc)
+        url = svc.read_first_line(10).removeprefix("listening on ")
+        return url, runtime, moto
+
+    yield start
+    for item in reversed(started):
+        if isinstance(item, Service):
+            item.stop()
+        else:
+            item.shutdown()
+            item.server_close()
+
+
+def lambda_client(url):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="ak", aws_secret_access_key="sk",
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def test_a_handler_error_becomes_200_with_x_amz_function_error_and_the_same_body(front):
+    error = json.dumps({"errorType": "QuickSightThrottled", "errorMessage": "Rate exceeded"}).encode()
+    url, runtime, _ = front(runtime_replies=[(500, {"Content-Type": "application/json"}, error)])
+    resp = lambda_client(url).invoke(
+        FunctionName="arn:aws:lambda:us-east-1:123456789012:function:my-poller:live",
+        Payload=b'{"SnapshotJobId":"j1"}')
+    assert resp["StatusCode"] == 200
+    assert resp["FunctionError"] == "Unhandled"
+    assert json.loads(resp["Payload"].read()) == {"errorType": "QuickSightThrottled",
+                                                  "errorMessage": "Rate exceeded"}
+    assert resp["ExecutedVersion"] == "$LATEST"
+    # any name/ARN reaches the runtime emulator as the binary name, body untouched
+    [sent] = runtime.requests
+    assert sent["path"] == "/2015-03-31/functions/quicksight-snapshot-poller/invocations"
+    assert sent["body"] == b'{"SnapshotJobId":"j1"}'
+
+
+def test_a_success_passes_through_with_an_executed_version(front):
+    url, _, _ = front(runtime_replies=[(200, {"Content-Type": "application/json"}, b'{"status":"SUCCEEDED"}')])
+    resp = lambda_client(url).invoke(FunctionName="quicksight-snapshot-poller", Payload=b"{}")
+    assert resp["StatusCode"] == 200
+    assert "FunctionError" not in resp
+    assert resp["ExecutedVersion"] == "$LATEST"
+    assert json.loads(resp["Payload"].read()) == {"status": "SUCCEEDED"}
+    assert http_json("GET", url + "/_lambda_front/invocations")[0]["functionError"] is None
+
+
+def test_an_error_reply_without_error_type_is_not_disguised_as_a_function_error(front):
+    from botocore.exceptions import ClientError
+
+    url, _, _ = front(runtime_replies=[(404, {"Content-Type": "application/json"},
+                                        b'{"title":"Missing function"}')])
+    with pytest.raises(ClientError) as info:
+        lambda_client(url).invoke(FunctionName="x", Payload=b"{}")
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_an_unreachable_runtime_is_a_named_service_error_that_retry_does_not_match(front):
+    from botocore.exceptions import ClientError
+    from conftest import free_port
+
+    url, _, _ = front(runtime_address=f"127.0.0.1:{free_port()}")
+    with pytest.raises(ClientError) as info:
+        lambda_client(url).invoke(FunctionName="x", Payload=b"{}")
+    # moto's executor names this Lambda.LambdaFrontRuntimeUnreachable
+    assert info.value.response["Error"]["Code"] == "LambdaFrontRuntimeUnreachable"
+
+
+def test_everything_else_is_proxied_verbatim_to_moto(front):
+    url, runtime, moto = front(moto_replies=[(200, {"Content-Type": "text/xml", "x-amzn-requestid": "r1"},
+                                              b"<PublishResponse/>")])
+    import urllib.request
+
+    req = urllib.request.Request(url + "/?Action=Publish", data=b"TopicArn=t&Message=m",
+                                 method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 200
+        assert resp.headers["x-amzn-requestid"] == "r1"
+        assert resp.read() == b"<PublishResponse/>"
+    [sent] = moto.requests
+    assert (sent["method"], sent["path"], sent["body"]) == ("POST", "/?Action=Publish",
+                                                            b"TopicArn=t&Message=m")
+    assert runtime.requests == []

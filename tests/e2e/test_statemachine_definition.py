@@ -1,0 +1,315 @@
+"""Static checks of statemachine/poller.asl.json that neither asl-validator nor cfn-lint make:
+every transition names an existing state, every state is reachable, and the Choice/Wait/Retry/
+Catch fields are what the poller's contract needs. Runs with the standard library (+ PyYAML
+for the template check, skipped when absent); no AWS, no Rust build.
+
+The checkers are plain functions, and the tests at the bottom feed them broken definitions to
+prove that they can fail."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_PATH = ROOT / "statemachine" / "poller.asl.json"
+TEMPLATE_PATH = ROOT / "template.yaml"
+ERROR_RS = ROOT / "src" / "error.rs"
+
+LAMBDA_SERVICE_ERRORS = {  # Step Functions best practice for Lambda tasks
+    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+POLLER_RETRYABLE = {"QuickSightThrottled", "QuickSightUnavailable", "NotificationFailed"}
+POLLER_NON_RETRYABLE = {"InvalidJobReference"}
+SUBSTITUTIONS = {"PollerFunctionArn", "FailureTopicArn"}
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict:
+    return json.loads(ASL_PATH.read_text())
+
+
+# --------------------------------------------------------------------------------------------
+# checkers
+# --------------------------------------------------------------------------------------------
+def transitions(state: dict) -> list[tuple[str, str]]:
+    """(where, target) of every transition out of a state."""
+    out = []
+    if "Next" in state:
+        out.append(("Next", state["Next"]))
+    if "Default" in state:
+        out.append(("Default", state["Default"]))
+    for i, rule in enumerate(state.get("Choices", [])):
+        out.append((f"Choices[{i}].Next", rule.get("Next")))
+    for i, catcher in enumerate(state.get("Catch", [])):
+        out.append((f"Catch[{i}].Next", catcher.get("Next")))
+    return out
+
+
+def dangling_targets(definition: dict) -> list[str]:
+    states = definition["States"]
+    problems = [] if definition.get("StartAt") in states else [f"StartAt -> {definition.get('StartAt')!r}"]
+    for name, state in states.items():
+        for where, target in transitions(state):
+            if target not in states:
+                problems.append(f"{name}.{where} -> {target!r}")
+    return problems
+
+
+def reachable(definition: dict, start: str | None = None) -> set[str]:
+    states = definition["States"]
+    seen, todo = set(), [start or definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        todo.extend(target for _, target in transitions(states[name]))
+    return seen
+
+
+def unreachable_states(definition: dict) -> set[str]:
+    return set(definition["States"]) - reachable(definition)
+
+
+def states_without_exit(definition: dict) -> list[str]:
+    """Non-terminal states that have neither Next nor End (a Choice needs a way out too)."""
+    bad = []
+    for name, state in definition["States"].items():
+        kind = state.get("Type")
+        if kind in ("Succeed", "Fail"):
+            continue
+        if kind == "Choice":
+            if not state.get("Choices"):
+                bad.append(name)
+        elif "Next" not in state and state.get("End") is not True:
+            bad.append(name)
+    return bad
+
+
+def paths_to_fail_without_notice(definition: dict, start: str) -> list[list[str]]:
+    """Paths from `start` to a Fail state that do not pass an sns:publish Task."""
+    states = definition["States"]
+    bad, todo = [], [[start]]
+    while todo:
+        path = todo.pop()
+        state = states[path[-1]]
+        if state.get("Type") == "Task" and state.get("Resource", "").endswith(":sns:publish"):
+            continue
+        if state.get("Type") == "Fail":
+            bad.append(path)
+            continue
+        for _, target in transitions(state):
+            if target in states and target not in path:
+                todo.append(path + [target])
+    return bad
+
+
+def choice_targets(choice: dict, status: str) -> set[str]:
+    """Targets of the Choice rules that can match `$.status == status`."""
+    found = set()
+    for rule in choice["Choices"]:
+        if _rule_mentions_status(rule, status):
+            found.add(rule["Next"])
+    return found
+
+
+def _rule_mentions_status(rule: dict, status: str) -> bool:
+    if rule.get("Variable") == "$.status" and rule.get("StringEquals") == status:
+        return True
+    return any(_rule_mentions_status(sub, status) for sub in rule.get("And", []) + rule.get("Or", []))
+
+
+def _rule_conditions(rule: dict) -> list[dict]:
+    out = [rule]
+    for sub in rule.get("And", []) + rule.get("Or", []):
+        out += _rule_conditions(sub)
+    return out
+
+
+def placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
+
+
+# --------------------------------------------------------------------------------------------
+# the definition
+# --------------------------------------------------------------------------------------------
+def test_every_next_default_and_catch_target_names_an_existing_state(asl):
+    assert dangling_targets(asl) == []
+
+
+def test_every_state_is_reachable_from_start_at(asl):
+    assert unreachable_states(asl) == set()
+
+
+def test_every_non_terminal_state_has_a_way_out(asl):
+    assert states_without_exit(asl) == []
+
+
+def test_poll_invokes_the_substituted_function_with_the_whole_state_and_keeps_only_the_payload(asl):
+    poll = asl["States"][asl["StartAt"]]
+    assert poll["Type"] == "Task"
+    assert poll["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert poll["Parameters"] == {"FunctionName": "${PollerFunctionArn}", "Payload.$": "$"}
+    assert poll["OutputPath"] == "$.Payload"
+    assert asl["States"][poll["Next"]]["Type"] == "Choice"
+
+
+def test_poll_retries_lambda_service_errors_and_the_pollers_retryable_errors_with_backoff(asl):
+    poll = asl["States"][asl["StartAt"]]
+    retried = {}
+    for retrier in poll["Retry"]:
+        for name in retrier["ErrorEquals"]:
+            assert name not in retried, f"{name} appears in two retriers: the second never runs"
+            retried[name] = retrier
+    assert LAMBDA_SERVICE_ERRORS | POLLER_RETRYABLE <= set(retried)
+    for name in LAMBDA_SERVICE_ERRORS | POLLER_RETRYABLE:
+        r = retried[name]
+        assert r.get("IntervalSeconds", 1) >= 1 and r.get("BackoffRate", 2.0) >= 1.5, name
+        assert r.get("MaxAttempts", 3) >= 3, name
+    for name in LAMBDA_SERVICE_ERRORS:
+        assert retried[name].get("JitterStrategy") == "FULL", name
+    assert not (POLLER_NON_RETRYABLE | {"States.ALL", "States.TaskFailed"}) & set(retried), \
+        "non-retryable errors (or a catch-all) must not be retried"
+
+
+def test_poll_catches_everything_into_the_notifying_failure_path_keeping_its_input(asl):
+    states = asl["States"]
+    poll = states[asl["StartAt"]]
+    catchers = poll["Catch"]
+    assert catchers[-1]["ErrorEquals"] == ["States.ALL"], "States.ALL must be the last catcher"
+    caught = {name for c in catchers for name in c["ErrorEquals"]}
+    assert POLLER_NON_RETRYABLE <= caught
+    for c in catchers:
+        assert c["ResultPath"] == "$.failure", "the failure path reads $.failure and the input"
+        assert paths_to_fail_without_notice(asl, c["Next"]) == []
+        publishes = [n for n in reachable(asl, c["Next"])
+                     if states[n].get("Resource") == "arn:aws:states:::sns:publish"]
+        assert publishes, f"catcher {c['ErrorEquals']} reaches no sns:publish"
+
+
+def test_the_failure_notice_goes_to_the_substituted_topic_and_cannot_fail_on_a_missing_path(asl):
+    states = asl["States"]
+    notify = [s for s in states.values() if s.get("Resource") == "arn:aws:states:::sns:publish"]
+    assert len(notify) == 1
+    params = notify[0]["Parameters"]
+    assert params["TopicArn"] == "${FailureTopicArn}"
+    # Only $.failure.Error is certain in a caught error; a missing path is States.Runtime,
+    # which no Catch handles, and the notice would be lost.
+    paths = re.findall(r'"[^"]+\.\$": "(\$[^"]*)"', json.dumps(params))
+    assert paths and all(p in ("$", "$.failure.Error") or p.startswith("$$.") for p in paths), paths
+    assert notify[0]["ResultPath"] not in ("$", None) and notify[0]["ResultPath"] != "$.failure"
+    for c in notify[0].get("Catch", []):
+        assert states[c["Next"]]["Type"] == "Fail", "an SNS outage must still end the execution"
+
+
+def test_choice_routes_each_status_of_the_contract(asl):
+    states = asl["States"]
+    choice = states[states[asl["StartAt"]]["Next"]]
+    assert choice["Type"] == "Choice"
+    [succeed] = choice_targets(choice, "SUCCEEDED")
+    assert states[succeed]["Type"] == "Succeed"
+    for status in ("FAILED", "TIMED_OUT"):
+        [target] = choice_targets(choice, status)
+        assert states[target]["Type"] == "Fail", status
+        assert states[target].get("ErrorPath") == "$.error.type"
+        assert states[target].get("CausePath") == "$.error.message"
+    [wait] = choice_targets(choice, "IN_PROGRESS")
+    assert states[wait]["Type"] == "Wait"
+    # (Directly a Fail state: the Lambda already notified for FAILED/TIMED_OUT, so those
+    # paths must not pass the state machine's own sns:publish.)
+
+
+def test_choice_guards_the_fields_later_states_read(asl):
+    """A Wait whose SecondsPath is missing, or a Fail whose ErrorPath is missing, fails with
+    States.Runtime, which no Catch handles: the rules must check those fields first."""
+    states = asl["States"]
+    choice = states[states[asl["StartAt"]]["Next"]]
+    for rule in choice["Choices"]:
+        target = states[rule["Next"]]
+        conditions = _rule_conditions(rule)
+        if target["Type"] == "Wait":
+            assert {"Variable": "$.waitSeconds", "IsNumeric": True} in conditions
+        if target["Type"] == "Fail":
+            for path in (target.get("ErrorPath"), target.get("CausePath")):
+                if path and path.startswith("$."):
+                    assert any(c.get("Variable") == path and c.get("IsString") is True
+                               for c in conditions), path
+    default = choice.get("Default")
+    assert default, "an unexpected status needs a Default"
+    assert states[default]["Type"] != "Wait", "an unknown status must not loop"
+    assert paths_to_fail_without_notice(asl, default) == []
+
+
+def test_wait_reads_wait_seconds_and_polls_again(asl):
+    states = asl["States"]
+    waits = [(n, s) for n, s in states.items() if s["Type"] == "Wait"]
+    assert len(waits) == 1
+    name, wait = waits[0]
+    assert wait == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": asl["StartAt"]}
+
+
+def test_the_definition_uses_exactly_the_substitutions_the_template_provides(asl):
+    assert placeholders(ASL_PATH.read_text()) == SUBSTITUTIONS
+    yaml = pytest.importorskip("yaml")
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load(TEMPLATE_PATH.read_text(), Loader=Loader)
+    machines = [r["Properties"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::Serverless::StateMachine"]
+    assert len(machines) == 1
+    assert machines[0]["DefinitionUri"] == "statemachine/poller.asl.json"
+    assert set(machines[0]["DefinitionSubstitutions"]) == SUBSTITUTIONS
+
+
+def test_retry_and_catch_names_match_the_pollers_error_types():
+    """Cross-checks src/error.rs (read only): every errorType the poller can raise is either
+    retried or caught explicitly, and the retryable ones are exactly those retried."""
+    if not ERROR_RS.is_file():
+        pytest.skip("src/error.rs not there yet")
+    text = ERROR_RS.read_text()
+    names = dict(re.findall(r"Error::(\w+)(?:\s*\{\s*\.\.\s*\}|\(_\))\s*=>\s*\"(\w+)\"", text))
+    retryable_block = re.search(r"fn is_retryable.*?matches!\((.*?)\)\s*\}", text, re.S)
+    if not names or not retryable_block:
+        pytest.skip("src/error.rs has no error_type()/is_retryable() of the expected shape")
+    retryable = {names[v] for v in re.findall(r"Error::(\w+)", retryable_block.group(1))}
+    asl = json.loads(ASL_PATH.read_text())
+    poll = asl["States"][asl["StartAt"]]
+    retried = {n for r in poll["Retry"] for n in r["ErrorEquals"]}
+    assert retryable == retried & set(names.values())
+    # InvalidConfiguration is raised at cold start (no invocation), so it never reaches a Catch.
+    invocation_errors = set(names.values()) - {"InvalidConfiguration"}
+    assert invocation_errors - retryable <= {n for c in poll["Catch"] for n in c["ErrorEquals"]}
+
+
+# --------------------------------------------------------------------------------------------
+# the checkers can fail
+# --------------------------------------------------------------------------------------------
+def test_checkers_report_a_dangling_target_an_unreachable_state_and_a_silent_failure(asl):
+    broken = copy.deepcopy(asl)
+    broken["States"]["Wait"]["Next"] = "Pol"
+    assert dangling_targets(broken) == ["Wait.Next -> 'Pol'"]
+
+    broken = copy.deepcopy(asl)
+    broken["States"]["Orphan"] = {"Type": "Pass", "End": True}
+    assert unreachable_states(broken) == {"Orphan"}
+
+    broken = copy.deepcopy(asl)
+    broken["States"]["Stuck"] = {"Type": "Pass"}
+    assert states_without_exit(broken) == ["Stuck"]
+
+    broken = copy.deepcopy(asl)
+    broken["States"]["Poll"]["Catch"][-1]["Next"] = "Failed"
+    assert paths_to_fail_without_notice(broken, "Failed") == [["Failed"]]
+
+    broken = copy.deepcopy(asl)
+    broken["States"]["Done?"]["Choices"][0]["StringEquals"] = "COMPLETED"
+    assert choice_targets(broken["States"]["Done?"], "SUCCEEDED") == set()
