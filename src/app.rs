@@ -9,6 +9,7 @@ use tokio::time::timeout;
 use crate::config::Config;
 use crate::contract::PollOutput;
 use crate::error::Error;
+use crate::metrics::{PollMetrics, Sink};
 use crate::notify::{should_notify, Notifier};
 use crate::quicksight::{self, QuickSightClients};
 use crate::reference::{parse_event, PollRequest};
@@ -26,6 +27,7 @@ pub struct App {
     config: Config,
     quicksight: QuickSightClients,
     notifier: Notifier,
+    metrics: Sink,
 }
 
 impl App {
@@ -34,7 +36,14 @@ impl App {
             config,
             quicksight,
             notifier,
+            metrics: Sink::Off,
         }
+    }
+
+    /// Where each invocation's EMF metrics line goes.
+    pub fn with_metrics(mut self, sink: Sink) -> Self {
+        self.metrics = sink;
+        self
     }
 
     /// The Lambda handler.
@@ -53,20 +62,48 @@ impl App {
 
     /// Polls the job `event` names, answering within `time_left`.
     pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
+        let mut quicksight_latency = Duration::ZERO;
+        let result = self
+            .poll_measured(event, time_left, &mut quicksight_latency)
+            .await;
+        let metrics = PollMetrics {
+            outcome: match &result {
+                Ok(output) => output.status.as_str().to_owned(),
+                Err(err) => err.error_type().to_owned(),
+            },
+            job_age: result
+                .as_ref()
+                .ok()
+                .and_then(|o| o.age_seconds)
+                .map(Duration::from_secs),
+            quicksight_latency,
+            throttled: matches!(result, Err(Error::QuickSightThrottled { .. })),
+            notified: result.as_ref().is_ok_and(|o| o.notification.is_some()),
+        };
+        metrics.emit(self.metrics);
+        result
+    }
+
+    async fn poll_measured(
+        &self,
+        event: &Value,
+        time_left: Duration,
+        quicksight_latency: &mut Duration,
+    ) -> Result<PollOutput, Error> {
         let request = parse_event(event, self.config.default_region.as_deref())?;
         let budget = time_left.saturating_sub(DEADLINE_MARGIN);
         let quicksight_budget = budget * QUICKSIGHT_SHARE_PERCENT / 100;
         let started = tokio::time::Instant::now();
 
-        let observation = timeout(quicksight_budget, self.observe(&request))
-            .await
-            .map_err(|_| Error::QuickSightUnavailable {
-                operation: "DescribeDashboardSnapshotJob",
-                message: format!(
-                    "no answer within {} ms, before the Lambda deadline",
-                    quicksight_budget.as_millis()
-                ),
-            })??;
+        let observation = timeout(quicksight_budget, self.observe(&request)).await;
+        *quicksight_latency = started.elapsed();
+        let observation = observation.map_err(|_| Error::QuickSightUnavailable {
+            operation: "DescribeDashboardSnapshotJob",
+            message: format!(
+                "no answer within {} ms, before the Lambda deadline",
+                quicksight_budget.as_millis()
+            ),
+        })??;
         let mut output = build_output(&request, observation, SystemTime::now(), &self.config);
 
         if should_notify(&output, self.config.notify_on_success) {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod contract;
 pub mod error;
 pub mod local;
+pub mod metrics;
 pub mod notify;
 pub mod quicksight;
 pub mod reference;

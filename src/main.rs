@@ -1,4 +1,5 @@
 use lambda_runtime::{service_fn, LambdaEvent};
+use quicksight_snapshot_poller::metrics::Sink;
 use quicksight_snapshot_poller::{local, setup, Config};
 use serde_json::Value;
 
@@ -20,7 +21,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     };
     let sdk = setup::sdk_config(&config).await;
-    let app = setup::app(config, &sdk);
+    let sink = if in_lambda {
+        Sink::Stdout
+    } else {
+        Sink::Stderr
+    };
+    let app = setup::app(config, &sdk).with_metrics(sink);
 
     if !in_lambda {
         let path = std::env::args().nth(1);
