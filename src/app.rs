@@ -91,6 +91,7 @@ impl App {
         quicksight_latency: &mut Duration,
     ) -> Result<PollOutput, Error> {
         let request = parse_event(event, self.config.default_region.as_deref())?;
+        self.config.permits(&request.job)?;
         let budget = time_left.saturating_sub(DEADLINE_MARGIN);
         let quicksight_budget = budget * QUICKSIGHT_SHARE_PERCENT / 100;
         let started = tokio::time::Instant::now();

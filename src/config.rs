@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use crate::arn::SnsTopicArn;
+use crate::arn::{is_valid_region, SnsTopicArn};
 use crate::error::Error;
+use crate::reference::JobReference;
 use crate::wait::WaitPolicy;
 
 /// Everything the poller can be told through its environment. README.md lists each variable.
@@ -29,6 +30,10 @@ pub struct Config {
     pub sdk_attempt_timeout: Duration,
     /// `SDK_OPERATION_TIMEOUT_MS` (default 10000): one call, all attempts and backoff included.
     pub sdk_operation_timeout: Duration,
+    /// `ALLOWED_ACCOUNT_IDS` (comma-separated; empty = any): accounts the function may describe.
+    pub allowed_accounts: Vec<String>,
+    /// `ALLOWED_REGIONS` (comma-separated; empty = any): regions the function may describe.
+    pub allowed_regions: Vec<String>,
 }
 
 impl Config {
@@ -56,7 +61,25 @@ impl Config {
             )));
         }
 
+        let allowed_accounts = list(&get, "ALLOWED_ACCOUNT_IDS");
+        if let Some(bad) = allowed_accounts
+            .iter()
+            .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(Error::InvalidConfiguration(format!(
+                "ALLOWED_ACCOUNT_IDS holds {bad:?}, not a 12-digit account id"
+            )));
+        }
+        let allowed_regions = list(&get, "ALLOWED_REGIONS");
+        if let Some(bad) = allowed_regions.iter().find(|r| !is_valid_region(r)) {
+            return Err(Error::InvalidConfiguration(format!(
+                "ALLOWED_REGIONS holds {bad:?}, not an AWS region"
+            )));
+        }
+
         Ok(Config {
+            allowed_accounts,
+            allowed_regions,
             topic,
             notify_on_success: flag(&get, "NOTIFY_ON_SUCCESS", false)?,
             wait,
@@ -86,6 +109,38 @@ impl Config {
             )?),
         })
     }
+}
+
+impl Config {
+    /// Refuses, before any call, a job outside the configured accounts and regions, so a
+    /// crafted event cannot make the function describe another tenant's jobs.
+    pub fn permits(&self, job: &JobReference) -> Result<(), Error> {
+        if !self.allowed_accounts.is_empty() && !self.allowed_accounts.contains(&job.account) {
+            return Err(Error::invalid(format!(
+                "AwsAccountId {:?} is not in this function's ALLOWED_ACCOUNT_IDS",
+                job.account
+            )));
+        }
+        if !self.allowed_regions.is_empty() && !self.allowed_regions.contains(&job.region) {
+            return Err(Error::invalid(format!(
+                "Region {:?} is not in this function's ALLOWED_REGIONS",
+                job.region
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn list(get: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
+    get(name)
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn number(
@@ -160,6 +215,44 @@ mod tests {
         assert_eq!(config.not_found_grace_polls, 2);
         assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
         assert!(!config.topic.is_fifo());
+    }
+
+    fn job(account: &str, region: &str) -> JobReference {
+        JobReference {
+            partition: "aws".into(),
+            region: region.into(),
+            account: account.into(),
+            dashboard: "d".into(),
+            job: "j".into(),
+        }
+    }
+
+    #[test]
+    fn allow_lists_refuse_other_accounts_and_regions() {
+        let config = config(&[
+            TOPIC,
+            ("ALLOWED_ACCOUNT_IDS", "123456789012, 210987654321"),
+            ("ALLOWED_REGIONS", "us-east-1"),
+        ])
+        .expect("valid");
+        assert!(config.permits(&job("210987654321", "us-east-1")).is_ok());
+        let err = config
+            .permits(&job("999999999999", "us-east-1"))
+            .unwrap_err();
+        assert_eq!(err.error_type(), "InvalidJobReference");
+        assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
+        let err = config
+            .permits(&job("123456789012", "eu-west-1"))
+            .unwrap_err();
+        assert!(err.to_string().contains("ALLOWED_REGIONS"), "{err}");
+    }
+
+    #[test]
+    fn empty_allow_lists_permit_any_job_and_bad_entries_are_refused() {
+        let open = config(&[TOPIC]).expect("valid");
+        assert!(open.permits(&job("999999999999", "ap-south-1")).is_ok());
+        let err = config(&[TOPIC, ("ALLOWED_ACCOUNT_IDS", "12")]).unwrap_err();
+        assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
     }
 
     #[test]

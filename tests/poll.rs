@@ -562,3 +562,22 @@ async fn previous_output_comes_back_as_the_next_attempt() {
     assert_eq!(out.wait_seconds, 20);
     assert_eq!(out.job.dashboard_id, "sales-dashboard");
 }
+
+#[tokio::test]
+async fn job_outside_the_allowed_accounts_is_refused_without_a_call() {
+    let describe = describe_answers("RUNNING", MINUTE);
+    let app = app(
+        &[("ALLOWED_ACCOUNT_IDS", "210987654321")],
+        &[&describe],
+        &[],
+    );
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("refused");
+
+    assert_eq!(err.error_type(), "InvalidJobReference");
+    assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
+    assert_eq!(describe.num_calls(), 0);
+}
