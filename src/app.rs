@@ -6,13 +6,14 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use tokio::time::timeout;
 
+use crate::batch::Pace;
 use crate::config::Config;
-use crate::contract::PollOutput;
+use crate::contract::{Answer, PollOutput};
 use crate::error::Error;
 use crate::metrics::{PollMetrics, Sink};
 use crate::notify::{should_notify, Notifier};
 use crate::quicksight::{self, QuickSightClients};
-use crate::reference::{parse_event, PollRequest};
+use crate::reference::{parse_event, parse_invocation, Invocation, PollRequest};
 use crate::status::{build_output, Observation};
 
 /// Kept back from the Lambda deadline so the runtime can still post the answer.
@@ -47,7 +48,7 @@ impl App {
     }
 
     /// The Lambda handler.
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<PollOutput, Error> {
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Answer, Error> {
         // Lambda's deadline is always ahead; a runtime emulator may send a bogus one in the
         // past, and answering "no time left" to every event would help nobody.
         let remaining = event
@@ -57,14 +58,44 @@ impl App {
             .ok()
             .filter(|left| !left.is_zero())
             .unwrap_or(UNKNOWN_DEADLINE_BUDGET);
-        self.poll(&event.payload, remaining).await
+        self.invoke(&event.payload, remaining).await
     }
 
-    /// Polls the job `event` names, answering within `time_left`.
+    /// Answers one invocation: a single job reference, or a batch `{"jobs": [...]}`.
+    pub async fn invoke(&self, event: &Value, time_left: Duration) -> Result<Answer, Error> {
+        match parse_invocation(
+            event,
+            self.config.default_region.as_deref(),
+            self.config.batch_max_jobs,
+        )? {
+            Invocation::Single(request) => self
+                .poll_request(&request, time_left, None)
+                .await
+                .map(|output| Answer::Single(Box::new(output))),
+            Invocation::Batch(batch) => self.poll_batch(batch, time_left).await.map(Answer::Batch),
+        }
+    }
+
+    /// Polls the one job `event` names, answering within `time_left`.
     pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
+        let request = parse_event(event, self.config.default_region.as_deref())?;
+        self.poll_request(&request, time_left, None).await
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Polls one job; `pace` paces its QuickSight calls when it is part of a batch.
+    pub(crate) async fn poll_request(
+        &self,
+        request: &PollRequest,
+        time_left: Duration,
+        pace: Option<&Pace<'_>>,
+    ) -> Result<PollOutput, Error> {
         let mut quicksight_latency = Duration::ZERO;
         let result = self
-            .poll_measured(event, time_left, &mut quicksight_latency)
+            .poll_measured(request, time_left, pace, &mut quicksight_latency)
             .await;
         let metrics = PollMetrics {
             outcome: match &result {
@@ -86,17 +117,17 @@ impl App {
 
     async fn poll_measured(
         &self,
-        event: &Value,
+        request: &PollRequest,
         time_left: Duration,
+        pace: Option<&Pace<'_>>,
         quicksight_latency: &mut Duration,
     ) -> Result<PollOutput, Error> {
-        let request = parse_event(event, self.config.default_region.as_deref())?;
         self.config.permits(&request.job)?;
         let budget = time_left.saturating_sub(DEADLINE_MARGIN);
         let quicksight_budget = budget * QUICKSIGHT_SHARE_PERCENT / 100;
         let started = tokio::time::Instant::now();
 
-        let observation = timeout(quicksight_budget, self.observe(&request)).await;
+        let observation = timeout(quicksight_budget, self.observe(request, pace)).await;
         *quicksight_latency = started.elapsed();
         let observation = observation.map_err(|_| Error::QuickSightUnavailable {
             operation: "DescribeDashboardSnapshotJob",
@@ -105,7 +136,7 @@ impl App {
                 quicksight_budget.as_millis()
             ),
         })??;
-        let mut output = build_output(&request, observation, SystemTime::now(), &self.config);
+        let mut output = build_output(request, observation, SystemTime::now(), &self.config);
 
         if should_notify(&output, self.config.notify_on_success) {
             let left = budget.saturating_sub(started.elapsed());
@@ -136,8 +167,17 @@ impl App {
         Ok(output)
     }
 
-    async fn observe(&self, request: &PollRequest) -> Result<Observation, Error> {
+    async fn observe(
+        &self,
+        request: &PollRequest,
+        pace: Option<&Pace<'_>>,
+    ) -> Result<Observation, Error> {
         let client = self.quicksight.for_region(&request.job.region);
+        if let Some(pace) = pace {
+            if !pace.limiter.acquire_by(pace.start_by).await {
+                return Ok(Observation::NotPolled);
+            }
+        }
         let description = match quicksight::describe(&client, &request.job).await? {
             Ok(description) => description,
             Err(rejection)
@@ -160,6 +200,9 @@ impl App {
             return Ok(Observation::Unfinished(description));
         }
         // Only a terminal job has a result; asking earlier is an error in QuickSight.
+        if let Some(pace) = pace {
+            pace.limiter.acquire().await;
+        }
         match quicksight::describe_result(&client, &request.job).await? {
             Ok(result) => Ok(Observation::Finished(description, result)),
             Err(rejection) => Ok(Observation::Rejected {

@@ -30,6 +30,13 @@ pub struct Config {
     pub sdk_attempt_timeout: Duration,
     /// `SDK_OPERATION_TIMEOUT_MS` (default 10000): one call, all attempts and backoff included.
     pub sdk_operation_timeout: Duration,
+    /// `BATCH_RATE_PER_SECOND` (default 8): QuickSight calls per second one batch makes,
+    /// below QuickSight's 10 per second per account.
+    pub batch_rate_per_second: u32,
+    /// `BATCH_CONCURRENCY` (default 4): jobs of a batch polled at once.
+    pub batch_concurrency: usize,
+    /// `BATCH_MAX_JOBS` (default 1000): the largest batch accepted.
+    pub batch_max_jobs: usize,
     /// `ALLOWED_ACCOUNT_IDS` (comma-separated; empty = any): accounts the function may describe.
     pub allowed_accounts: Vec<String>,
     /// `ALLOWED_REGIONS` (comma-separated; empty = any): regions the function may describe.
@@ -78,6 +85,9 @@ impl Config {
         }
 
         Ok(Config {
+            batch_rate_per_second: number(&get, "BATCH_RATE_PER_SECOND", 8, 1, 1_000)? as u32,
+            batch_concurrency: number(&get, "BATCH_CONCURRENCY", 4, 1, 64)? as usize,
+            batch_max_jobs: number(&get, "BATCH_MAX_JOBS", 1000, 1, 100_000)? as usize,
             allowed_accounts,
             allowed_regions,
             topic,

@@ -118,6 +118,43 @@ pub struct Notification {
     pub topic_arn: String,
 }
 
+/// What one invocation answers: one job's output, or a batch's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Single(Box<PollOutput>),
+    Batch(BatchOutput),
+}
+
+/// A batch `{"jobs": [...]}`'s answer. Its `jobs` come back as the next poll's input unchanged:
+/// finished jobs are carried over as they are (never polled or notified again), the rest are
+/// polled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOutput {
+    /// IN_PROGRESS while any job is; then FAILED if any failed, else TIMED_OUT if any timed
+    /// out, else SUCCEEDED.
+    pub status: Status,
+    /// Every job is done.
+    pub done: bool,
+    /// The shortest wait any unfinished job asks for; 0 once done.
+    pub wait_seconds: u64,
+    /// 1 on the first poll of the batch, +1 each time its previous output comes back.
+    pub attempt: u32,
+    pub counts: Counts,
+    pub jobs: Vec<PollOutput>,
+}
+
+/// How many jobs of a batch are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct Counts {
+    pub in_progress: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub timed_out: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod arn;
+pub mod batch;
 pub mod config;
 pub mod contract;
 pub mod error;

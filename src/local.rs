@@ -15,7 +15,7 @@ const LOCAL_TIME_LIMIT: Duration = Duration::from_secs(60);
 /// exit code 0, or prints `{"errorType","errorMessage"}` as Lambda would and returns 1.
 pub async fn run_once(app: &App, path: Option<&str>) -> i32 {
     let result = match read_event(path) {
-        Ok(event) => app.poll(&event, LOCAL_TIME_LIMIT).await,
+        Ok(event) => app.invoke(&event, LOCAL_TIME_LIMIT).await,
         Err(err) => Err(err),
     };
     match result {

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::arn::{is_valid_region, partition_for_region, SnapshotJobArn};
-use crate::contract::JobInfo;
+use crate::contract::{JobInfo, PollOutput};
 use crate::error::Error;
 
 /// A validated reference to one snapshot job.
@@ -87,6 +87,90 @@ impl PollRequest {
     }
 }
 
+/// `error.type` of a batch job the invocation had no time left to poll.
+pub const NOT_POLLED: &str = "NotPolled";
+
+/// One invocation's work: one job, or a batch of jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    Single(PollRequest),
+    Batch(BatchRequest),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRequest {
+    pub items: Vec<BatchItem>,
+    /// The batch's previous `attempt` (0 on the first poll).
+    pub previous_attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchItem {
+    /// `overdue`: the previous round ran out of time before polling this job, so it goes first.
+    Poll { request: PollRequest, overdue: bool },
+    /// A job a previous poll already saw finished: carried over, never polled again.
+    Finished(Box<PollOutput>),
+}
+
+/// Reads an invocation's event: a batch `{"jobs": [...]}` or one job reference, either of them
+/// possibly inside an EventBridge event.
+pub fn parse_invocation(
+    event: &Value,
+    default_region: Option<&str>,
+    max_batch: usize,
+) -> Result<Invocation, Error> {
+    let mut object = as_object(event, "the event")?;
+    let mut prefix = "";
+    if let Some(detail) = eventbridge_detail(object) {
+        object = as_object(detail, "the EventBridge event's detail")?;
+        prefix = "detail.";
+    }
+    let Some(jobs) = object.get("jobs") else {
+        return parse_object(object, default_region, prefix).map(Invocation::Single);
+    };
+    let Value::Array(jobs) = jobs else {
+        return Err(Error::invalid(format!(
+            "{prefix}jobs must be an array of job references, got {}",
+            kind_of(jobs)
+        )));
+    };
+    if jobs.is_empty() || jobs.len() > max_batch {
+        return Err(Error::invalid(format!(
+            "{prefix}jobs must hold 1 to {max_batch} job references (BATCH_MAX_JOBS), got {}",
+            jobs.len()
+        )));
+    }
+    let items = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let here = format!("{prefix}jobs[{i}].");
+            let job_object = as_object(job, &format!("{prefix}jobs[{i}]"))?;
+            if job_object.get("done") == Some(&Value::Bool(true)) {
+                let finished: PollOutput = serde_json::from_value(job.clone()).map_err(|e| {
+                    Error::invalid(format!("{here}: a finished job's output is not valid: {e}"))
+                })?;
+                return Ok(BatchItem::Finished(Box::new(finished)));
+            }
+            let overdue = job_object
+                .get("error")
+                .and_then(|e| e.get("type"))
+                .and_then(Value::as_str)
+                == Some(NOT_POLLED);
+            parse_object(job_object, default_region, &here)
+                .map(|request| BatchItem::Poll { request, overdue })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let previous_attempt = object
+        .get("attempt")
+        .and_then(Value::as_u64)
+        .map_or(0, |n| n.min(u64::from(u32::MAX)) as u32);
+    Ok(Invocation::Batch(BatchRequest {
+        items,
+        previous_attempt,
+    }))
+}
+
 /// Reads the job reference out of an invocation's event.
 pub fn parse_event(event: &Value, default_region: Option<&str>) -> Result<PollRequest, Error> {
     let object = as_object(event, "the event")?;
@@ -119,7 +203,7 @@ fn parse_object(
 ) -> Result<PollRequest, Error> {
     if object.contains_key("jobs") {
         return Err(Error::invalid(format!(
-            "{prefix}jobs: batch input is not supported; send one job reference per invocation"
+            "{prefix}jobs: a batch cannot be nested inside a batch or sent where one job is expected"
         )));
     }
     if let Some(job) = object.get("job").filter(|_| object.contains_key("status")) {

@@ -5,13 +5,15 @@ use std::time::{Duration, SystemTime};
 use crate::config::Config;
 use crate::contract::{ErrorDetail, PollOutput, Status};
 use crate::quicksight::{rfc3339, JobDescription, JobResult, Rejection};
-use crate::reference::PollRequest;
+use crate::reference::{PollRequest, NOT_POLLED};
 
 /// The facts one poll gathered from QuickSight.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observation {
     /// ResourceNotFound for a job started moments ago: QuickSight may not show it yet.
     NotVisibleYet,
+    /// A batch job the invocation had no time left to describe; polled first next round.
+    NotPolled,
     /// QuickSight refused a call in a way no retry will change (AccessDenied, not found, ...).
     Rejected {
         rejection: Rejection,
@@ -69,6 +71,13 @@ pub fn build_output(
 
     match observation {
         Observation::NotVisibleYet => {}
+        Observation::NotPolled => {
+            output.error = Some(ErrorDetail {
+                kind: NOT_POLLED.into(),
+                message: "not reached before the invocation's deadline; polled first next round"
+                    .into(),
+            });
+        }
         Observation::Rejected {
             rejection,
             description,

@@ -1,0 +1,193 @@
+//! Many jobs in one invocation: paced under QuickSight's per-account call rate, a bounded number
+//! in flight, one normalized result per job and an aggregate a Choice state can branch on.
+
+use std::time::{Duration, SystemTime};
+
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::contract::{BatchOutput, Counts, ErrorDetail, PollOutput, Status};
+use crate::error::Error;
+use crate::reference::{BatchItem, BatchRequest, PollRequest};
+use crate::status::{build_output, Observation};
+
+/// Spaces calls evenly at `per_second`, shared by every job of an invocation. QuickSight allows
+/// about 10 calls per second per account; staying under it avoids throttles instead of
+/// retrying through them.
+pub struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: u32) -> Self {
+        RateLimiter {
+            interval: Duration::from_secs(1) / per_second.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for this caller's slot.
+    pub async fn acquire(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// Takes and waits for a slot only if one is free by `latest`; false leaves the schedule as
+    /// it was, so a call that could not finish in time does not hold up the others.
+    pub async fn acquire_by(&self, latest: Instant) -> bool {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(Instant::now());
+            if slot > latest {
+                return false;
+            }
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        true
+    }
+}
+
+impl App {
+    pub(crate) async fn poll_batch(
+        &self,
+        batch: BatchRequest,
+        time_left: Duration,
+    ) -> Result<BatchOutput, Error> {
+        let config = self.config();
+        // Every job is checked before the first call: one bad entry refuses the whole batch.
+        for item in &batch.items {
+            if let BatchItem::Poll { request, .. } = item {
+                config.permits(&request.job)?;
+            }
+        }
+        let limiter = RateLimiter::new(config.batch_rate_per_second);
+        let deadline = Instant::now() + time_left;
+        // Jobs the last round had no time for go first, so a batch larger than one round can
+        // poll never starves its tail; answers are put back in input order.
+        let mut items: Vec<(usize, BatchItem)> = batch.items.into_iter().enumerate().collect();
+        items.sort_by_key(|(_, item)| !matches!(item, BatchItem::Poll { overdue: true, .. }));
+        let mut jobs: Vec<(usize, PollOutput)> = stream::iter(items)
+            .map(|(index, item)| {
+                let limiter = &limiter;
+                async move {
+                    let output = match item {
+                        BatchItem::Finished(output) => *output,
+                        BatchItem::Poll { request, .. } => {
+                            self.poll_in_batch(&request, deadline, limiter).await
+                        }
+                    };
+                    (index, output)
+                }
+            })
+            // `buffered` keeps at most this many polls (and their futures) alive, however
+            // long the batch.
+            .buffered(config.batch_concurrency)
+            .collect()
+            .await;
+        jobs.sort_by_key(|(index, _)| *index);
+        let jobs = jobs.into_iter().map(|(_, output)| output).collect();
+        Ok(aggregate(jobs, batch.previous_attempt.saturating_add(1)))
+    }
+
+    /// One job of a batch. A retryable failure does not fail the batch (that would re-poll and
+    /// re-notify the jobs that did finish): the job stays IN_PROGRESS, says why in `error`, and
+    /// is polled again next round.
+    async fn poll_in_batch(
+        &self,
+        request: &PollRequest,
+        deadline: Instant,
+        limiter: &RateLimiter,
+    ) -> PollOutput {
+        let config = self.config();
+        let left = deadline.saturating_duration_since(Instant::now());
+        // The describe must start early enough to leave room for its answer and a notice.
+        let pace = Pace {
+            limiter,
+            start_by: deadline.checked_sub(LAST_START).unwrap_or(deadline),
+        };
+        match self.poll_request(request, left, Some(&pace)).await {
+            Ok(output) => output,
+            Err(err) => {
+                let mut output =
+                    build_output(request, Observation::NotPolled, SystemTime::now(), config);
+                output.error = Some(ErrorDetail {
+                    kind: err.error_type().into(),
+                    message: err.to_string(),
+                });
+                output
+            }
+        }
+    }
+}
+
+/// How a batch job's QuickSight calls are paced: the shared limiter, and the latest moment its
+/// describe may start.
+pub struct Pace<'a> {
+    pub limiter: &'a RateLimiter,
+    pub start_by: Instant,
+}
+
+/// A describe starting later than this before the deadline is put off to the next round.
+const LAST_START: Duration = Duration::from_millis(1500);
+
+/// The batch's status, counts and wait from its jobs' outputs.
+pub fn aggregate(jobs: Vec<PollOutput>, attempt: u32) -> BatchOutput {
+    let mut counts = Counts::default();
+    for job in &jobs {
+        match job.status {
+            Status::InProgress => counts.in_progress += 1,
+            Status::Succeeded => counts.succeeded += 1,
+            Status::Failed => counts.failed += 1,
+            Status::TimedOut => counts.timed_out += 1,
+        }
+    }
+    let status = if counts.in_progress > 0 {
+        Status::InProgress
+    } else if counts.failed > 0 {
+        Status::Failed
+    } else if counts.timed_out > 0 {
+        Status::TimedOut
+    } else {
+        Status::Succeeded
+    };
+    let wait_seconds = jobs
+        .iter()
+        .filter(|job| !job.done)
+        .map(|job| job.wait_seconds)
+        .min()
+        .unwrap_or(0);
+    BatchOutput {
+        status,
+        done: counts.in_progress == 0,
+        wait_seconds,
+        attempt,
+        counts,
+        jobs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_spaces_calls_evenly() {
+        let limiter = RateLimiter::new(8);
+        let start = Instant::now();
+        for _ in 0..9 {
+            limiter.acquire().await;
+        }
+        // Nine slots at 8/s: the first at once, the ninth a second later.
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+}
