@@ -36,6 +36,13 @@ fn failed_result() -> aws_smithy_mocks::Rule {
         })
 }
 
+fn completed() -> DescribeDashboardSnapshotJobResultOutput {
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Completed)
+        .status(200)
+        .build()
+}
+
 fn batch(answer: Answer) -> BatchOutput {
     match answer {
         Answer::Batch(batch) => batch,
@@ -102,12 +109,7 @@ async fn finished_jobs_are_carried_over_and_never_polled_or_notified_again() {
     );
     let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
         .match_requests(|req| req.snapshot_job_id() == Some("daily-export-2026-11-28"))
-        .then_output(|| {
-            DescribeDashboardSnapshotJobResultOutput::builder()
-                .job_status(SnapshotJobStatus::Completed)
-                .status(200)
-                .build()
-        });
+        .then_output(completed);
     let queued = describe_job("monthly-close-2026-11", "QUEUED", Duration::from_secs(10));
     let failed = describe_job("weekly-ops-48", "FAILED", MINUTE);
     let failed_res = failed_result();
@@ -149,12 +151,7 @@ async fn all_done_batch_is_failed_when_any_job_failed() {
     let done = describe_job("daily-export-2026-11-28", "COMPLETED", MINUTE);
     let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
         .match_requests(|req| req.snapshot_job_id() != Some("weekly-ops-48"))
-        .then_output(|| {
-            DescribeDashboardSnapshotJobResultOutput::builder()
-                .job_status(SnapshotJobStatus::Completed)
-                .status(200)
-                .build()
-        });
+        .then_output(completed);
     let done2 = describe_job("monthly-close-2026-11", "COMPLETED", MINUTE);
     let failed = describe_job("weekly-ops-48", "FAILED", MINUTE);
     let failed_res = failed_result();
