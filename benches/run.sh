@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Benchmarks (figures, not tests): release poller vs a hello-world lambda_runtime binary vs a
+# Python/boto3 poller, against the local QuickSight emulator. Prints markdown tables.
+# Usage: benches/run.sh [--cold-runs N] [--warm-runs N] [--batches 100,1000]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/quicksight-snapshot-poller/target}
+
+# Release builds are slow (LTO, one codegen unit): kept out of the test suite, built here.
+cargo build --release --locked -p quicksight-snapshot-poller --bin quicksight-snapshot-poller --example hello_lambda
+cargo build --locked -p quicksight-emulator
+
+venv=.venv-bench
+stamp=$( { cat requirements/bench.txt; python3 -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
+if [[ ! -x $venv/bin/python || ! -f $venv/.stamp || $(<"$venv/.stamp") != "$stamp" ]]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements/bench.txt
+  echo "$stamp" >"$venv/.stamp"
+fi
+
+log=$(mktemp)
+"$CARGO_TARGET_DIR/debug/quicksight-emulator" --port 0 >"$log" 2>/dev/null &
+emulator_pid=$!
+trap 'kill $emulator_pid 2>/dev/null; wait $emulator_pid 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 50); do grep -q listening "$log" && break; sleep 0.1; done
+url=$(awk '/listening on/ {print $3; exit}' "$log")
+
+"$venv/bin/python" benches/bench.py --emulator "$url" \
+  --poller "$CARGO_TARGET_DIR/release/quicksight-snapshot-poller" \
+  --hello "$CARGO_TARGET_DIR/release/examples/hello_lambda" \
+  --python "$ROOT/$venv/bin/python" "$@"
