@@ -9,7 +9,9 @@ cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/quicksight-snapshot-poller/target}
 
 # Release builds are slow (LTO, one codegen unit): kept out of the test suite, built here.
-cargo build --release --locked -p quicksight-snapshot-poller --bin quicksight-snapshot-poller --example hello_lambda
+# Only binaries, no examples or tests: those would pull dev-dependency features into the build.
+cargo build --release --locked -p quicksight-snapshot-poller --bin quicksight-snapshot-poller
+cargo build --release --locked -p hello-lambda
 cargo build --locked -p quicksight-emulator
 
 venv=.venv-bench
@@ -30,5 +32,5 @@ url=$(awk '/listening on/ {print $3; exit}' "$log")
 
 "$venv/bin/python" benches/bench.py --emulator "$url" \
   --poller "$CARGO_TARGET_DIR/release/quicksight-snapshot-poller" \
-  --hello "$CARGO_TARGET_DIR/release/examples/hello_lambda" \
+  --hello "$CARGO_TARGET_DIR/release/hello-lambda" \
   --python "$ROOT/$venv/bin/python" "$@"

@@ -17,6 +17,11 @@ port with MOTO_PORT set to this front's port, and this front:
   ``errorType``, so Retry/Catch match the function's own errorType. Without the translation
   botocore raises a ClientError and the state sees ``Lambda.500``;
 * sets ``X-Amz-Executed-Version`` (the emulator's value, else ``$LATEST``);
+* with ``--quicksight HOST:PORT``, proxies QuickSight snapshot-job calls
+  (``/accounts/{id}/dashboards/{id}/snapshot-jobs[/...]``, which moto does not implement) verbatim
+  to that QuickSight emulator: moto's executor runs ``arn:aws:states:::aws-sdk:quicksight:*``
+  tasks through boto3 at $MOTO_PORT like every other integration
+  (moto/stepfunctions/parser/asl/utils/boto_client.py);
 * proxies every other request verbatim to moto.
 
 It also serves the Runtime API side (``/.rt/...``, the path prefix of cargo-lambda's runtime
@@ -32,7 +37,11 @@ code ``LambdaFrontRuntimeUnreachable`` (state error ``Lambda.LambdaFrontRuntimeU
 which the poller's Retry does not match, so a broken harness fails fast and says why.
 
 Control endpoints (for tests): ``GET /_lambda_front/invocations`` lists the invocations seen
-(function, status, functionError, errorType, ms); ``POST /_lambda_front/reset`` clears it.
+(function, status, functionError, errorType, ms); ``POST /_lambda_front/reset`` clears it and
+switches faults off. Fault switch: ``POST /_lambda_front/faults {"snsPublishErrors": N}`` makes
+the next N SNS ``Publish`` requests that pass the front (a poller whose AWS_ENDPOINT_URL_SNS is
+the front, or moto's executor) fail with HTTP 500 ``InternalError`` without reaching moto;
+``GET /_lambda_front/faults`` answers ``{"snsPublishErrors": left, "snsPublishFailed": injected}``.
 
 Prints ``listening on http://HOST:PORT`` as its first stdout line (``--port 0`` picks a port).
 """
@@ -51,6 +60,17 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+# QuickSight's StartDashboardSnapshotJob, DescribeDashboardSnapshotJob(Result) (restJson1 paths).
+QUICKSIGHT_SNAPSHOT_PATH = re.compile(
+    r"^/accounts/[^/]+/dashboards/[^/]+/snapshot-jobs(/[^/]+(/result)?)?$")
+# SNS's error body, without its <RequestId> element: the poller quotes the raw body in its
+# errorMessage, which becomes a TaskFailed cause, and moto 5.2.5 runs a greedy
+# re.sub(r"(?<=<RequestId>).*(?=</RequestId>)") over every response (moto/core/responses.py,
+# _enrich_response), so a GetExecutionHistory reply holding two such causes loses every event
+# between them.
+SNS_PUBLISH_ERROR = (b'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+                     b'<Type>Receiver</Type><Code>InternalError</Code><Message>lambda front: '
+                     b'injected SNS outage</Message></Error></ErrorResponse>')
 # Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded; Host and Content-Length are rewritten.
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -81,9 +101,11 @@ class Front(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, addr, moto: tuple[str, int], runtime: tuple[str, int], binary: str,
-                 timeout: float, verbose: bool, function_timeout: float = 30.0):
+                 timeout: float, verbose: bool, function_timeout: float = 30.0,
+                 quicksight: tuple[str, int] | None = None):
         super().__init__(addr, Handler)
         self.moto = moto
+        self.quicksight = quicksight
         self.runtime = runtime
         self.binary = binary
         self.upstream_timeout = timeout
@@ -91,6 +113,8 @@ class Front(ThreadingHTTPServer):
         self.verbose = verbose
         self.lock = threading.Lock()
         self.invocations: list[dict] = []
+        self.sns_publish_errors = 0  # left to inject
+        self.sns_publish_failed = 0  # injected so far
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -143,17 +167,30 @@ class Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         parsed = urllib.parse.urlsplit(self.path)
         if parsed.path.startswith("/_lambda_front/"):
-            return self._control(parsed.path)
+            return self._control(parsed.path, body)
         if parsed.path.startswith("/.rt/"):
             return self._runtime_api(parsed.path, body)
         match = INVOKE_PATH.match(parsed.path)
         if self.command == "POST" and match:
             return self._invoke(match.group("name"), parsed.query, body)
-        return self._proxy_to_moto(body)
+        if self.server.quicksight and QUICKSIGHT_SNAPSHOT_PATH.match(parsed.path):
+            return self._proxy(self.server.quicksight, body, "QuickSight emulator")
+        if _is_sns_publish(self.command, self.headers, body) and self._take_sns_fault():
+            return self._reply(500, SNS_PUBLISH_ERROR, [("Content-Type", "text/xml")])
+        return self._proxy(self.server.moto, body, "moto")
+
+    def _take_sns_fault(self) -> bool:
+        with self.server.lock:
+            if self.server.sns_publish_errors <= 0:
+                return False
+            self.server.sns_publish_errors -= 1
+            self.server.sns_publish_failed += 1
+        sys.stderr.write("lambda_front: injected HTTP 500 for an SNS Publish\n")
+        return True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
-    def _control(self, path: str):
+    def _control(self, path: str, body: bytes):
         if path == "/_lambda_front/invocations" and self.command == "GET":
             with self.server.lock:
                 data = json.dumps(self.server.invocations).encode()
@@ -161,18 +198,36 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_lambda_front/reset" and self.command == "POST":
             with self.server.lock:
                 self.server.invocations.clear()
+                self.server.sns_publish_errors = self.server.sns_publish_failed = 0
             return self._reply(204, b"", [])
+        if path == "/_lambda_front/faults" and self.command in ("GET", "POST"):
+            if self.command == "POST":
+                try:
+                    spec = json.loads(body or b"{}")
+                    count = spec.get("snsPublishErrors", 0)
+                    if not isinstance(count, int) or isinstance(count, bool) or count < 0 or \
+                            set(spec) - {"snsPublishErrors"}:
+                        raise ValueError
+                except (ValueError, AttributeError):
+                    return self._reply(400, b'{"message":"expected {\\"snsPublishErrors\\": N >= 0}"}',
+                                       [("Content-Type", "application/json")])
+                with self.server.lock:
+                    self.server.sns_publish_errors = count
+            with self.server.lock:
+                data = json.dumps({"snsPublishErrors": self.server.sns_publish_errors,
+                                   "snsPublishFailed": self.server.sns_publish_failed}).encode()
+            return self._reply(200, data, [("Content-Type", "application/json")])
         return self._reply(404, b'{"message":"unknown control path"}',
                            [("Content-Type", "application/json")])
 
-    def _proxy_to_moto(self, body: bytes):
+    def _proxy(self, target: tuple[str, int], body: bytes, what: str):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Host"] = self.headers.get("Host") or "%s:%d" % self.server.moto
+        headers["Host"] = self.headers.get("Host") or "%s:%d" % target
         try:
-            status, resp_headers, data = self._upstream(self.server.moto, self.command, self.path,
+            status, resp_headers, data = self._upstream(target, self.command, self.path,
                                                         body, headers)
         except OSError as exc:
-            msg = json.dumps({"message": f"lambda front: moto unreachable: {exc}"}).encode()
+            msg = json.dumps({"message": f"lambda front: {what} unreachable: {exc}"}).encode()
             return self._reply(502, msg, [("Content-Type", "application/json")])
         self._reply(status, data, resp_headers)
 
@@ -247,6 +302,23 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("lambda_front: invoke %s\n" % json.dumps(record))
 
 
+def _is_sns_publish(method: str, headers, body: bytes) -> bool:
+    """An SNS Publish in the query protocol (form body Action=Publish) or the JSON protocol
+    (X-Amz-Target: AmazonSimpleNotificationService.Publish)."""
+    if method != "POST":
+        return False
+    target = headers.get("X-Amz-Target") or ""
+    if target.startswith("AmazonSimpleNotificationService."):
+        return target.rsplit(".", 1)[1] == "Publish"
+    if "x-www-form-urlencoded" not in (headers.get("Content-Type") or ""):
+        return False
+    try:
+        form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return False
+    return form.get("Action") == ["Publish"]
+
+
 def _error_type(data: bytes) -> str | None:
     try:
         doc = json.loads(data)
@@ -269,6 +341,9 @@ def main(argv=None) -> int:
     ap.add_argument("--moto", required=True, help="moto server, e.g. 127.0.0.1:5001")
     ap.add_argument("--runtime", default="127.0.0.1:9000",
                     help="cargo lambda watch invoke address (default 127.0.0.1:9000)")
+    ap.add_argument("--quicksight", default=None,
+                    help="QuickSight emulator for snapshot-job paths, e.g. 127.0.0.1:5002 "
+                         "(default: none, everything goes to moto)")
     ap.add_argument("--binary", default="quicksight-snapshot-poller",
                     help="function name the runtime emulator knows (the binary name)")
     ap.add_argument("--timeout", type=float, default=900.0,
@@ -279,7 +354,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     server = Front((args.host, args.port), _host_port(args.moto), _host_port(args.runtime),
-                   args.binary, args.timeout, args.verbose, args.function_timeout)
+                   args.binary, args.timeout, args.verbose, args.function_timeout,
+                   _host_port(args.quicksight) if args.quicksight else None)
     host, port = server.server_address[:2]
     print(f"listening on http://{host}:{port}", flush=True)
 

@@ -26,6 +26,9 @@ cargo test --workspace --locked
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny (licenses, bans, sources)"
+scripts/deny.sh
+
 step "template and state machine lint"
 scripts/lint.sh
 

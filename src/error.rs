@@ -62,6 +62,47 @@ impl Error {
     }
 }
 
+/// A short, single-line account of a failed AWS call: the service's code and message when it
+/// answered, else what went wrong on the way. The SDK's own Display of a failure carries the
+/// whole raw response, which would bloat errorMessage and a state machine's failure cause.
+pub(crate) fn describe_sdk_error<E, R>(err: &aws_sdk_quicksight::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_quicksight::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_quicksight::error::SdkError;
+    const MAX: usize = 300;
+    let text = match err {
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            match (service.code(), service.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_owned(),
+                _ => service.to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "the call timed out".to_owned(),
+        SdkError::DispatchFailure(failure) => {
+            let source = std::error::Error::source(err)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            if failure.is_timeout() {
+                format!("timed out connecting: {source}")
+            } else {
+                format!("could not send the request: {source}")
+            }
+        }
+        SdkError::ResponseError(_) => "the response could not be read".to_owned(),
+        SdkError::ConstructionFailure(_) => "the request could not be built".to_owned(),
+        _ => "the call failed".to_owned(),
+    };
+    let text = text.replace(['\n', '\r'], " ");
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
 impl From<Error> for Diagnostic {
     fn from(error: Error) -> Self {
         Diagnostic {

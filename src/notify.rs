@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::arn::SnsTopicArn;
 use crate::contract::{Notification, PollOutput, Status, UserType};
-use crate::error::Error;
+use crate::error::{describe_sdk_error, Error};
 
 /// SNS's limit for a subject: up to 100 printable ASCII characters.
 const SUBJECT_MAX: usize = 100;
@@ -223,7 +223,7 @@ impl Notifier {
         let published = request
             .send()
             .await
-            .map_err(|e| self.failed(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| self.failed(describe_sdk_error(&e)))?;
         Ok(Notification {
             message_id: published.message_id().unwrap_or_default().to_owned(),
             topic_arn: self.topic.arn.clone(),

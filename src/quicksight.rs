@@ -11,7 +11,7 @@ use aws_sdk_quicksight::types::{SnapshotJobResultFileGroup, SnapshotJobStatus};
 use aws_sdk_quicksight::Client;
 
 use crate::contract::{ErrorDetail, FileResult, UserType};
-use crate::error::Error;
+use crate::error::{describe_sdk_error, Error};
 use crate::reference::JobReference;
 
 const DESCRIBE: &str = "DescribeDashboardSnapshotJob";
@@ -217,7 +217,7 @@ where
     let message = err
         .message()
         .map(str::to_owned)
-        .unwrap_or_else(|| aws_sdk_quicksight::error::DisplayErrorContext(&err).to_string());
+        .unwrap_or_else(|| describe_sdk_error(&err));
     let throttled = status == Some(429)
         || code.as_deref().is_some_and(|c| {
             matches!(

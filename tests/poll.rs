@@ -485,7 +485,7 @@ async fn failed_publish_fails_the_invocation_so_the_notice_is_retried() {
     let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
         .then_output(failed_result);
     let sns = mock!(aws_sdk_sns::Client::publish)
-        .then_http_response(|| error_response(500, "InternalError", "SNS is down"));
+        .then_http_response(|| sns_error_response(500, "InternalError", "SNS is down"));
     let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe, &result], &[&sns]);
 
     let err = app
@@ -496,6 +496,11 @@ async fn failed_publish_fails_the_invocation_so_the_notice_is_retried() {
     assert_eq!(err.error_type(), "NotificationFailed");
     assert!(err.is_retryable());
     assert!(err.to_string().contains(TOPIC), "{err}");
+    assert!(
+        err.to_string().contains("InternalError: SNS is down"),
+        "{err}"
+    );
+    assert!(err.to_string().len() < 300, "no raw response dump: {err}");
 }
 
 #[tokio::test]

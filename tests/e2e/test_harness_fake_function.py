@@ -47,7 +47,7 @@ def test_retry_matches_the_functions_error_type_and_the_loop_waits_then_succeeds
     ])
     assert ex.status == "SUCCEEDED", ex.summary()
     assert [e for e, _ in ex.task_failures()] == ["QuickSightThrottled", "QuickSightThrottled"]
-    assert ex.states_entered() == ["Poll", "Done?", "Wait", "Poll", "Done?", "Succeeded"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "Wait", "Poll", "Done?", "Succeeded"]
     assert ex.output["status"] == "SUCCEEDED" and ex.output["attempt"] == 4
     invocations = fake.lambda_invocations()
     assert [i["functionError"] for i in invocations] == ["Unhandled", "Unhandled", None, None]
@@ -60,7 +60,7 @@ def test_non_retryable_error_is_caught_notified_once_and_fails_with_that_error(f
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "InvalidJobReference"
     assert len(ex.task_failures()) == 1  # no retry
-    assert ex.states_entered() == ["Poll", "NotifyFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "Failed"]
     cause = json.loads(ex.cause)
     assert cause["Error"] == "InvalidJobReference"
     assert json.loads(cause["Cause"])["errorMessage"] == "no such job"
@@ -79,7 +79,7 @@ def test_failed_job_fails_the_execution_with_the_jobs_error_without_a_second_not
     }])
     assert ex.status == "FAILED", ex.summary()
     assert (ex.error, ex.cause) == ("DASHBOARD_ACCESS_DENIED", "lost access")  # ErrorPath/CausePath
-    assert ex.states_entered() == ["Poll", "Done?", "JobFailed"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
     assert fake.sns_messages() == []  # the Lambda notifies for FAILED, not the state machine
 
 
@@ -87,7 +87,7 @@ def test_an_answer_outside_the_contract_is_notified_instead_of_looping(fake):
     ex = fake.run("odd-status", [{"status": "PAUSED"}])
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "PollerContractViolation"
-    assert ex.states_entered() == ["Poll", "Done?", "ContractViolation", "NotifyFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "ContractViolation", "NotifyFailure", "Failed"]
     [msg] = fake.sns_messages()
     assert msg["attributes"]["errorType"] == "PollerContractViolation"
 

@@ -52,16 +52,18 @@ class RecordingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def front(tmp_path):
-    """start(runtime_replies, moto_replies, runtime_address=None) -> (front_url, runtime, moto)."""
+    """start(runtime_replies, moto_replies, runtime_address=None, quicksight=None)
+    -> (front_url, runtime, moto); `quicksight` is a Recorder passed as --quicksight."""
     started: list = []
 
-    def start(runtime_replies=(), moto_replies=(), runtime_address=None):
+    def start(runtime_replies=(), moto_replies=(), runtime_address=None, quicksight=None):
         runtime, moto = Recorder(runtime_replies), Recorder(moto_replies)
-        for srv in (runtime, moto):
+        for srv in (runtime, moto) + ((quicksight,) if quicksight else ()):
             threading.Thread(target=srv.serve_forever, daemon=True).start()
             started.append(srv)
+        extra = ["--quicksight", quicksight.address] if quicksight else []
         svc = Service("front", ["python3", str(FRONT), "--moto", moto.address,
-                                "--runtime", runtime_address or runtime.address], tmp_path,
+                                "--runtime", runtime_address or runtime.address, *extra], tmp_path,
                       first_line=True)
         started.append(svc)
         url = svc.read_first_line(10).removeprefix("listening on ")
@@ -148,3 +150,59 @@ def test_everything_else_is_proxied_verbatim_to_moto(front):
     assert (sent["method"], sent["path"], sent["body"]) == ("POST", "/?Action=Publish",
                                                             b"TopicArn=t&Message=m")
     assert runtime.requests == []
+
+
+def post_form(url: str, form: str):
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url + "/", data=form.encode(), method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_snapshot_job_paths_go_to_the_quicksight_emulator_and_other_paths_to_moto(front):
+    quicksight = Recorder([(202, {"Content-Type": "application/json"}, b'{"Status":202}')] * 3)
+    url, runtime, moto = front(quicksight=quicksight)
+    import urllib.request
+
+    paths = ["/accounts/123456789012/dashboards/d1/snapshot-jobs",
+             "/accounts/123456789012/dashboards/d1/snapshot-jobs/j1",
+             "/accounts/123456789012/dashboards/d1/snapshot-jobs/j1/result",
+             "/accounts/123456789012/dashboards/d1"]  # not a snapshot-job call: moto's
+    for path in paths:
+        method = "POST" if path.endswith("snapshot-jobs") else "GET"
+        req = urllib.request.Request(url + path, method=method,
+                                     data=b"{}" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            resp.read()
+    assert [(r["method"], r["path"]) for r in quicksight.requests] == [
+        ("POST", paths[0]), ("GET", paths[1]), ("GET", paths[2])]
+    assert [r["path"] for r in moto.requests] == [paths[3]]
+    assert runtime.requests == []
+
+
+def test_the_publish_fault_switch_fails_exactly_n_publishes_then_proxies_again(front):
+    url, _, moto = front(moto_replies=[(200, {"Content-Type": "text/xml"}, b"<PublishResponse/>")] * 2)
+    assert http_json("POST", url + "/_lambda_front/faults", {"snsPublishErrors": 2}) == {
+        "snsPublishErrors": 2, "snsPublishFailed": 0}
+
+    other = post_form(url, "Action=ListTopics")  # not a Publish: untouched
+    first = post_form(url, "Action=Publish&TopicArn=t&Message=m")
+    second = post_form(url, "Action=Publish&TopicArn=t&Message=m")
+    third = post_form(url, "Action=Publish&TopicArn=t&Message=m")
+
+    assert other[0] == 200
+    assert first[0] == second[0] == 500 and b"<Code>InternalError</Code>" in first[1]
+    assert third == (200, b"<PublishResponse/>")
+    assert [r["body"] for r in moto.requests] == [b"Action=ListTopics",
+                                                  b"Action=Publish&TopicArn=t&Message=m"]
+    assert http_json("GET", url + "/_lambda_front/faults") == {"snsPublishErrors": 0,
+                                                              "snsPublishFailed": 2}
+    http_json("POST", url + "/_lambda_front/reset")
+    assert http_json("GET", url + "/_lambda_front/faults") == {"snsPublishErrors": 0,
+                                                              "snsPublishFailed": 0}

@@ -27,6 +27,7 @@ LAMBDA_SERVICE_ERRORS = {  # Step Functions best practice for Lambda tasks
 POLLER_RETRYABLE = {"QuickSightThrottled", "QuickSightUnavailable", "NotificationFailed"}
 POLLER_NON_RETRYABLE = {"InvalidJobReference"}
 SUBSTITUTIONS = {"PollerFunctionArn", "FailureTopicArn"}
+START_RESOURCE = "arn:aws:states:::aws-sdk:quicksight:startDashboardSnapshotJob"
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +137,52 @@ def placeholders(text: str) -> set[str]:
     return set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
 
 
+def poll_name(definition: dict) -> str:
+    """The one Task that invokes the poller."""
+    [name] = [n for n, s in definition["States"].items()
+              if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
+    return name
+
+
+def paths_read(state: dict) -> set[str]:
+    """Reference paths a state's Parameters read (`"key.$": "$.a.b"`, intrinsics left out)."""
+    found = set()
+
+    def visit(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key.endswith(".$") and isinstance(item, str) and item.startswith("$."):
+                    found.add(item)
+                else:
+                    visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(state.get("Parameters", {}))
+    return found
+
+
+def unguarded_start_fields(definition: dict) -> list[str]:
+    """Fields of $.start the start branch reads that the Choice rule entering it does not check
+    with IsPresent (a missing path there is States.Runtime: no Catch, no notice)."""
+    states = definition["States"]
+    choice = states[definition["StartAt"]]
+    problems = []
+    for rule in choice["Choices"]:
+        branch = reachable(definition, rule["Next"]) - reachable(definition, poll_name(definition))
+        needed = set()
+        for name in branch:
+            needed |= {p for p in paths_read(states[name]) if p.startswith("$.start.")}
+        for name in branch:  # $.start.X read through a merged copy ($.request.X) counts too
+            for p in paths_read(states[name]):
+                if p.startswith("$.request.") and p != "$.request.SnapshotJobId":
+                    needed.add("$.start." + p.removeprefix("$.request."))
+        present = {c["Variable"] for c in _rule_conditions(rule) if c.get("IsPresent") is True}
+        problems += [f"{rule['Next']}: {field}" for field in sorted(needed - present)]
+    return problems
+
+
 # --------------------------------------------------------------------------------------------
 # the definition
 # --------------------------------------------------------------------------------------------
@@ -152,7 +199,7 @@ def test_every_non_terminal_state_has_a_way_out(asl):
 
 
 def test_poll_invokes_the_substituted_function_with_the_whole_state_and_keeps_only_the_payload(asl):
-    poll = asl["States"][asl["StartAt"]]
+    poll = asl["States"][poll_name(asl)]
     assert poll["Type"] == "Task"
     assert poll["Resource"] == "arn:aws:states:::lambda:invoke"
     assert poll["Parameters"] == {"FunctionName": "${PollerFunctionArn}", "Payload.$": "$"}
@@ -161,7 +208,7 @@ def test_poll_invokes_the_substituted_function_with_the_whole_state_and_keeps_on
 
 
 def test_poll_retries_lambda_service_errors_and_the_pollers_retryable_errors_with_backoff(asl):
-    poll = asl["States"][asl["StartAt"]]
+    poll = asl["States"][poll_name(asl)]
     retried = {}
     for retrier in poll["Retry"]:
         for name in retrier["ErrorEquals"]:
@@ -180,7 +227,7 @@ def test_poll_retries_lambda_service_errors_and_the_pollers_retryable_errors_wit
 
 def test_poll_catches_everything_into_the_notifying_failure_path_keeping_its_input(asl):
     states = asl["States"]
-    poll = states[asl["StartAt"]]
+    poll = states[poll_name(asl)]
     catchers = poll["Catch"]
     assert catchers[-1]["ErrorEquals"] == ["States.ALL"], "States.ALL must be the last catcher"
     caught = {name for c in catchers for name in c["ErrorEquals"]}
@@ -210,7 +257,7 @@ def test_the_failure_notice_goes_to_the_substituted_topic_and_cannot_fail_on_a_m
 
 def test_choice_routes_each_status_of_the_contract(asl):
     states = asl["States"]
-    choice = states[states[asl["StartAt"]]["Next"]]
+    choice = states[states[poll_name(asl)]["Next"]]
     assert choice["Type"] == "Choice"
     [succeed] = choice_targets(choice, "SUCCEEDED")
     assert states[succeed]["Type"] == "Succeed"
@@ -229,7 +276,7 @@ def test_choice_guards_the_fields_later_states_read(asl):
     """A Wait whose SecondsPath is missing, or a Fail whose ErrorPath is missing, fails with
     States.Runtime, which no Catch handles: the rules must check those fields first."""
     states = asl["States"]
-    choice = states[states[asl["StartAt"]]["Next"]]
+    choice = states[states[poll_name(asl)]["Next"]]
     for rule in choice["Choices"]:
         target = states[rule["Next"]]
         conditions = _rule_conditions(rule)
@@ -251,7 +298,7 @@ def test_wait_reads_wait_seconds_and_polls_again(asl):
     waits = [(n, s) for n, s in states.items() if s["Type"] == "Wait"]
     assert len(waits) == 1
     name, wait = waits[0]
-    assert wait == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": asl["StartAt"]}
+    assert wait == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": poll_name(asl)}
 
 
 def test_the_definition_uses_exactly_the_substitutions_the_template_provides(asl):
@@ -282,12 +329,66 @@ def test_retry_and_catch_names_match_the_pollers_error_types():
         pytest.skip("src/error.rs has no error_type()/is_retryable() of the expected shape")
     retryable = {names[v] for v in re.findall(r"Error::(\w+)", retryable_block.group(1))}
     asl = json.loads(ASL_PATH.read_text())
-    poll = asl["States"][asl["StartAt"]]
+    poll = asl["States"][poll_name(asl)]
     retried = {n for r in poll["Retry"] for n in r["ErrorEquals"]}
     assert retryable == retried & set(names.values())
     # InvalidConfiguration is raised at cold start (no invocation), so it never reaches a Catch.
     invocation_errors = set(names.values()) - {"InvalidConfiguration"}
     assert invocation_errors - retryable <= {n for c in poll["Catch"] for n in c["ErrorEquals"]}
+
+
+def test_an_input_without_start_goes_straight_to_poll(asl):
+    states = asl["States"]
+    first = states[asl["StartAt"]]
+    assert first["Type"] == "Choice"
+    assert first["Default"] == poll_name(asl)
+    for rule in first["Choices"]:  # every rule is about $.start: a job reference never matches
+        assert all(c["Variable"] == "$.start" or c["Variable"].startswith("$.start.")
+                   for c in _rule_conditions(rule) if "Variable" in c), rule
+
+
+def test_a_start_request_starts_the_job_with_a_fresh_id_unless_it_names_one(asl):
+    states = asl["States"]
+    [start_job] = [n for n, s in states.items() if s.get("Resource") == START_RESOURCE]
+    entry = [r["Next"] for r in states[asl["StartAt"]]["Choices"]
+             if start_job in reachable(asl, r["Next"])]
+    assert len(entry) == 1
+    # the states before StartJob: a States.UUID() under whatever $.start says
+    before = [n for n in reachable(asl, entry[0]) if start_job in reachable(asl, n) and n != start_job]
+    text = json.dumps([states[n] for n in before])
+    assert "States.UUID()" in text
+    assert "States.JsonMerge($.request, $.start, false)" in text  # the input's SnapshotJobId wins
+    task = states[start_job]
+    assert {k.removesuffix(".$") for k in task["Parameters"]} == {
+        "AwsAccountId", "DashboardId", "SnapshotJobId", "SnapshotConfiguration", "UserConfiguration"}
+    assert paths_read(task) == {f"$.request.{k.removesuffix('.$')}" for k in task["Parameters"]}
+
+
+def test_start_output_goes_unchanged_to_poll_and_its_failures_are_notified(asl):
+    states = asl["States"]
+    [start_job] = [n for n, s in states.items() if s.get("Resource") == START_RESOURCE]
+    task = states[start_job]
+    assert task["Next"] == poll_name(asl)
+    # {Arn, SnapshotJobId, RequestId, Status} is a poller input shape: nothing may reshape it
+    assert not {"ResultPath", "ResultSelector", "OutputPath"} & set(task)
+    assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+    for c in task["Catch"]:
+        assert c["ResultPath"] == "$.failure"
+        assert paths_to_fail_without_notice(asl, c["Next"]) == []
+    # Only throttling is retried: after any other error the job may exist, and the same
+    # SnapshotJobId would then answer ResourceExists.
+    assert [r["ErrorEquals"] for r in task.get("Retry", [])] in ([], [["QuickSight.ThrottlingException"]])
+
+
+def test_a_start_request_missing_a_field_start_job_reads_is_notified(asl):
+    states = asl["States"]
+    assert unguarded_start_fields(asl) == []
+    choice = states[asl["StartAt"]]
+    fallback = [r for r in choice["Choices"]
+                if r.get("Variable") == "$.start" and r.get("IsPresent") is True]
+    assert len(fallback) == 1 and fallback[0] is choice["Choices"][-1]
+    assert poll_name(asl) not in reachable(asl, fallback[0]["Next"])
+    assert paths_to_fail_without_notice(asl, fallback[0]["Next"]) == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,3 +414,7 @@ def test_checkers_report_a_dangling_target_an_unreachable_state_and_a_silent_fai
     broken = copy.deepcopy(asl)
     broken["States"]["Done?"]["Choices"][0]["StringEquals"] = "COMPLETED"
     assert choice_targets(broken["States"]["Done?"], "SUCCEEDED") == set()
+
+    broken = copy.deepcopy(asl)
+    broken["States"][broken["StartAt"]]["Choices"][0]["And"].pop()  # UserConfiguration unchecked
+    assert unguarded_start_fields(broken) == ["NewJobId: $.start.UserConfiguration"]

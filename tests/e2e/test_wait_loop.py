@@ -8,15 +8,55 @@ The poller runs with MIN/MAX_WAIT_SECONDS=1 and SDK_MAX_ATTEMPTS=1 (see conftest
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
-from conftest import ACCOUNT, job_reference
+from conftest import ACCOUNT, fast_retry_definition, job_reference
+
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+START_REQUEST = {  # the input's "start": a StartDashboardSnapshotJob request
+    "AwsAccountId": ACCOUNT,
+    "DashboardId": "dash-1",
+    "SnapshotConfiguration": {"FileGroups": [{"Files": [{
+        "FormatType": "CSV",
+        "SheetSelections": [{"SheetId": "sheet-1", "SelectionScope": "ALL_VISUALS"}],
+    }]}]},
+    "UserConfiguration": {"AnonymousUsers": [{}]},
+}
 
 
 def add_job(stack, job_id: str, **spec) -> str:
     """Scripts a job in the QuickSight emulator; returns its ARN."""
     body = {"awsAccountId": ACCOUNT, "dashboardId": "dash-1", "snapshotJobId": job_id, **spec}
     return stack.emulator("POST", "jobs", body)["arn"]
+
+
+def calls_of(stack, job_id: str) -> dict:
+    """The emulator's per-job call counts: {"describe": n, "result": n, "status": ...}."""
+    [job] = [j for j in stack.emulator("GET", "calls")["jobs"] if j["snapshotJobId"] == job_id]
+    return job
+
+
+@pytest.fixture(scope="module")
+def fast_retry_machine(poller_stack) -> str:
+    """A second state machine: the real definition with every Retry wait cut to at most 1 s
+    (conftest.fast_retry_definition), so exhausting the retries takes seconds, not minutes."""
+    real = poller_stack.definition()
+    fast = fast_retry_definition(real)
+
+    def without_waits(text):
+        definition = json.loads(text)
+        for state in definition["States"].values():
+            for retrier in state.get("Retry", []):
+                retrier.pop("IntervalSeconds", None)
+                retrier.pop("MaxDelaySeconds", None)
+        return definition
+
+    assert fast != real and without_waits(fast) == without_waits(real)  # only the waits differ
+    return poller_stack.create_state_machine("quicksight-snapshot-poller-fast-retry", fast)
 
 
 def test_completes_after_several_polls(stack):
@@ -94,7 +134,122 @@ def test_job_past_its_deadline_times_out_and_notifies_once(stack):
     assert len(stack.sns_messages()) == 1
 
 
-@pytest.mark.skip(reason="TODO(lead): QuickSight 5xx beyond SDK retries -> QuickSightUnavailable, "
-                         "retried, then exhausted into NotifyFailure (~2 min with the real backoff)")
-def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_machine(stack):
-    pass
+def test_access_denied_on_describe_fails_the_job_and_notifies_once_with_that_error_type(stack):
+    add_job(stack, "denied", faults=[{"operation": "describe", "error": "AccessDeniedException"}])
+    ex = stack.start_execution("denied", job_reference("denied"))
+
+    assert ex.status == "FAILED", ex.summary()
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]  # the poller's FAILED path
+    [output] = ex.lambda_outputs()
+    assert output["status"] == "FAILED" and output["jobStatus"] is None
+    assert output["error"]["type"] == ex.error == "AccessDeniedException"
+    assert ex.task_failures() == []  # a refusal for good is an answer, not an error to retry
+    assert {k: calls_of(stack, "denied")[k] for k in ("describe", "result")} == {"describe": 1, "result": 0}
+    [message] = stack.sns_messages()
+    assert message["attributes"]["errorType"] == "AccessDeniedException"
+    assert message["attributes"]["status"] == "FAILED"
+    assert message["envelope"]["MessageId"] == output["notification"]["messageId"]
+    assert message["message"]["error"]["type"] == "AccessDeniedException"
+
+
+def test_sns_unavailable_for_two_publishes_is_retried_and_notifies_exactly_once(stack):
+    add_job(stack, "sns-down", queuedPolls=0, runningPolls=0, outcome="FAILED",
+            errorInfo={"ErrorType": "DASHBOARD_ACCESS_DENIED", "ErrorMessage": "lost access"})
+    stack.front_faults({"snsPublishErrors": 2})  # the poller's Publish: HTTP 500 twice
+    ex = stack.start_execution("sns-down", job_reference("sns-down"))
+
+    assert ex.status == "FAILED", ex.summary()
+    assert [error for error, _ in ex.task_failures()] == ["NotificationFailed"] * 2
+    assert stack.front_faults() == {"snsPublishErrors": 0, "snsPublishFailed": 2}
+    [output] = ex.lambda_outputs()  # only the third poll answered
+    assert output["status"] == "FAILED" and output["attempt"] == 1
+    assert (ex.error, ex.cause) == ("DASHBOARD_ACCESS_DENIED", "lost access")
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]  # no NotifyFailure
+    # each retry polls the job again: three describes and three results
+    assert {k: calls_of(stack, "sns-down")[k] for k in ("describe", "result")} == {"describe": 3, "result": 3}
+    [message] = stack.sns_messages()
+    assert message["envelope"]["MessageId"] == output["notification"]["messageId"]
+    assert message["attributes"]["errorType"] == "DASHBOARD_ACCESS_DENIED"
+
+
+def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_machine(stack, fast_retry_machine):
+    add_job(stack, "outage", faults=[{"operation": "describe", "error": "InternalFailureException"}])
+    ex = stack.start_execution("outage", job_reference("outage"), state_machine_arn=fast_retry_machine)
+
+    assert ex.status == "FAILED", ex.summary()
+    # 1 attempt + MaxAttempts 6 of the poller's retryable errors, then caught
+    assert [error for error, _ in ex.task_failures()] == ["QuickSightUnavailable"] * 7
+    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "Failed"]
+    assert ex.lambda_outputs() == []
+    assert ex.error == "QuickSightUnavailable"
+    assert calls_of(stack, "outage")["describe"] == 7  # SDK_MAX_ATTEMPTS=1: one call per poll
+    [message] = stack.sns_messages()
+    assert message["attributes"] == {"source": "state-machine", "errorType": "QuickSightUnavailable"}
+    assert message["message"]["error"] == "QuickSightUnavailable"
+    assert message["message"]["state"]["SnapshotJobId"] == "outage"
+
+
+def test_a_start_request_without_a_job_id_starts_a_uuid_named_job_and_polls_it_to_completion(stack):
+    stack.emulator("POST", "defaults", {"queuedPolls": 1, "runningPolls": 1, "outcome": "COMPLETED"})
+    ex = stack.start_execution("start-completes", {"start": START_REQUEST})
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    entered = ex.states_entered()
+    assert entered[:5] == ["Start?", "NewJobId", "NameJob", "StartJob", "Poll"]
+    calls = stack.emulator("GET", "calls")
+    [job] = calls["jobs"]
+    assert UUID.match(job["snapshotJobId"]), job
+    assert (job["dashboardId"], job["status"]) == ("dash-1", "COMPLETED")
+    outputs = ex.lambda_outputs()
+    assert [o["jobStatus"] for o in outputs] == ["QUEUED", "RUNNING", "COMPLETED"]
+    assert calls["byOperation"] == {"start": 1, "describe": 3, "result": 1}
+    assert ex.output["status"] == "SUCCEEDED"
+    assert ex.output["job"]["snapshotJobId"] == job["snapshotJobId"]
+    assert ex.output["results"][0]["format"] == "CSV"
+    assert stack.sns_messages() == []  # NOTIFY_ON_SUCCESS=false
+
+
+def test_a_start_refused_with_limit_exceeded_is_notified_by_the_state_machine(stack):
+    stack.emulator("POST", "faults", {"faults": [
+        {"operation": "start", "error": "LimitExceededException", "count": 1}]})
+    ex = stack.start_execution("start-limit", {"start": {**START_REQUEST, "SnapshotJobId": "mine"}})
+
+    assert ex.status == "FAILED", ex.summary()
+    # AWS names it QuickSight.LimitExceededException; moto 5.2.5 keeps the service name's case
+    assert ex.error.lower() == "quicksight.limitexceededexception"
+    assert ex.states_entered() == ["Start?", "NewJobId", "NameJob", "StartJob", "NotifyFailure", "Failed"]
+    [scheduled] = [json.loads(e["taskScheduledEventDetails"]["parameters"])
+                   for e in ex.events("TaskScheduled")
+                   if e["taskScheduledEventDetails"]["resourceType"] == "aws-sdk:quicksight"]
+    assert scheduled["SnapshotJobId"] == "mine"  # the input's id wins over the fresh UUID
+    calls = stack.emulator("GET", "calls")
+    assert calls["byOperation"] == {"start": 1, "describe": 0, "result": 0} and calls["jobs"] == []
+    assert stack.lambda_invocations() == []
+    [message] = stack.sns_messages()
+    assert message["attributes"] == {"source": "state-machine", "errorType": ex.error}
+    assert message["message"]["state"]["request"]["SnapshotJobId"] == "mine"
+
+
+def test_a_start_request_missing_a_required_field_is_notified_without_calling_quicksight(stack):
+    ex = stack.start_execution("start-invalid", {"start": {"DashboardId": "dash-1"}})
+
+    assert ex.status == "FAILED", ex.summary()
+    assert ex.error == "InvalidStartRequest"
+    assert ex.states_entered() == ["Start?", "InvalidStartRequest", "NotifyFailure", "Failed"]
+    assert stack.emulator("GET", "calls")["total"] == 0
+    [message] = stack.sns_messages()
+    assert message["attributes"] == {"source": "state-machine", "errorType": "InvalidStartRequest"}
+
+
+def test_a_started_job_not_yet_visible_on_its_first_poll_is_polled_again(stack):
+    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
+    stack.emulator("POST", "faults", {"faults": [
+        {"operation": "describe", "error": "ResourceNotFoundException", "count": 1}]})
+    ex = stack.start_execution("start-not-visible", {"start": START_REQUEST})
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    first, last = ex.lambda_outputs()
+    assert (first["status"], first["jobStatus"], first["error"]) == ("IN_PROGRESS", None, None)
+    assert (last["status"], last["jobStatus"]) == ("SUCCEEDED", "COMPLETED")
+    assert stack.emulator("GET", "calls")["byOperation"] == {"start": 1, "describe": 2, "result": 1}
+    assert stack.sns_messages() == []

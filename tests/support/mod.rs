@@ -135,3 +135,16 @@ pub fn event(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
+
+/// An SNS error as it comes on the wire (awsQuery: an XML ErrorResponse).
+pub fn sns_error_response(status: u16, code: &str, message: &str) -> HttpResponse {
+    let body = format!(
+        r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>req-sns</RequestId></ErrorResponse>"#
+    );
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(status).expect("valid status"),
+        SdkBody::from(body),
+    );
+    response.headers_mut().insert("Content-Type", "text/xml");
+    response
+}
