@@ -83,9 +83,14 @@ where
         }
         SdkError::TimeoutError(_) => "the call timed out".to_owned(),
         SdkError::DispatchFailure(failure) => {
-            let source = std::error::Error::source(err)
-                .map(|s| s.to_string())
-                .unwrap_or_default();
+            // The cause chain, each level's Display only: "io error: client error (Connect): ...".
+            let mut causes = Vec::new();
+            let mut next = std::error::Error::source(err);
+            while let Some(cause) = next.filter(|_| causes.len() < 4) {
+                causes.push(cause.to_string());
+                next = cause.source();
+            }
+            let source = causes.join(": ");
             if failure.is_timeout() {
                 format!("timed out connecting: {source}")
             } else {

@@ -214,10 +214,12 @@ where
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_owned);
-    let message = err
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| describe_sdk_error(&err));
+    // Only a service's own answer has a message worth quoting; the SDK's message for a
+    // transport failure is a debug dump of the whole error chain.
+    let message = match (&err, err.message()) {
+        (SdkError::ServiceError(_), Some(message)) => message.to_owned(),
+        _ => describe_sdk_error(&err),
+    };
     let throttled = status == Some(429)
         || code.as_deref().is_some_and(|c| {
             matches!(

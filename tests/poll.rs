@@ -586,3 +586,31 @@ async fn job_outside_the_allowed_accounts_is_refused_without_a_call() {
     assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
     assert_eq!(describe.num_calls(), 0);
 }
+
+#[tokio::test]
+async fn unreachable_quicksight_is_unavailable_with_a_one_line_cause() {
+    use aws_sdk_quicksight::config::{
+        BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+    };
+    // A real client against a closed loopback port: the failure is a refused connection.
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "test", "test", None, None, "test",
+        )))
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    let app = quicksight_snapshot_poller::setup::app(config(&[]), &sdk);
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("unreachable");
+
+    assert_eq!(err.error_type(), "QuickSightUnavailable");
+    let message = err.to_string();
+    assert!(message.contains("could not send the request"), "{message}");
+    assert!(message.contains("Connection refused"), "{message}");
+    assert!(!message.contains('\n') && message.len() < 400, "{message}");
+}
