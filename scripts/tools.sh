@@ -2,6 +2,7 @@
 # Installs the pinned e2e/lint tooling into the repository, idempotently:
 #   .venv/          requirements/e2e.txt  (moto[server], boto3, cargo-lambda, ziglang, cfn-lint, pytest)
 #   .venv-sam/      requirements/sam.txt  (aws-sam-cli; it pins another boto3, hence its own venv)
+#   .venv-checkov/  requirements/checkov.txt (checkov; its pins clash with moto's too)
 #   node_modules/   package-lock.json     (asl-validator, via npm ci)
 # Each part is skipped when a stamp of its lock file (and of the Python version) matches, so a
 # second run takes well under a second. Works unattended (CI=true, no stdin) as root or not.
@@ -81,9 +82,11 @@ main() {
     case $part in
       all) install_venv "$ROOT/.venv" "$ROOT/requirements/e2e.txt"
            install_venv "$ROOT/.venv-sam" "$ROOT/requirements/sam.txt"
+           install_venv "$ROOT/.venv-checkov" "$ROOT/requirements/checkov.txt"
            install_node ;;
       e2e) install_venv "$ROOT/.venv" "$ROOT/requirements/e2e.txt" ;;
       sam) install_venv "$ROOT/.venv-sam" "$ROOT/requirements/sam.txt" ;;
+      checkov) install_venv "$ROOT/.venv-checkov" "$ROOT/requirements/checkov.txt" ;;
       node) install_node ;;
       --relock) relock ;;
       -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; return 0 ;;
