@@ -11,6 +11,10 @@ use quicksight_snapshot_poller::wait::WaitPolicy;
 /// A Lambda poll plus the Step Functions transitions around it take about this long.
 const POLL_OVERHEAD_SECONDS: f64 = 0.3;
 const DEADLINE: Duration = Duration::from_secs(4 * 3600);
+/// What one poll costs in a Standard workflow: three state transitions (Poll, Done?, Wait) at
+/// $0.025 per 1,000, plus a Lambda request at $0.20 per million (a 128 MB, few-ms run adds
+/// about $0.00000001 more).
+const USD_PER_POLL: f64 = 3.0 * 0.000_025 + 0.000_000_2;
 
 /// Job durations log-uniform from 10 s to 3600 s (most exports take seconds to minutes, a
 /// few large PDFs or Excel workbooks an hour), taken at evenly spaced quantiles so the
@@ -101,12 +105,18 @@ fn evaluate(policy: Policy, jobs: &[f64]) -> Row {
 }
 
 fn print(rows: &[Row]) {
-    println!("| policy | polls per job (mean) | polls (p95) | detection delay s (mean) | delay s (p95) | delay / job duration (mean) |");
-    println!("|---|---|---|---|---|---|");
+    println!("| policy | polls per job (mean) | polls (p95) | USD per 1,000 jobs | detection delay s (mean) | delay s (p95) | delay / job duration (mean) |");
+    println!("|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {:.1} | {} | {:.1} | {:.1} | {:.1} % |",
-            r.name, r.mean_polls, r.p95_polls, r.mean_delay, r.p95_delay, r.mean_relative_delay
+            "| {} | {:.1} | {} | {:.2} | {:.1} | {:.1} | {:.1} % |",
+            r.name,
+            r.mean_polls,
+            r.p95_polls,
+            r.mean_polls * USD_PER_POLL * 1000.0,
+            r.mean_delay,
+            r.p95_delay,
+            r.mean_relative_delay
         );
     }
 }
