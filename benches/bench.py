@@ -262,6 +262,11 @@ def main():
     parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--warm-runs", type=int, default=300)
     parser.add_argument("--batches", default="100,1000")
+    parser.add_argument(
+        "--ssl-cert-file",
+        help="load the CA store from this one bundle, as on Lambda's AL2023 (its certs/ directory "
+        "holds links to the bundle), instead of also reading every file of /etc/ssl/certs",
+    )
     args = parser.parse_args()
 
     env = {
@@ -271,6 +276,8 @@ def main():
         "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_EC2_METADATA_DISABLED": "true",
     }
+    if args.ssl_cert_file:
+        env["SSL_CERT_FILE"] = args.ssl_cert_file
     handler_dir = str(ROOT / "benches" / "python_poller")
     subjects = {
         "rust": Subject("rust poller", [args.poller], env),
