@@ -63,11 +63,13 @@ impl App {
 
     /// Answers one invocation: a single job reference, or a batch `{"jobs": [...]}`.
     pub async fn invoke(&self, event: &Value, time_left: Duration) -> Result<Answer, Error> {
-        match parse_invocation(
+        let invocation = parse_invocation(
             event,
             self.config.default_region.as_deref(),
             self.config.batch_max_jobs,
-        )? {
+        )
+        .inspect_err(|err| PollMetrics::refused(err).emit(self.metrics))?;
+        match invocation {
             Invocation::Single(request) => self
                 .poll_request(&request, time_left, None)
                 .await

@@ -30,6 +30,17 @@ pub struct PollMetrics {
 }
 
 impl PollMetrics {
+    /// An invocation refused before any call (bad input): counted under its errorType.
+    pub fn refused(err: &crate::error::Error) -> Self {
+        PollMetrics {
+            outcome: err.error_type().to_owned(),
+            job_age: None,
+            quicksight_latency: std::time::Duration::ZERO,
+            throttled: false,
+            notified: false,
+        }
+    }
+
     pub fn to_emf(&self, now: SystemTime) -> Value {
         let timestamp = now
             .duration_since(UNIX_EPOCH)
