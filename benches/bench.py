@@ -307,6 +307,9 @@ def main():
     floor = bare_http(args.emulator, running, args.warm_runs)
     floor_p50 = statistics.median(floor)
     print(f"| floor: bare HTTP GET to the emulator (one keep-alive connection) | {floor_p50:.2f} | {percentile(floor, 99):.2f} | 1.00x | - |")
+    hello_times, _ = warm(subjects["hello"], running, args.warm_runs)
+    hello_p50 = statistics.median(hello_times)
+    print(f"| hello-world lambda_runtime: the Runtime API round trip alone, no call | {hello_p50:.2f} | {percentile(hello_times, 99):.2f} | {hello_p50 / floor_p50:.2f}x | - |")
     for key in ("rust", "python"):
         for label, event in (("RUNNING job (describe)", running), ("COMPLETED job (describe + result)", completed)):
             times, rss = warm(subjects[key], event, args.warm_runs)
