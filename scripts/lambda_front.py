@@ -34,14 +34,36 @@ absolute deadline, and a function that budgets its calls by the deadline gives u
 
 When the runtime emulator cannot be reached the front answers like a Lambda service error with
 code ``LambdaFrontRuntimeUnreachable`` (state error ``Lambda.LambdaFrontRuntimeUnreachable``),
-which the poller's Retry does not match, so a broken harness fails fast and says why.
+which the poller's Retry does not match, so a broken harness fails fast and says why. A test that
+takes the runtime down on purpose says so first: ``POST /_lambda_front/runtime {"down": true}``;
+until ``{"down": false}`` or a reset, an Invoke that cannot reach the runtime (refused, or cut
+mid-request) is answered as the real Invoke API answers a fault of the Lambda service: HTTP 500,
+``X-Amzn-ErrorType: ServiceException``, an ``X-Amzn-RequestId`` (moto's executor quotes it in
+the failure cause, and fails with a KeyError without one), body ``{"Type": "Service", "message":
+...}``. moto's executor, like AWS Step Functions, names it ``Lambda.ServiceException``, which the
+definition's first Retry matches. Invokes that do reach the runtime pass as always.
 
 Control endpoints (for tests): ``GET /_lambda_front/invocations`` lists the invocations seen
-(function, status, functionError, errorType, ms); ``POST /_lambda_front/reset`` clears it and
-switches faults off. Fault switch: ``POST /_lambda_front/faults {"snsPublishErrors": N}`` makes
-the next N SNS ``Publish`` requests that pass the front (a poller whose AWS_ENDPOINT_URL_SNS is
-the front, or moto's executor) fail with HTTP 500 ``InternalError`` without reaching moto;
-``GET /_lambda_front/faults`` answers ``{"snsPublishErrors": left, "snsPublishFailed": injected}``.
+(function, status, functionError, errorType, ms; ``runtimeDown: true`` on those answered
+ServiceException); ``GET /_lambda_front/publishes`` lists the SNS ``Publish`` requests seen
+in arrival order (topicArn, groupId, dedupId, fault, forwarded, status, ms; status and ms stay
+null until it is answered, e.g. while a delay fault holds it); ``POST /_lambda_front/reset`` clears
+both, switches faults off and forgets ``runtime down``.
+
+Fault switch for the SNS ``Publish`` requests that pass the front (a poller whose
+AWS_ENDPOINT_URL_SNS is the front, or moto's executor): ``POST /_lambda_front/faults`` with any of
+  ``snsPublishErrors: N``      the next N fail with HTTP 500 ``InternalError``, never reaching moto;
+  ``snsPublishThrottles: N``   the next N fail with HTTP 400 ``Throttling`` (SNS's awsQuery error
+                               body), never reaching moto;
+  ``snsPublishDelays: N`` + ``snsPublishDelayMs: M``   the next N are held M ms before they are
+                               forwarded; one whose caller hung up meanwhile (an SDK attempt
+                               timeout) is not forwarded: SNS never accepted it;
+  ``snsPublishLostAnswers: N`` the next N are forwarded to moto (so published and delivered), then
+                               answered HTTP 500 ``InternalError``: the answer is lost.
+A POST replaces the whole switch (kinds left out are off). When several kinds are armed, a Publish
+takes the first armed one in the order above. ``GET /_lambda_front/faults`` answers
+``{"snsPublishErrors": left, "snsPublishFailed": 500s injected}``, plus each other kind's count
+left (and ``snsPublishDelayMs``) while it is armed.
 
 Prints ``listening on http://HOST:PORT`` as its first stdout line (``--port 0`` picks a port).
 """
@@ -53,10 +75,12 @@ import http.client
 import json
 import re
 import signal
+import socket
 import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
@@ -71,6 +95,15 @@ QUICKSIGHT_SNAPSHOT_PATH = re.compile(
 SNS_PUBLISH_ERROR = (b'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
                      b'<Type>Receiver</Type><Code>InternalError</Code><Message>lambda front: '
                      b'injected SNS outage</Message></Error></ErrorResponse>')
+# SNS's throttling answer as AWS sends it, RequestId included: the poller quotes only the code
+# and message of a service error (src/error.rs describe_sdk_error), which tests check.
+SNS_THROTTLING_ERROR = (b'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+                        b'<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded'
+                        b'</Message></Error><RequestId>a5f2e3c4-0d1b-4e6f-9a8b-7c6d5e4f3a2b'
+                        b'</RequestId></ErrorResponse>')
+# The kinds of the Publish fault switch, in the order a Publish takes them.
+SNS_FAULT_KINDS = (("snsPublishErrors", "error"), ("snsPublishThrottles", "throttle"),
+                   ("snsPublishDelays", "delay"), ("snsPublishLostAnswers", "lost-answer"))
 # Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded; Host and Content-Length are rewritten.
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -113,8 +146,11 @@ class Front(ThreadingHTTPServer):
         self.verbose = verbose
         self.lock = threading.Lock()
         self.invocations: list[dict] = []
-        self.sns_publish_errors = 0  # left to inject
-        self.sns_publish_failed = 0  # injected so far
+        self.sns_faults = {key: 0 for key, _ in SNS_FAULT_KINDS}  # left to inject, per kind
+        self.sns_publish_delay_ms = 0
+        self.sns_publish_failed = 0  # HTTP 500s of snsPublishErrors injected so far
+        self.publishes: list[dict] = []
+        self.runtime_down = False  # announced by a test: unreachable runtime = ServiceException
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -175,18 +211,72 @@ class Handler(BaseHTTPRequestHandler):
             return self._invoke(match.group("name"), parsed.query, body)
         if self.server.quicksight and QUICKSIGHT_SNAPSHOT_PATH.match(parsed.path):
             return self._proxy(self.server.quicksight, body, "QuickSight emulator")
-        if _is_sns_publish(self.command, self.headers, body) and self._take_sns_fault():
-            return self._reply(500, SNS_PUBLISH_ERROR, [("Content-Type", "text/xml")])
+        if _is_sns_publish(self.command, self.headers, body):
+            return self._publish(body)
         return self._proxy(self.server.moto, body, "moto")
 
-    def _take_sns_fault(self) -> bool:
+    def _take_sns_fault(self) -> str | None:
+        """The fault kind this Publish gets, if one is armed; it loses one use."""
         with self.server.lock:
-            if self.server.sns_publish_errors <= 0:
-                return False
-            self.server.sns_publish_errors -= 1
-            self.server.sns_publish_failed += 1
-        sys.stderr.write("lambda_front: injected HTTP 500 for an SNS Publish\n")
-        return True
+            for key, kind in SNS_FAULT_KINDS:
+                if self.server.sns_faults[key] > 0:
+                    self.server.sns_faults[key] -= 1
+                    if kind == "error":
+                        self.server.sns_publish_failed += 1
+                    return kind
+        return None
+
+    def _publish(self, body: bytes):
+        """An SNS Publish: recorded, and faulted when the switch says so."""
+        started = time.monotonic()
+        params = _publish_params(self.headers, body)
+        fault = self._take_sns_fault()
+        record = {"topicArn": params.get("TopicArn"), "groupId": params.get("MessageGroupId"),
+                  "dedupId": params.get("MessageDeduplicationId"), "fault": fault,
+                  "forwarded": False, "status": None, "ms": None}
+        with self.server.lock:  # listed on arrival; status and ms are set when it is answered
+            self.server.publishes.append(record)
+        if fault:
+            sys.stderr.write(f"lambda_front: SNS Publish fault {fault}\n")
+        if fault == "delay":
+            time.sleep(self.server.sns_publish_delay_ms / 1000)
+            if self._caller_gone():
+                return self._record_publish(record, started, "caller-gone")
+        if fault == "error":
+            self._record_publish(record, started, 500)
+            return self._reply(500, SNS_PUBLISH_ERROR, [("Content-Type", "text/xml")])
+        if fault == "throttle":
+            self._record_publish(record, started, 400)
+            return self._reply(400, SNS_THROTTLING_ERROR, [("Content-Type", "text/xml")])
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Host"] = self.headers.get("Host") or "%s:%d" % self.server.moto
+        try:
+            status, resp_headers, data = self._upstream(self.server.moto, "POST", self.path,
+                                                        body, headers)
+        except OSError as exc:
+            self._record_publish(record, started, 502)
+            msg = json.dumps({"message": f"lambda front: moto unreachable: {exc}"}).encode()
+            return self._reply(502, msg, [("Content-Type", "application/json")])
+        if fault == "lost-answer":  # moto published it; the caller hears of a failure
+            self._record_publish(record, started, 500, forwarded=True)
+            return self._reply(500, SNS_PUBLISH_ERROR, [("Content-Type", "text/xml")])
+        self._record_publish(record, started, status, forwarded=True)
+        self._reply(status, data, resp_headers)
+
+    def _record_publish(self, record: dict, started: float, status, forwarded: bool = False):
+        """Completes a Publish's record, listed since its arrival."""
+        with self.server.lock:
+            record.update(status=status, forwarded=forwarded,
+                          ms=round((time.monotonic() - started) * 1000))
+
+    def _caller_gone(self) -> bool:
+        """Whether the caller has closed its connection (EOF or reset), without blocking."""
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # connected, nothing more sent
+        except OSError:
+            return True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
@@ -195,27 +285,58 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 data = json.dumps(self.server.invocations).encode()
             return self._reply(200, data, [("Content-Type", "application/json")])
+        if path == "/_lambda_front/publishes" and self.command == "GET":
+            with self.server.lock:
+                data = json.dumps(self.server.publishes).encode()
+            return self._reply(200, data, [("Content-Type", "application/json")])
         if path == "/_lambda_front/reset" and self.command == "POST":
             with self.server.lock:
                 self.server.invocations.clear()
-                self.server.sns_publish_errors = self.server.sns_publish_failed = 0
+                self.server.publishes.clear()
+                self.server.sns_faults = {key: 0 for key, _ in SNS_FAULT_KINDS}
+                self.server.sns_publish_delay_ms = self.server.sns_publish_failed = 0
+                self.server.runtime_down = False
             return self._reply(204, b"", [])
+        if path == "/_lambda_front/runtime" and self.command == "POST":
+            try:
+                spec = json.loads(body or b"{}")
+                if set(spec) != {"down"} or not isinstance(spec["down"], bool):
+                    raise ValueError
+            except (ValueError, AttributeError, TypeError):
+                return self._reply(400, b'{"message":"expected {\\"down\\": true|false}"}',
+                                   [("Content-Type", "application/json")])
+            with self.server.lock:
+                self.server.runtime_down = spec["down"]
+            return self._reply(200, json.dumps(spec).encode(), [("Content-Type", "application/json")])
         if path == "/_lambda_front/faults" and self.command in ("GET", "POST"):
             if self.command == "POST":
                 try:
                     spec = json.loads(body or b"{}")
-                    count = spec.get("snsPublishErrors", 0)
-                    if not isinstance(count, int) or isinstance(count, bool) or count < 0 or \
-                            set(spec) - {"snsPublishErrors"}:
+                    known = {key for key, _ in SNS_FAULT_KINDS} | {"snsPublishDelayMs"}
+                    if not isinstance(spec, dict) or set(spec) - known or not all(
+                            isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                            for v in spec.values()):
+                        raise ValueError
+                    if spec.get("snsPublishDelays") and not spec.get("snsPublishDelayMs"):
                         raise ValueError
                 except (ValueError, AttributeError):
-                    return self._reply(400, b'{"message":"expected {\\"snsPublishErrors\\": N >= 0}"}',
+                    message = {"message": "expected counts N >= 0 of " + ", ".join(
+                        key for key, _ in SNS_FAULT_KINDS) + " (snsPublishDelays with "
+                        "snsPublishDelayMs > 0)"}
+                    return self._reply(400, json.dumps(message).encode(),
                                        [("Content-Type", "application/json")])
                 with self.server.lock:
-                    self.server.sns_publish_errors = count
+                    self.server.sns_faults = {key: spec.get(key, 0) for key, _ in SNS_FAULT_KINDS}
+                    self.server.sns_publish_delay_ms = spec.get("snsPublishDelayMs", 0)
             with self.server.lock:
-                data = json.dumps({"snsPublishErrors": self.server.sns_publish_errors,
-                                   "snsPublishFailed": self.server.sns_publish_failed}).encode()
+                state = {"snsPublishErrors": self.server.sns_faults["snsPublishErrors"],
+                         "snsPublishFailed": self.server.sns_publish_failed}
+                for key, kind in SNS_FAULT_KINDS[1:]:
+                    if self.server.sns_faults[key]:
+                        state[key] = self.server.sns_faults[key]
+                        if kind == "delay":
+                            state["snsPublishDelayMs"] = self.server.sns_publish_delay_ms
+                data = json.dumps(state).encode()
             return self._reply(200, data, [("Content-Type", "application/json")])
         return self._reply(404, b'{"message":"unknown control path"}',
                            [("Content-Type", "application/json")])
@@ -265,6 +386,19 @@ class Handler(BaseHTTPRequestHandler):
             status, resp_headers, data = self._upstream(self.server.runtime, "POST", path, body,
                                                         headers)
         except OSError as exc:
+            with self.server.lock:
+                down = self.server.runtime_down
+            if down:  # announced: answer as the Lambda service does for a fault of its own
+                record.update(status=500, errorType="ServiceException", runtimeDown=True)
+                self._record(record, started)
+                msg = json.dumps({
+                    "Type": "Service",
+                    "message": "lambda front: the runtime is down (announced by the test): "
+                               f"{exc.__class__.__name__}",
+                }).encode()
+                return self._reply(500, msg, [("Content-Type", "application/json"),
+                                              ("X-Amzn-ErrorType", "ServiceException"),
+                                              ("X-Amzn-RequestId", str(uuid.uuid4()))])
             record.update(status=502, errorType="LambdaFrontRuntimeUnreachable")
             self._record(record, started)
             msg = json.dumps({
@@ -273,7 +407,8 @@ class Handler(BaseHTTPRequestHandler):
                            f"{self.server.runtime[1]} unreachable: {exc}",
             }).encode()
             return self._reply(502, msg, [("Content-Type", "application/json"),
-                                          ("X-Amzn-ErrorType", "LambdaFrontRuntimeUnreachable")])
+                                          ("X-Amzn-ErrorType", "LambdaFrontRuntimeUnreachable"),
+                                          ("X-Amzn-RequestId", str(uuid.uuid4()))])
 
         lower = {k.lower(): v for k, v in resp_headers}
         out_headers = [("Content-Type", lower.get("content-type", "application/json")),
@@ -317,6 +452,21 @@ def _is_sns_publish(method: str, headers, body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return form.get("Action") == ["Publish"]
+
+
+def _publish_params(headers, body: bytes) -> dict[str, str]:
+    """TopicArn, MessageGroupId, MessageDeduplicationId, ... of a Publish in either protocol."""
+    if (headers.get("X-Amz-Target") or "").startswith("AmazonSimpleNotificationService."):
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return {k: v for k, v in doc.items() if isinstance(v, str)} if isinstance(doc, dict) else {}
+    try:
+        form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
+    return {k: v[0] for k, v in form.items() if v}
 
 
 def _error_type(data: bytes) -> str | None:

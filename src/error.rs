@@ -65,10 +65,9 @@ impl Error {
 /// A short, single-line account of a failed AWS call: the service's code and message when it
 /// answered, else what went wrong on the way. The SDK's own Display of a failure carries the
 /// whole raw response, which would bloat errorMessage and a state machine's failure cause.
-pub(crate) fn describe_sdk_error<E, R>(err: &aws_sdk_quicksight::error::SdkError<E, R>) -> String
+pub(crate) fn describe_sdk_error<E>(err: &aws_sdk_quicksight::error::SdkError<E>) -> String
 where
     E: aws_sdk_quicksight::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_quicksight::error::SdkError;
     const MAX: usize = 300;
@@ -78,19 +77,18 @@ where
             match (service.code(), service.message()) {
                 (Some(code), Some(message)) => format!("{code}: {message}"),
                 (Some(code), None) => code.to_owned(),
-                _ => service.to_string(),
+                // No error code: the answer itself could not be understood (a garbled body, a
+                // missing field). Say so, with its HTTP status and why it did not parse.
+                _ => {
+                    let status = context.raw().status().as_u16();
+                    let why = causes(service);
+                    format!("unrecognized answer (HTTP {status}): {why}")
+                }
             }
         }
         SdkError::TimeoutError(_) => "the call timed out".to_owned(),
         SdkError::DispatchFailure(failure) => {
-            // The cause chain, each level's Display only: "io error: client error (Connect): ...".
-            let mut causes = Vec::new();
-            let mut next = std::error::Error::source(err);
-            while let Some(cause) = next.filter(|_| causes.len() < 4) {
-                causes.push(cause.to_string());
-                next = cause.source();
-            }
-            let source = causes.join(": ");
+            let source = causes(err);
             if failure.is_timeout() {
                 format!("timed out connecting: {source}")
             } else {
@@ -106,6 +104,17 @@ where
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text,
     }
+}
+
+/// An error's causes, each level's Display only: "io error: client error (Connect): ...".
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut causes = Vec::new();
+    let mut next = err.source();
+    while let Some(cause) = next.filter(|_| causes.len() < 4) {
+        causes.push(cause.to_string());
+        next = cause.source();
+    }
+    causes.join(": ")
 }
 
 impl From<Error> for Diagnostic {

@@ -614,3 +614,27 @@ async fn unreachable_quicksight_is_unavailable_with_a_one_line_cause() {
     assert!(message.contains("Connection refused"), "{message}");
     assert!(!message.contains('\n') && message.len() < 400, "{message}");
 }
+
+#[tokio::test]
+async fn garbled_answer_is_unavailable_and_says_it_could_not_be_understood() {
+    let describe =
+        aws_smithy_mocks::mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+            .then_http_response(|| {
+                aws_sdk_quicksight::config::http::HttpResponse::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
+                    aws_smithy_types::body::SdkBody::from(r#"{"JobStatus": "RUNN"#),
+                )
+            });
+    let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe], &[]);
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("garbled");
+
+    assert_eq!(err.error_type(), "QuickSightUnavailable");
+    assert!(
+        err.to_string().contains("unrecognized answer (HTTP 200)"),
+        "{err}"
+    );
+}

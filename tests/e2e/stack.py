@@ -113,6 +113,22 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+def _group_members(pgid: int) -> list[int]:
+    """Live processes of process group pgid, found through /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode(errors="replace")
+            if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+                members.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return members
+
+
 class Service:
     """A child process in its own process group, its output in LOG_DIR/NAME.log."""
 
@@ -169,6 +185,10 @@ class Service:
     def stop(self, grace: float = 5.0):
         pid = self.proc.pid
         tree = _children_of(pid) if self.alive() else []
+        if self.proc.returncode is not None and not _group_members(pid):
+            # Already reaped and its group is empty: its id may belong to someone else now.
+            self._close()
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
         try:
@@ -182,6 +202,9 @@ class Service:
                 os.kill(child, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(5)
+        self._close()
+
+    def _close(self):
         if self._pump:
             self._pump.join(2)
         self._log.close()
@@ -283,6 +306,9 @@ class Stack:
     queue_url: str = ""
     state_machine_arn: str = ""
     function: Service | None = None
+    watch: Service | None = None  # cargo lambda watch, the Runtime API (the runtime emulator)
+    function_starter: Callable[["Stack", dict[str, str]], Service] | None = None
+    poller_env: dict[str, str] = field(default_factory=dict)  # start()'s overrides
     timings: dict[str, float] = field(default_factory=dict)
 
     # --- clients ------------------------------------------------------------------------------
@@ -317,15 +343,56 @@ class Stack:
         self.timings["moto_start_s"] = round(time.monotonic() - t1, 2)
         self._create_aws_resources(definition)
 
-        env = self.function_env(poller_env)
+        self.poller_env = dict(poller_env or {})
+        self.function_starter = function
+        self.start_function_side()
+        self.timings["stack_start_s"] = round(time.monotonic() - t0, 2)
+
+    # --- the function side: cargo lambda watch + the function process -------------------------
+    def start_function_side(self, poller_env: dict[str, str] | None = None):
+        """Starts cargo lambda watch on runtime_port and the function (the prebuilt poller, or
+        start()'s `function`) with start()'s overrides, then `poller_env` over them."""
+        env = self.function_env({**self.poller_env, **(poller_env or {})})
         mode = os.environ.get("E2E_LAMBDA_MODE", "prebuilt")
-        if function is None and mode == "watch":
+        if self.function_starter is None and mode == "watch":
             self._start_cargo_lambda_watch(env, only_apis=False)
         else:
             self._start_cargo_lambda_watch(env, only_apis=True)
-            starter = function or start_prebuilt_poller
+            starter = self.function_starter or start_prebuilt_poller
             self.function = starter(self, env)
-        self.timings["stack_start_s"] = round(time.monotonic() - t0, 2)
+
+    def stop_function_side(self, runtime_first: bool = False, grace: float = 5.0) -> int | None:
+        """Stops the function process and cargo lambda watch. By default the function goes first,
+        so no Runtime API /next it left open can take an event. runtime_first stops the runtime
+        emulator under an idle function, as a crash of the runtime would: the function's next
+        /next fails and lambda_runtime exits; answers that exit code (None: it had to be
+        killed). `grace`: seconds between SIGTERM and SIGKILL. Either way both are stopped and
+        forgotten when this returns."""
+        exit_code = None
+        if runtime_first and self.watch is not None:
+            self._stop_service(self.watch, grace)
+            self.watch = None
+            if self.function is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    exit_code = self.function.proc.wait(10)
+        if self.function is not None:
+            self._stop_service(self.function, grace)
+            self.function = None
+        if self.watch is not None:
+            self._stop_service(self.watch, grace)
+            self.watch = None
+        return exit_code
+
+    def restart_function(self, poller_env: dict[str, str] | None = None):
+        """A cold start with other settings: stops the function side and starts it again with
+        start()'s overrides plus `poller_env` (None: start()'s settings again)."""
+        self.stop_function_side()
+        self.start_function_side(poller_env)
+
+    def _stop_service(self, svc: Service, grace: float = 5.0):
+        svc.stop(grace)
+        with contextlib.suppress(ValueError):
+            self.services.remove(svc)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None,
                first_line: bool = False) -> Service:
@@ -410,6 +477,7 @@ class Stack:
             argv += ["--env-file", str(env_file), "--package", FUNCTION_NAME,
                      "--bin", FUNCTION_NAME]
         watch = self._spawn("cargo-lambda-watch", argv, env=env)
+        self.watch = watch
         wait_for_tcp(self.runtime_port, 60, watch)
 
     @property
@@ -482,14 +550,15 @@ class Stack:
             if not token:
                 return events
 
-    def sns_messages(self) -> list[dict]:
-        """Drains the queue subscribed to the topic. Each item: subject, message (parsed JSON when
-        it is JSON), attributes {name: value}, and the raw SNS envelope."""
+    def sns_messages(self, queue_url: str | None = None) -> list[dict]:
+        """Drains the queue subscribed to the topic (or another tap, e.g. create_fifo_tap's).
+        Each item: subject, message (parsed JSON when it is JSON), attributes {name: value}, and
+        the raw SNS envelope."""
         sqs = self.client("sqs")
         out = []
         while True:
-            resp = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=0)
+            resp = sqs.receive_message(QueueUrl=queue_url or self.queue_url,
+                                       MaxNumberOfMessages=10, WaitTimeSeconds=0)
             msgs = resp.get("Messages", [])
             if not msgs:
                 return out
@@ -505,7 +574,8 @@ class Stack:
                                    (envelope.get("MessageAttributes") or {}).items()},
                     "envelope": envelope,
                 })
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=queue_url or self.queue_url,
+                                   ReceiptHandle=m["ReceiptHandle"])
 
     def lambda_invocations(self) -> list[dict]:
         """What the front saw: [{function, status, functionError, errorType, ms}, ...]."""
@@ -513,11 +583,46 @@ class Stack:
 
     def front_faults(self, body: dict | None = None) -> dict:
         """The front's fault switch: POST {"snsPublishErrors": N} makes the next N SNS Publish
-        calls through the front fail with HTTP 500; without a body, reads the switch:
-        {"snsPublishErrors": left, "snsPublishFailed": injected so far}."""
+        calls through the front fail with HTTP 500; also snsPublishThrottles (HTTP 400
+        Throttling), snsPublishDelays + snsPublishDelayMs (held, then forwarded unless the caller
+        hung up), snsPublishLostAnswers (forwarded, then answered 500); see
+        scripts/lambda_front.py. Without a body, reads the switch:
+        {"snsPublishErrors": left, "snsPublishFailed": injected so far, <other kinds armed>}."""
         if body is None:
             return http_json("GET", f"{self.front_url}/_lambda_front/faults")
         return http_json("POST", f"{self.front_url}/_lambda_front/faults", body)
+
+    def front_publishes(self, settle: float = 10.0) -> list[dict]:
+        """The SNS Publish requests the front saw, in arrival order: [{topicArn, groupId,
+        dedupId, fault, forwarded, status, ms}, ...] (status "caller-gone" for a held one not
+        forwarded). Waits up to `settle` seconds for those still held (status null) to end: a
+        caller that gave up can have its answer, and a retry, before the front lets go."""
+        deadline = time.monotonic() + settle
+        while True:
+            publishes = http_json("GET", f"{self.front_url}/_lambda_front/publishes")
+            if all(p["status"] is not None for p in publishes) or time.monotonic() > deadline:
+                return publishes
+            time.sleep(0.05)
+
+    def front_runtime_down(self, down: bool):
+        """Announces (or ends) a deliberate runtime outage: while announced, an Invoke that cannot
+        reach the runtime is answered 500 ServiceException, as Lambda answers a service fault."""
+        http_json("POST", f"{self.front_url}/_lambda_front/runtime", {"down": down})
+
+    def create_fifo_tap(self, name: str) -> tuple[str, str]:
+        """A FIFO topic `name`.fifo (no content-based deduplication: publishers give a
+        MessageDeduplicationId) and a FIFO queue subscribed to it (enveloped delivery); answers
+        (topic ARN, queue URL). Read it back with sns_messages(queue_url)."""
+        sns, sqs = self.client("sns"), self.client("sqs")
+        topic_arn = sns.create_topic(Name=f"{name}.fifo", Attributes={
+            "FifoTopic": "true", "ContentBasedDeduplication": "false"})["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=f"{name}-tap.fifo", Attributes={
+            "FifoQueue": "true", "ContentBasedDeduplication": "false"})["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                      Attributes={"RawMessageDelivery": "false"})
+        return topic_arn, queue_url
 
     def emulator(self, method: str, path: str, body: Any = None) -> Any:
         """The QuickSight emulator's control API: jobs, faults, defaults, calls, reset."""
