@@ -90,9 +90,9 @@ impl Rejection {
 
 /// Either an answer, a terminal rejection (reported as FAILED and notified), or an `Error`
 /// for the transient failures that fail the invocation so it is retried.
-pub type Answer<T> = Result<Result<T, Rejection>, Error>;
+pub type CallOutcome<T> = Result<Result<T, Rejection>, Error>;
 
-pub async fn describe(client: &Client, job: &JobReference) -> Answer<JobDescription> {
+pub async fn describe(client: &Client, job: &JobReference) -> CallOutcome<JobDescription> {
     let sent = client
         .describe_dashboard_snapshot_job()
         .aws_account_id(&job.account)
@@ -106,7 +106,7 @@ pub async fn describe(client: &Client, job: &JobReference) -> Answer<JobDescript
     }
 }
 
-pub async fn describe_result(client: &Client, job: &JobReference) -> Answer<JobResult> {
+pub async fn describe_result(client: &Client, job: &JobReference) -> CallOutcome<JobResult> {
     let sent = client
         .describe_dashboard_snapshot_job_result()
         .aws_account_id(&job.account)
