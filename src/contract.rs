@@ -63,6 +63,27 @@ pub struct PollOutput {
     pub notification: Option<Notification>,
 }
 
+impl PollOutput {
+    /// An IN_PROGRESS output that knows nothing yet beyond the job and the attempt.
+    pub fn new(job: JobInfo, attempt: u32) -> Self {
+        PollOutput {
+            status: Status::InProgress,
+            done: false,
+            job_status: None,
+            job,
+            attempt,
+            wait_seconds: 0,
+            created_time: None,
+            last_updated_time: None,
+            age_seconds: None,
+            request_id: None,
+            results: Vec::new(),
+            error: None,
+            notification: None,
+        }
+    }
+}
+
 /// The job this output is about, resolved from whatever shape of reference came in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -244,31 +244,23 @@ mod tests {
     use crate::contract::{ErrorDetail, FileResult, JobInfo};
 
     fn output(dashboard: &str, job: &str, status: Status) -> PollOutput {
-        PollOutput {
-            status,
-            done: status.is_done(),
-            job_status: Some("FAILED".into()),
-            job: JobInfo {
-                arn: format!("arn:aws:quicksight:us-east-1:123456789012:dashboard/{dashboard}/snapshot-job/{job}"),
-                partition: "aws".into(),
-                region: "us-east-1".into(),
-                aws_account_id: "123456789012".into(),
-                dashboard_id: dashboard.into(),
-                snapshot_job_id: job.into(),
-            },
-            attempt: 2,
-            wait_seconds: 0,
-            created_time: None,
-            last_updated_time: None,
-            age_seconds: None,
-            request_id: None,
-            results: Vec::new(),
-            error: Some(ErrorDetail {
-                kind: "DASHBOARD_ACCESS_DENIED".into(),
-                message: "lost access".into(),
-            }),
-            notification: None,
-        }
+        let job_info = JobInfo {
+            arn: format!("arn:aws:quicksight:us-east-1:123456789012:dashboard/{dashboard}/snapshot-job/{job}"),
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            aws_account_id: "123456789012".into(),
+            dashboard_id: dashboard.into(),
+            snapshot_job_id: job.into(),
+        };
+        let mut output = PollOutput::new(job_info, 2);
+        output.status = status;
+        output.done = status.is_done();
+        output.job_status = Some("FAILED".into());
+        output.error = Some(ErrorDetail {
+            kind: "DASHBOARD_ACCESS_DENIED".into(),
+            message: "lost access".into(),
+        });
+        output
     }
 
     fn topic(name: &str) -> SnsTopicArn {

@@ -41,21 +41,7 @@ pub fn build_output(
     now: SystemTime,
     config: &Config,
 ) -> PollOutput {
-    let mut output = PollOutput {
-        status: Status::InProgress,
-        done: false,
-        job_status: None,
-        job: request.job.info(),
-        attempt: request.attempt(),
-        wait_seconds: 0,
-        created_time: None,
-        last_updated_time: None,
-        age_seconds: None,
-        request_id: None,
-        results: Vec::new(),
-        error: None,
-        notification: None,
-    };
+    let mut output = PollOutput::new(request.job.info(), request.attempt());
     let mut age = None;
     let mut describe = |output: &mut PollOutput, description: &JobDescription| {
         output.job_status = Some(description.job_status.clone());
