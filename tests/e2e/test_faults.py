@@ -330,9 +330,11 @@ def test_the_runtime_emulator_restarted_while_an_execution_waits_is_ridden_out_b
 # --------------------------------------------------------------------------------------------
 # soak
 # --------------------------------------------------------------------------------------------
-# 40 executions share the emulator's 10 calls/s: the longest run of throttled retries of one
-# Poll stays at 4 or 5 of the definition's 6 (60 executions also reached 5, in about 50 s).
-SOAK_JOBS = {"COMPLETED": 16, "FAILED": 12, "NEVER": 12}
+# 30 executions share the emulator's 10 calls/s. With 40 the longest run of throttled retries of
+# one Poll reached 4 or 5 of the definition's 6 (60 reached 5 every time): 30 keeps a margin, so
+# the soak does not fail on a slow day. The poller runs with SDK_MAX_ATTEMPTS=1 here, so every
+# throttled answer is a Step Functions retry the test can count.
+SOAK_JOBS = {"COMPLETED": 12, "FAILED": 9, "NEVER": 9}
 SOAK_DEADLINE_SECONDS = 90  # JOB_DEADLINE_SECONDS of the soak's poller: far beyond the soak
 SOAK_NEVER_AGE_SECONDS = 85  # NEVER jobs are created this old: TIMED_OUT some 5 s in
 SOAK_EXPECTED = {  # outcome -> (execution status, last output status, execution error)
@@ -342,7 +344,7 @@ SOAK_EXPECTED = {  # outcome -> (execution status, last output status, execution
 }
 
 
-def test_a_soak_of_forty_concurrent_executions_against_quicksight_throttling_at_ten_calls_a_second_ends_each_as_expected_and_notifies_each_failure_once(
+def test_a_soak_of_thirty_concurrent_executions_against_quicksight_throttling_at_ten_calls_a_second_ends_each_as_expected_and_notifies_each_failure_once(
         stack, poller_env):
     poller_env(JOB_DEADLINE_SECONDS=str(SOAK_DEADLINE_SECONDS))
     stack.emulator("POST", "faults", {"throttleRps": 10})
