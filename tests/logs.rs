@@ -5,14 +5,12 @@ mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job_result::DescribeDashboardSnapshotJobResultOutput;
 use aws_sdk_quicksight::types::{
     AnonymousUserSnapshotJobResult, SnapshotJobResult, SnapshotJobResultFileGroup,
     SnapshotJobS3Result, SnapshotJobStatus,
 };
-use aws_smithy_mocks::mock;
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use support::*;
 
@@ -38,6 +36,20 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
+fn completed_with_one_uri() -> DescribeDashboardSnapshotJobResultOutput {
+    let group = SnapshotJobResultFileGroup::builder()
+        .s3_results(SnapshotJobS3Result::builder().s3_uri(URI).build())
+        .build();
+    let user = AnonymousUserSnapshotJobResult::builder()
+        .file_groups(group)
+        .build();
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Completed)
+        .result(SnapshotJobResult::builder().anonymous_users(user).build())
+        .status(200)
+        .build()
+}
+
 #[tokio::test]
 async fn info_logs_name_the_job_and_outcome_but_never_an_s3_uri() {
     let captured = Captured::default();
@@ -48,35 +60,10 @@ async fn info_logs_name_the_job_and_outcome_but_never_an_s3_uri() {
     let _guard =
         lambda_runtime::tracing::subscriber::util::SubscriberInitExt::set_default(subscriber);
 
-    let describe = describe_answers("COMPLETED", Duration::from_secs(60));
-    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
-        .then_output(|| {
-            DescribeDashboardSnapshotJobResultOutput::builder()
-                .job_status(SnapshotJobStatus::Completed)
-                .result(
-                    SnapshotJobResult::builder()
-                        .anonymous_users(
-                            AnonymousUserSnapshotJobResult::builder()
-                                .file_groups(
-                                    SnapshotJobResultFileGroup::builder()
-                                        .s3_results(
-                                            SnapshotJobS3Result::builder().s3_uri(URI).build(),
-                                        )
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .status(200)
-                .build()
-        });
-    let published = Published::default();
-    let sns = sns_accepts(&published);
-    let app = app(
+    let FinishedJob { app, .. } = finished_job(
         &[("NOTIFY_ON_SUCCESS", "true")],
-        &[&describe, &result],
-        &[&sns],
+        "COMPLETED",
+        completed_with_one_uri,
     );
 
     let out = app

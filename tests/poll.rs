@@ -161,12 +161,7 @@ async fn queued_and_running_jobs_are_in_progress_without_a_result_call_or_notice
 
 #[tokio::test]
 async fn completed_job_collects_every_uri_of_every_user_and_file_group() {
-    let describe = describe_answers("COMPLETED", MINUTE);
-    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
-        .then_output(completed_result);
-    let published = Published::default();
-    let sns = sns_accepts(&published);
-    let app = app(&[], &[&describe, &result], &[&sns]);
+    let FinishedJob { app, published, .. } = finished_job(&[], "COMPLETED", completed_result);
 
     let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
 
@@ -242,15 +237,10 @@ async fn completed_job_collects_every_uri_of_every_user_and_file_group() {
 #[tokio::test]
 async fn clean_success_is_not_notified_unless_configured() {
     for (notify_on_success, expected) in [("false", 0), ("true", 1)] {
-        let describe = describe_answers("COMPLETED", MINUTE);
-        let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
-            .then_output(clean_completed_result);
-        let published = Published::default();
-        let sns = sns_accepts(&published);
-        let app = app(
+        let FinishedJob { app, published, .. } = finished_job(
             &[("NOTIFY_ON_SUCCESS", notify_on_success)],
-            &[&describe, &result],
-            &[&sns],
+            "COMPLETED",
+            clean_completed_result,
         );
 
         let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
@@ -274,12 +264,7 @@ async fn clean_success_is_not_notified_unless_configured() {
 
 #[tokio::test]
 async fn failed_job_publishes_one_notification_with_its_error_info() {
-    let describe = describe_answers("FAILED", MINUTE);
-    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
-        .then_output(failed_result);
-    let published = Published::default();
-    let sns = sns_accepts(&published);
-    let app = app(&[], &[&describe, &result], &[&sns]);
+    let FinishedJob { app, published, .. } = finished_job(&[], "FAILED", failed_result);
 
     let out = app.poll(&reference(), TIME_LEFT).await.expect("polls");
 
@@ -505,16 +490,8 @@ async fn failed_publish_fails_the_invocation_so_the_notice_is_retried() {
 
 #[tokio::test]
 async fn fifo_topic_gets_a_group_and_a_dedup_id_stable_across_retried_polls() {
-    let describe = describe_answers("FAILED", MINUTE);
-    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
-        .then_output(failed_result);
-    let published = Published::default();
-    let sns = sns_accepts(&published);
-    let app = app(
-        &[("SNS_TOPIC_ARN", FIFO_TOPIC)],
-        &[&describe, &result],
-        &[&sns],
-    );
+    let FinishedJob { app, published, .. } =
+        finished_job(&[("SNS_TOPIC_ARN", FIFO_TOPIC)], "FAILED", failed_result);
 
     let first = app.poll(&reference(), TIME_LEFT).await.expect("polls");
     let again = app.poll(&reference(), TIME_LEFT).await.expect("polls");

@@ -8,7 +8,7 @@ use support::*;
 #[tokio::test]
 async fn health_answers_ok() {
     let emulator = start_emulator().await;
-    let reply = call(emulator.addr, "GET", "/_emulator/health", "").await;
+    let reply = get(emulator.addr, "/_emulator/health").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({ "ok": true }));
 }
@@ -34,9 +34,7 @@ async fn a_scripted_job_answers_with_its_arn_and_shows_in_the_call_log() {
     )
     .await;
 
-    let calls = call(emulator.addr, "GET", "/_emulator/calls", "")
-        .await
-        .json();
+    let calls = get(emulator.addr, "/_emulator/calls").await.json();
     assert_eq!(
         calls,
         json!({
@@ -126,9 +124,7 @@ async fn reset_forgets_jobs_faults_and_counters() {
             .status,
         200
     );
-    let calls = call(emulator.addr, "GET", "/_emulator/calls", "")
-        .await
-        .json();
+    let calls = get(emulator.addr, "/_emulator/calls").await.json();
     assert_eq!(calls["total"], 0);
     assert_eq!(calls["jobs"], json!([]));
     for _ in 0..3 {

@@ -37,9 +37,7 @@ async fn throttling_above_rate_answers_429_with_error_type_header() {
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
 
-    let calls = call(emulator.addr, "GET", "/_emulator/calls", "")
-        .await
-        .json();
+    let calls = get(emulator.addr, "/_emulator/calls").await.json();
     assert_eq!(calls["throttled"], 2);
     assert_eq!(calls["byOperation"]["describe"], 5);
 }
@@ -145,9 +143,7 @@ async fn global_faults_hit_every_job_and_start_too() {
     .await;
     assert_eq!(accepted.status, 202, "{}", accepted.body);
 
-    let calls = call(emulator.addr, "GET", "/_emulator/calls", "")
-        .await
-        .json();
+    let calls = get(emulator.addr, "/_emulator/calls").await.json();
     assert_eq!(calls["byOperation"]["start"], 3);
     assert_eq!(calls["throttled"], 1);
 }

@@ -103,8 +103,7 @@ async fn result_before_terminal_state_is_rejected() {
         "",
     )
     .await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.error_type(), Some("InvalidParameterValueException"));
+    reply.assert_error(400, "InvalidParameterValueException");
     assert_eq!(
         reply.json()["Message"],
         "Dashboard Snapshot Job with id j1 has not reached a terminal state."
@@ -188,8 +187,7 @@ async fn path_with_encoded_slash_is_rejected() {
     let emulator = start_emulator().await;
     let reply = call(emulator.addr, "GET", &job_path("sales%2Fq1", "j1"), "").await;
 
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.error_type(), Some("InvalidParameterValueException"));
+    reply.assert_error(400, "InvalidParameterValueException");
     assert!(reply.json()["Message"]
         .as_str()
         .unwrap_or_default()
@@ -199,15 +197,12 @@ async fn path_with_encoded_slash_is_rejected() {
 #[tokio::test]
 async fn a_short_account_id_is_rejected() {
     let emulator = start_emulator().await;
-    let reply = call(
+    let reply = get(
         emulator.addr,
-        "GET",
         "/accounts/1234/dashboards/d1/snapshot-jobs/j1",
-        "",
     )
     .await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.error_type(), Some("InvalidParameterValueException"));
+    reply.assert_error(400, "InvalidParameterValueException");
 }
 
 #[tokio::test]
@@ -230,8 +225,7 @@ async fn start_enforces_twelve_running_jobs() {
         &start_request("j12"),
     )
     .await;
-    assert_eq!(refused.status, 409);
-    assert_eq!(refused.error_type(), Some("LimitExceededException"));
+    refused.assert_error(409, "LimitExceededException");
 
     // A finished job frees its slot.
     for _ in 0..4 {
@@ -264,8 +258,7 @@ async fn reusing_a_job_id_is_a_resource_exists_conflict() {
         &start_request("j1"),
     )
     .await;
-    assert_eq!(reply.status, 409);
-    assert_eq!(reply.error_type(), Some("ResourceExistsException"));
+    reply.assert_error(409, "ResourceExistsException");
 }
 
 #[tokio::test]
@@ -273,8 +266,7 @@ async fn start_without_file_groups_is_an_invalid_parameter() {
     let emulator = start_emulator().await;
     let body = json!({ "SnapshotJobId": "j1", "SnapshotConfiguration": {} }).to_string();
     let reply = call(emulator.addr, "POST", &jobs_path("sales"), &body).await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.error_type(), Some("InvalidParameterValueException"));
+    reply.assert_error(400, "InvalidParameterValueException");
 }
 
 #[tokio::test]
@@ -287,16 +279,14 @@ async fn a_malformed_start_body_is_a_serialization_error() {
         "{\"SnapshotJobId\": ",
     )
     .await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.error_type(), Some("SerializationException"));
+    reply.assert_error(400, "SerializationException");
 }
 
 #[tokio::test]
 async fn an_unknown_job_is_resource_not_found() {
     let emulator = start_emulator().await;
     let reply = call(emulator.addr, "GET", &job_path("sales", "ghost"), "").await;
-    assert_eq!(reply.status, 404);
-    assert_eq!(reply.error_type(), Some("ResourceNotFoundException"));
+    reply.assert_error(404, "ResourceNotFoundException");
     let body = reply.json();
     assert!(body["Message"].is_string());
     assert_eq!(reply.header("x-amzn-requestid"), body["RequestId"].as_str());
@@ -305,15 +295,8 @@ async fn an_unknown_job_is_resource_not_found() {
 #[tokio::test]
 async fn an_unknown_route_is_an_unknown_operation() {
     let emulator = start_emulator().await;
-    let reply = call(
-        emulator.addr,
-        "GET",
-        "/accounts/123456789012/dashboards/d1",
-        "",
-    )
-    .await;
-    assert_eq!(reply.status, 404);
-    assert_eq!(reply.error_type(), Some("UnknownOperationException"));
+    let reply = get(emulator.addr, "/accounts/123456789012/dashboards/d1").await;
+    reply.assert_error(404, "UnknownOperationException");
 }
 
 #[tokio::test]

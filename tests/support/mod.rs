@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_quicksight::config::http::HttpResponse;
 use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job::DescribeDashboardSnapshotJobOutput;
+use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job_result::DescribeDashboardSnapshotJobResultOutput;
 use aws_sdk_quicksight::primitives::DateTime;
 use aws_sdk_quicksight::types::SnapshotJobStatus;
 use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
@@ -128,6 +129,34 @@ pub fn result_never_called() -> Rule {
     mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result).then_http_response(
         || error_response(400, "InvalidParameterValueException", "not terminal"),
     )
+}
+
+/// A job QuickSight describes as `status` (a minute old) and whose Result call answers
+/// `result`, polled by an app whose SNS records what it is sent.
+pub struct FinishedJob {
+    pub app: App,
+    pub published: Published,
+    pub describe: Rule,
+    pub result: Rule,
+}
+
+pub fn finished_job(
+    vars: &[(&str, &str)],
+    status: &'static str,
+    result: fn() -> DescribeDashboardSnapshotJobResultOutput,
+) -> FinishedJob {
+    let describe = describe_answers(status, Duration::from_secs(60));
+    let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+        .then_output(result);
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(vars, &[&describe, &result], &[&sns]);
+    FinishedJob {
+        app,
+        published,
+        describe,
+        result,
+    }
 }
 
 pub fn event(name: &str) -> serde_json::Value {

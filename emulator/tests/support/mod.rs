@@ -54,6 +54,17 @@ impl HttpReply {
     pub fn error_type(&self) -> Option<&str> {
         self.header("x-amzn-errortype")
     }
+
+    /// The reply is the modelled error: its HTTP status and `X-Amzn-ErrorType`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, error_type: &str) {
+        assert_eq!(
+            (self.status, self.error_type()),
+            (status, Some(error_type)),
+            "{}",
+            self.body
+        );
+    }
 }
 
 /// Sends one request on a fresh connection and reads until the server closes it. `None` means the
@@ -98,6 +109,11 @@ fn parse_reply(raw: &[u8]) -> HttpReply {
         headers,
         body: body.to_owned(),
     }
+}
+
+/// A GET that must be answered.
+pub async fn get(addr: SocketAddr, path: &str) -> HttpReply {
+    call(addr, "GET", path, "").await
 }
 
 /// Like `send`, for calls that must be answered.
