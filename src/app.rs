@@ -71,7 +71,7 @@ impl App {
         .inspect_err(|err| PollMetrics::refused(err).emit(self.metrics))?;
         match invocation {
             Invocation::Single(request) => self
-                .poll_request(&request, time_left, None)
+                .poll_one(&request, time_left)
                 .await
                 .map(|output| Answer::Single(Box::new(output))),
             Invocation::Batch(batch) => self.poll_batch(batch, time_left).await.map(Answer::Batch),
@@ -80,8 +80,22 @@ impl App {
 
     /// Polls the one job `event` names, answering within `time_left`.
     pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
-        let request = parse_event(event, self.config.default_region.as_deref())?;
-        self.poll_request(&request, time_left, None).await
+        let request = parse_event(event, self.config.default_region.as_deref())
+            .inspect_err(|err| PollMetrics::refused(err).emit(self.metrics))?;
+        self.poll_one(&request, time_left).await
+    }
+
+    /// A single job: refused before any call when outside the allow-lists (a batch checks all
+    /// its jobs up front instead).
+    async fn poll_one(
+        &self,
+        request: &PollRequest,
+        time_left: Duration,
+    ) -> Result<PollOutput, Error> {
+        self.config
+            .permits(&request.job)
+            .inspect_err(|err| PollMetrics::refused(err).emit(self.metrics))?;
+        self.poll_request(request, time_left, None).await
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -124,7 +138,6 @@ impl App {
         pace: Option<&Pace<'_>>,
         quicksight_latency: &mut Duration,
     ) -> Result<PollOutput, Error> {
-        self.config.permits(&request.job)?;
         let budget = time_left.saturating_sub(DEADLINE_MARGIN);
         let quicksight_budget = budget * QUICKSIGHT_SHARE_PERCENT / 100;
         let started = tokio::time::Instant::now();

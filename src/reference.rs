@@ -171,14 +171,14 @@ pub fn parse_invocation(
     }))
 }
 
-/// Reads the job reference out of an invocation's event.
+/// Reads the one job reference out of an event; a batch is refused here.
 pub fn parse_event(event: &Value, default_region: Option<&str>) -> Result<PollRequest, Error> {
-    let object = as_object(event, "the event")?;
-    if let Some(detail) = eventbridge_detail(object) {
-        let detail = as_object(detail, "the EventBridge event's detail")?;
-        return parse_object(detail, default_region, "detail.");
+    match parse_invocation(event, default_region, usize::MAX)? {
+        Invocation::Single(request) => Ok(request),
+        Invocation::Batch(_) => Err(Error::invalid(
+            "jobs: a batch was sent where one job reference is expected",
+        )),
     }
-    parse_object(object, default_region, "")
 }
 
 /// EventBridge rule targets receive the whole event; the reference is its `detail`.
