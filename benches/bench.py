@@ -194,12 +194,16 @@ def warm(subject: Subject, event: dict, n: int) -> tuple[list[float], int]:
         api.close()
 
 
+def describe_path(job: dict) -> str:
+    return f"/accounts/{job['AwsAccountId']}/dashboards/{job['DashboardId']}/snapshot-jobs/{job['SnapshotJobId']}"
+
+
 def bare_http(emulator: str, event: dict, n: int) -> list[float]:
     host, port = emulator.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    path = f"/accounts/{event['AwsAccountId']}/dashboards/{event['DashboardId']}/snapshot-jobs/{event['SnapshotJobId']}"
+    path = describe_path(event)
     times = []
     for i in range(n + 5):
         start = time.perf_counter()
@@ -258,6 +262,7 @@ def main():
     parser.add_argument("--emulator", required=True)
     parser.add_argument("--poller", required=True)
     parser.add_argument("--hello", required=True)
+    parser.add_argument("--get-floor", required=True)
     parser.add_argument("--python", required=True)
     parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--warm-runs", type=int, default=300)
@@ -281,6 +286,8 @@ def main():
     handler_dir = str(ROOT / "benches" / "python_poller")
     subjects = {
         "rust": Subject("rust poller", [args.poller], env),
+        "rust-amazon": Subject("rust poller, TRUST_STORE=amazon", [args.poller],
+                               dict(env, TRUST_STORE="amazon")),
         "hello": Subject("hello-world lambda_runtime", [args.hello], env),
         "python": Subject("python + boto3 poller", [args.python, "-m", "awslambdaric", "handler.handler"],
                           dict(env, PYTHONPATH=handler_dir, LAMBDA_TASK_ROOT=handler_dir)),
@@ -288,6 +295,8 @@ def main():
     control(args.emulator, "/_emulator/reset", {})
     running = seed(args.emulator, "bench-running", "NEVER")
     completed = seed(args.emulator, "bench-completed", "COMPLETED")
+    subjects["get-floor"] = Subject("floor: one plain GET per invocation", [args.get_floor],
+                                    dict(env, FLOOR_GET_URL=args.emulator + describe_path(running)))
 
     rows = []
     cold = {}
@@ -296,20 +305,24 @@ def main():
         cold[key] = statistics.median(times)
         rows.append((subject.name, cold[key], rss))
     print(f"\n### Cold start (process start to first answer, median of {args.cold_runs}; describe of a RUNNING job)\n")
-    print("| function | cold start ms | peak RSS MB | vs hello-world | vs python |")
-    print("|---|---|---|---|---|")
+    print("| function | cold start ms | peak RSS MB | vs hello-world | vs one-GET floor | vs python |")
+    print("|---|---|---|---|---|---|")
     for name, ms, rss in rows:
-        print(f"| {name} | {ms:.1f} | {rss / 1024:.1f} | {ms / cold['hello']:.2f}x | {ms / cold['python']:.3f}x |")
+        print(f"| {name} | {ms:.1f} | {rss / 1024:.1f} | {ms / cold['hello']:.2f}x | {ms / cold['get-floor']:.2f}x | {ms / cold['python']:.3f}x |")
 
     print(f"\n### Warm invocation latency (Runtime API next -> response, {args.warm_runs} invocations)\n")
+    print("The floor is a lambda_runtime function (benches/hello/src/bin/get_floor.rs) that makes one plain")
+    print("GET of the same describe URL per invocation, through the same Runtime API.\n")
     print("| what | p50 ms | p99 ms | p50 vs floor | peak RSS MB |")
     print("|---|---|---|---|---|")
-    floor = bare_http(args.emulator, running, args.warm_runs)
-    floor_p50 = statistics.median(floor)
-    print(f"| floor: bare HTTP GET to the emulator (one keep-alive connection) | {floor_p50:.2f} | {percentile(floor, 99):.2f} | 1.00x | - |")
+    floor_times, floor_rss = warm(subjects["get-floor"], running, args.warm_runs)
+    floor_p50 = statistics.median(floor_times)
+    print(f"| **floor**: Runtime API + one plain GET (hyper, kept-alive) | {floor_p50:.2f} | {percentile(floor_times, 99):.2f} | 1.00x | {floor_rss / 1024:.1f} |")
     hello_times, _ = warm(subjects["hello"], running, args.warm_runs)
     hello_p50 = statistics.median(hello_times)
     print(f"| hello-world lambda_runtime: the Runtime API round trip alone, no call | {hello_p50:.2f} | {percentile(hello_times, 99):.2f} | {hello_p50 / floor_p50:.2f}x | - |")
+    bare = bare_http(args.emulator, running, args.warm_runs)
+    print(f"| the GET alone, from Python's http.client (no Runtime API) | {statistics.median(bare):.2f} | {percentile(bare, 99):.2f} | {statistics.median(bare) / floor_p50:.2f}x | - |")
     for key in ("rust", "python"):
         for label, event in (("RUNNING job (describe)", running), ("COMPLETED job (describe + result)", completed)):
             times, rss = warm(subjects[key], event, args.warm_runs)
@@ -318,7 +331,7 @@ def main():
 
     print(f"\n### Deployment zip (bootstrap, deflate -9)\n")
     print(f"| binary | size MB | zip MB |\n|---|---|---|")
-    for path in (args.poller, args.hello):
+    for path in (args.poller, args.hello, args.get_floor):
         size = Path(path).stat().st_size
         print(f"| {Path(path).name} | {size / 1e6:.2f} | {zip_size(Path(path)) / 1e6:.2f} |")
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::arn::{is_valid_region, SnsTopicArn};
 use crate::error::Error;
+use crate::http::TrustStore;
 use crate::reference::JobReference;
 use crate::wait::WaitPolicy;
 
@@ -41,6 +42,8 @@ pub struct Config {
     pub allowed_accounts: Vec<String>,
     /// `ALLOWED_REGIONS` (comma-separated; empty = any): regions the function may describe.
     pub allowed_regions: Vec<String>,
+    /// `TRUST_STORE` (`system` or `amazon`, default system): the roots TLS trusts.
+    pub trust_store: TrustStore,
 }
 
 impl Config {
@@ -84,7 +87,13 @@ impl Config {
             )));
         }
 
+        let trust_store = match get("TRUST_STORE") {
+            Some(raw) => raw.parse().map_err(Error::InvalidConfiguration)?,
+            None => TrustStore::default(),
+        };
+
         Ok(Config {
+            trust_store,
             batch_rate_per_second: number(&get, "BATCH_RATE_PER_SECOND", 8, 1, 1_000)? as u32,
             batch_concurrency: number(&get, "BATCH_CONCURRENCY", 4, 1, 64)? as usize,
             batch_max_jobs: number(&get, "BATCH_MAX_JOBS", 1000, 1, 100_000)? as usize,
@@ -225,6 +234,16 @@ mod tests {
         assert_eq!(config.not_found_grace_polls, 2);
         assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
         assert!(!config.topic.is_fifo());
+        assert_eq!(config.trust_store, TrustStore::System);
+    }
+
+    #[test]
+    fn trust_store_is_chosen_by_name_and_a_bad_name_is_refused() {
+        let amazon = config(&[TOPIC, ("TRUST_STORE", "amazon")]).expect("valid");
+        assert_eq!(amazon.trust_store, TrustStore::Amazon);
+        let err = config(&[TOPIC, ("TRUST_STORE", "mozilla")]).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidConfiguration");
+        assert!(err.to_string().contains("TRUST_STORE"), "{err}");
     }
 
     fn job(account: &str, region: &str) -> JobReference {

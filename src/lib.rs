@@ -9,6 +9,7 @@ pub mod batch;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod http;
 pub mod local;
 pub mod metrics;
 pub mod notify;

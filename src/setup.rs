@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::http;
 use crate::notify::Notifier;
 use crate::quicksight::QuickSightClients;
 
@@ -23,6 +24,7 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         .operation_timeout(config.sdk_operation_timeout)
         .build();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http::https_client(config.trust_store))
         .retry_config(retry)
         .timeout_config(timeouts)
         .load()
