@@ -263,6 +263,7 @@ def main():
     parser.add_argument("--poller", required=True)
     parser.add_argument("--hello", required=True)
     parser.add_argument("--get-floor", required=True)
+    parser.add_argument("--sdk-floor", required=True)
     parser.add_argument("--python", required=True)
     parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--warm-runs", type=int, default=300)
@@ -289,6 +290,7 @@ def main():
         "rust-amazon": Subject("rust poller, TRUST_STORE=amazon", [args.poller],
                                dict(env, TRUST_STORE="amazon")),
         "hello": Subject("hello-world lambda_runtime", [args.hello], env),
+        "sdk-floor": Subject("SDK alone: default config, one describe", [args.sdk_floor], env),
         "python": Subject("python + boto3 poller", [args.python, "-m", "awslambdaric", "handler.handler"],
                           dict(env, PYTHONPATH=handler_dir, LAMBDA_TASK_ROOT=handler_dir)),
     }
@@ -323,6 +325,9 @@ def main():
     print(f"| hello-world lambda_runtime: the Runtime API round trip alone, no call | {hello_p50:.2f} | {percentile(hello_times, 99):.2f} | {hello_p50 / floor_p50:.2f}x | - |")
     bare = bare_http(args.emulator, running, args.warm_runs)
     print(f"| the GET alone, from Python's http.client (no Runtime API) | {statistics.median(bare):.2f} | {percentile(bare, 99):.2f} | {statistics.median(bare) / floor_p50:.2f}x | - |")
+    sdk_times, sdk_rss = warm(subjects["sdk-floor"], running, args.warm_runs)
+    sdk_p50 = statistics.median(sdk_times)
+    print(f"| the SDK alone (benches/sdk_floor.rs): describe | {sdk_p50:.2f} | {percentile(sdk_times, 99):.2f} | {sdk_p50 / floor_p50:.2f}x | {sdk_rss / 1024:.1f} |")
     for key in ("rust", "python"):
         for label, event in (("RUNNING job (describe)", running), ("COMPLETED job (describe + result)", completed)):
             times, rss = warm(subjects[key], event, args.warm_runs)
@@ -331,7 +336,7 @@ def main():
 
     print(f"\n### Deployment zip (bootstrap, deflate -9)\n")
     print(f"| binary | size MB | zip MB |\n|---|---|---|")
-    for path in (args.poller, args.hello, args.get_floor):
+    for path in (args.poller, args.hello, args.get_floor, args.sdk_floor):
         size = Path(path).stat().st_size
         print(f"| {Path(path).name} | {size / 1e6:.2f} | {zip_size(Path(path)) / 1e6:.2f} |")
 

@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/quicksight-snapshot-pol
 
 # Release builds are slow (LTO, one codegen unit): kept out of the test suite, built here.
 # Only binaries, no examples or tests: those would pull dev-dependency features into the build.
-cargo build --release --locked -p quicksight-snapshot-poller --bin quicksight-snapshot-poller
+cargo build --release --locked -p quicksight-snapshot-poller --bin quicksight-snapshot-poller --bin sdk-floor
 cargo build --release --locked -p hello-lambda
 # The emulator stands in for QuickSight: built optimized too, so its own parsing of the SDK's
 # longer requests does not pad the poller's figures against the floor's plain GET.
@@ -36,4 +36,5 @@ url=$(awk '/listening on/ {print $3; exit}' "$log")
   --poller "$CARGO_TARGET_DIR/release/quicksight-snapshot-poller" \
   --hello "$CARGO_TARGET_DIR/release/hello-lambda" \
   --get-floor "$CARGO_TARGET_DIR/release/get-floor" \
+  --sdk-floor "$CARGO_TARGET_DIR/release/sdk-floor" \
   --python "$ROOT/$venv/bin/python" "$@"

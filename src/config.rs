@@ -44,6 +44,9 @@ pub struct Config {
     pub allowed_regions: Vec<String>,
     /// `TRUST_STORE` (`system` or `amazon`, default system): the roots TLS trusts.
     pub trust_store: TrustStore,
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are both set, as Lambda sets them from
+    /// the function's role.
+    pub credentials_in_env: bool,
 }
 
 impl Config {
@@ -94,6 +97,8 @@ impl Config {
 
         Ok(Config {
             trust_store,
+            credentials_in_env: get("AWS_ACCESS_KEY_ID").is_some()
+                && get("AWS_SECRET_ACCESS_KEY").is_some(),
             batch_rate_per_second: number(&get, "BATCH_RATE_PER_SECOND", 8, 1, 1_000)? as u32,
             batch_concurrency: number(&get, "BATCH_CONCURRENCY", 4, 1, 64)? as usize,
             batch_max_jobs: number(&get, "BATCH_MAX_JOBS", 1000, 1, 100_000)? as usize,
@@ -235,6 +240,19 @@ mod tests {
         assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
         assert!(!config.topic.is_fifo());
         assert_eq!(config.trust_store, TrustStore::System);
+        assert!(!config.credentials_in_env);
+    }
+
+    #[test]
+    fn credentials_count_as_in_the_environment_only_with_both_keys() {
+        let both = [
+            TOPIC,
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        assert!(config(&both).expect("valid").credentials_in_env);
+        let key_only = [TOPIC, ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")];
+        assert!(!config(&key_only).expect("valid").credentials_in_env);
     }
 
     #[test]

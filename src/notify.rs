@@ -1,6 +1,8 @@
 //! The SNS notice for a finished poll: subject, JSON body for machines, text for people,
 //! attributes for subscription filter policies, FIFO ids so a retried poll does not notify twice.
 
+use std::sync::OnceLock;
+
 use aws_sdk_sns::types::MessageAttributeValue;
 use sha2::{Digest, Sha256};
 
@@ -189,19 +191,32 @@ fn hex_digest(value: &str) -> String {
 
 /// Publishes to the one configured topic with a client built for the topic's region.
 pub struct Notifier {
-    client: aws_sdk_sns::Client,
+    config: aws_sdk_sns::Config,
+    client: OnceLock<aws_sdk_sns::Client>,
     topic: SnsTopicArn,
 }
 
 impl Notifier {
-    pub fn new(client: aws_sdk_sns::Client, topic: SnsTopicArn) -> Self {
-        Notifier { client, topic }
+    /// The SNS client is built on the first publish, not at cold start: most polls publish
+    /// nothing, and building a client (its endpoint rules' partition table, its TLS connector)
+    /// is a tenth of a cold start.
+    pub fn new(config: aws_sdk_sns::Config, topic: SnsTopicArn) -> Self {
+        Notifier {
+            config,
+            client: OnceLock::new(),
+            topic,
+        }
+    }
+
+    fn client(&self) -> &aws_sdk_sns::Client {
+        self.client
+            .get_or_init(|| aws_sdk_sns::Client::from_conf(self.config.clone()))
     }
 
     pub async fn publish(&self, output: &PollOutput) -> Result<Notification, Error> {
         let message = compose(output, &self.topic);
         let mut request = self
-            .client
+            .client()
             .publish()
             .topic_arn(&self.topic.arn)
             .subject(message.subject)

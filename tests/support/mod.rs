@@ -73,7 +73,7 @@ pub fn app(vars: &[(&str, &str)], quicksight: &[&Rule], sns: &[&Rule]) -> App {
     App::new(
         config,
         QuickSightClients::new(qs.config().to_builder()),
-        Notifier::new(sns, topic),
+        Notifier::new(sns.config().clone(), topic),
     )
 }
 
