@@ -11,6 +11,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext}
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
+use crate::error::Error;
+
 /// The roots of Amazon Trust Services, which issues the certificates of AWS service endpoints.
 pub const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
 
@@ -55,23 +57,25 @@ impl TrustStore {
 
 /// The SDK's default client (hyper 1, rustls with aws-lc, the proxy from `HTTPS_PROXY` and
 /// friends), with the chosen roots.
-pub fn https_client(trust: TrustStore) -> SharedHttpClient {
+pub fn https_client(trust: TrustStore) -> Result<SharedHttpClient, Error> {
+    // Never fall back to another store: that would trust what the deployer chose not to.
     let context = TlsContext::builder()
         .with_trust_store(trust.roots())
         .build()
-        // Building a context only stores its parts; nothing in it can fail today.
-        .unwrap_or_default();
-    Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(context.clone());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    })
+        .map_err(|e| Error::InvalidConfiguration(format!("TRUST_STORE {trust:?}: {e}")))?;
+    Ok(
+        Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = ConnectorBuilder::default()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context.clone());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -15,12 +15,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let config = match Config::from_env() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("{}: {err}", err.error_type());
-            std::process::exit(2);
-        }
+        Err(err) => exit_at_cold_start(&err),
     };
-    let sdk = setup::sdk_config(&config).await;
+    let sdk = match setup::sdk_config(&config).await {
+        Ok(sdk) => sdk,
+        Err(err) => exit_at_cold_start(&err),
+    };
     let sink = if in_lambda {
         Sink::Stdout
     } else {
@@ -38,4 +38,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         app.handle(event).await
     }))
     .await
+}
+
+/// A function that is not set up must not answer events: exiting before the runtime loop makes
+/// Lambda report a failed init to the invoker instead, with this line in the log.
+fn exit_at_cold_start(err: &quicksight_snapshot_poller::Error) -> ! {
+    eprintln!("{}: {err}", err.error_type());
+    std::process::exit(2);
 }

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::error::Error;
 use crate::http;
 use crate::notify::Notifier;
 use crate::quicksight::QuickSightClients;
 
 /// The SDK's own standard retry (exponential backoff with jitter, throttling-aware) and
 /// timeouts bound every call; the poller writes no retry loop of its own.
-pub async fn sdk_config(config: &Config) -> SdkConfig {
+pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
     let retry = RetryConfig::standard()
         .with_max_attempts(config.sdk_max_attempts)
         .with_initial_backoff(Duration::from_millis(200))
@@ -25,7 +26,7 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         .operation_timeout(config.sdk_operation_timeout)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http::https_client(config.trust_store))
+        .http_client(http::https_client(config.trust_store)?)
         .retry_config(retry)
         .timeout_config(timeouts);
     if let Some(region) = &config.default_region {
@@ -38,7 +39,7 @@ pub async fn sdk_config(config: &Config) -> SdkConfig {
         // the rest (an STS client for web identity among them), a tenth of a cold start.
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }
-    loader.load().await
+    Ok(loader.load().await)
 }
 
 /// Builds the App from one loaded SDK configuration: QuickSight clients per job region on
