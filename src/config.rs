@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::arn::{is_valid_region, SnsTopicArn};
+use crate::arn::{is_valid_region, partition_for_region, SnsTopicArn};
 use crate::error::Error;
 use crate::http::TrustStore;
 use crate::reference::JobReference;
@@ -94,6 +94,15 @@ impl Config {
             Some(raw) => raw.parse().map_err(Error::InvalidConfiguration)?,
             None => TrustStore::default(),
         };
+        // The function runs in its topic's partition; aws-cn endpoints are not known to chain
+        // to Amazon Trust Services, so every call there would fail its TLS handshake.
+        let partition = partition_for_region(&topic.region);
+        if trust_store == TrustStore::Amazon && !matches!(partition, "aws" | "aws-us-gov") {
+            return Err(Error::InvalidConfiguration(format!(
+                "TRUST_STORE=amazon is for the aws and aws-us-gov partitions; this function's \
+                 topic is in {partition}: use TRUST_STORE=system"
+            )));
+        }
 
         Ok(Config {
             trust_store,
@@ -262,6 +271,27 @@ mod tests {
         let err = config(&[TOPIC, ("TRUST_STORE", "mozilla")]).unwrap_err();
         assert_eq!(err.error_type(), "InvalidConfiguration");
         assert!(err.to_string().contains("TRUST_STORE"), "{err}");
+    }
+
+    #[test]
+    fn amazon_trust_store_is_refused_outside_the_aws_and_gov_partitions() {
+        let gov = (
+            "SNS_TOPIC_ARN",
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
+        );
+        let config_gov = config(&[gov, ("TRUST_STORE", "amazon")]).expect("valid");
+        assert_eq!(config_gov.trust_store, TrustStore::Amazon);
+        let china = (
+            "SNS_TOPIC_ARN",
+            "arn:aws-cn:sns:cn-north-1:123456789012:alerts",
+        );
+        let err = config(&[china, ("TRUST_STORE", "amazon")]).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidConfiguration");
+        assert!(err.to_string().contains("aws-cn"), "{err}");
+        assert!(
+            config(&[china]).is_ok(),
+            "the system store works in every partition"
+        );
     }
 
     fn job(account: &str, region: &str) -> JobReference {

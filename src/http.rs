@@ -1,8 +1,8 @@
 //! The one HTTPS client every SDK client shares, and the roots it trusts.
 //!
-//! Left to themselves, aws-config and each service client build their own default client, and
-//! each builds its TLS connector (and parses the whole platform CA store) on its own. One shared
-//! client parses the roots once and pools connections for all of them.
+//! Left to themselves, aws-config and each service client get a default client of their own,
+//! and each of those parses the CA roots into its own TLS connector. Shared, the client builds
+//! its connector once per timeout setting for all of them.
 
 use std::str::FromStr;
 
@@ -20,13 +20,13 @@ pub const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("../certs/amazon-trust-servic
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TrustStore {
     /// The platform's store (honours `SSL_CERT_FILE` and `SSL_CERT_DIR`): right everywhere,
-    /// including behind a TLS-inspecting proxy or with a custom endpoint, but reading and
-    /// parsing ~150 roots is most of a cold start.
+    /// including behind an HTTPS proxy or with a custom HTTPS endpoint, but reading and parsing
+    /// about 140 roots is most of a cold start.
     #[default]
     System,
     /// Only the five Amazon Trust Services roots compiled into the binary: no file is read at
     /// cold start. For endpoints whose certificates Amazon Trust Services issues (the `aws` and
-    /// `aws-us-gov` partitions); a proxy or endpoint with another CA fails its TLS handshake.
+    /// `aws-us-gov` partitions); an HTTPS proxy or endpoint with another CA fails its handshake.
     Amazon,
 }
 
@@ -48,9 +48,7 @@ impl TrustStore {
     fn roots(self) -> tls::TrustStore {
         match self {
             TrustStore::System => tls::TrustStore::default(),
-            TrustStore::Amazon => tls::TrustStore::empty()
-                .with_native_roots(false)
-                .with_pem_certificate(AMAZON_ROOTS_PEM),
+            TrustStore::Amazon => tls::TrustStore::empty().with_pem_certificate(AMAZON_ROOTS_PEM),
         }
     }
 }
@@ -58,7 +56,9 @@ impl TrustStore {
 /// The SDK's default client (hyper 1, rustls with aws-lc, the proxy from `HTTPS_PROXY` and
 /// friends), with the chosen roots.
 pub fn https_client(trust: TrustStore) -> Result<SharedHttpClient, Error> {
-    // Never fall back to another store: that would trust what the deployer chose not to.
+    // `build` only stores its parts today (the bundled roots are parsed at the first
+    // connection, and the tests below prove they parse). Should it ever check them, a failure
+    // must stop the cold start, never fall back to a store the deployer did not choose.
     let context = TlsContext::builder()
         .with_trust_store(trust.roots())
         .build()

@@ -43,7 +43,8 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
 }
 
 /// Builds the App from one loaded SDK configuration: QuickSight clients per job region on
-/// demand, and one SNS client in the topic's own region.
+/// demand, and the SNS configuration for the topic's own region (its client is built at the
+/// first publish).
 pub fn app(config: Config, sdk: &SdkConfig) -> App {
     let quicksight = QuickSightClients::new(aws_sdk_quicksight::config::Builder::from(sdk));
     let sns_config = aws_sdk_sns::config::Builder::from(sdk)

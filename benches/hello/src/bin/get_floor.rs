@@ -19,9 +19,13 @@ async fn main() -> Result<(), Error> {
     let (client, url) = (&client, &url);
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let response = client.get(url.clone()).await?;
-        let status = response.status().as_u16();
+        let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
-        Ok::<_, Error>(json!({"status": status, "bytes": body.len()}))
+        // An error answer would be timed as the floor: fail the invocation instead.
+        if !status.is_success() {
+            return Err(format!("GET {url} answered {status}").into());
+        }
+        Ok::<_, Error>(json!({"status": status.as_u16(), "bytes": body.len()}))
     }))
     .await
 }
