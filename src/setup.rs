@@ -47,9 +47,55 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
 /// first publish).
 pub fn app(config: Config, sdk: &SdkConfig) -> App {
     let quicksight = QuickSightClients::new(aws_sdk_quicksight::config::Builder::from(sdk));
-    let sns_config = aws_sdk_sns::config::Builder::from(sdk)
-        .region(Region::new(config.topic.region.clone()))
-        .build();
-    let notifier = Notifier::new(sns_config, config.topic.clone());
+    let notifier = Notifier::new(sns_config(&config, sdk), config.topic.clone());
     App::new(config, quicksight, notifier)
+}
+
+/// A topic is published to in its own region, wherever the function runs.
+fn sns_config(config: &Config, sdk: &SdkConfig) -> aws_sdk_sns::Config {
+    aws_sdk_sns::config::Builder::from(sdk)
+        .region(Region::new(config.topic.region.clone()))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+        .expect("valid configuration")
+    }
+
+    const TOPIC: (&str, &str) = ("SNS_TOPIC_ARN", "arn:aws:sns:eu-west-3:123456789012:alerts");
+
+    #[tokio::test]
+    async fn sdk_config_takes_region_and_credentials_from_the_configuration() {
+        let config = config(&[
+            TOPIC,
+            ("AWS_REGION", "eu-west-3"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]);
+        let sdk = sdk_config(&config).await.expect("an SDK configuration");
+        // Whatever this process's own environment says, the configuration's region wins.
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-3"));
+        assert!(sdk.credentials_provider().is_some());
+        assert!(
+            sdk.http_client().is_some(),
+            "the shared HTTPS client is set"
+        );
+    }
+
+    #[tokio::test]
+    async fn sns_is_configured_for_the_topic_region_not_the_function_region() {
+        let config = config(&[TOPIC, ("AWS_REGION", "us-east-1")]);
+        let sdk = sdk_config(&config).await.expect("an SDK configuration");
+        let sns = sns_config(&config, &sdk);
+        assert_eq!(sns.region().map(|r| r.as_ref()), Some("eu-west-3"));
+    }
 }
