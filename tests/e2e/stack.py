@@ -92,19 +92,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _children_of(pid: int) -> list[int]:
-    """Every live descendant of pid, found through /proc (process groups can be left)."""
-    parents: dict[int, list[int]] = {}
+def _proc_table() -> list[tuple[int, int, int]]:
+    """(pid, ppid, pgid) of every live process, read from /proc."""
+    table = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as fh:
                 stat = fh.read().decode(errors="replace")
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            # The command name may hold spaces and parentheses: fields start after the last ")".
+            fields = stat.rsplit(")", 1)[1].split()
+            table.append((int(entry), int(fields[1]), int(fields[2])))
         except (OSError, IndexError, ValueError):
             continue
-        parents.setdefault(ppid, []).append(int(entry))
+    return table
+
+
+def _children_of(pid: int) -> list[int]:
+    """Every live descendant of pid, found through /proc (process groups can be left)."""
+    parents: dict[int, list[int]] = {}
+    for child, ppid, _ in _proc_table():
+        parents.setdefault(ppid, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in parents.get(todo.pop(), []):
@@ -115,18 +124,7 @@ def _children_of(pid: int) -> list[int]:
 
 def _group_members(pgid: int) -> list[int]:
     """Live processes of process group pgid, found through /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().decode(errors="replace")
-            if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
-                members.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue
-    return members
+    return [member for member, _, group in _proc_table() if group == pgid]
 
 
 class Service:
