@@ -124,6 +124,7 @@ impl SnapshotJobArn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnsTopicArn {
     pub arn: String,
+    pub partition: String,
     pub region: String,
     pub name: String,
 }
@@ -142,6 +143,7 @@ impl SnsTopicArn {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
         if !is_known_partition(partition)
             || !is_valid_region(region)
+            || partition_for_region(region) != *partition
             || account.len() != 12
             || !account.bytes().all(|b| b.is_ascii_digit())
             || !name_ok
@@ -150,6 +152,7 @@ impl SnsTopicArn {
         }
         Ok(SnsTopicArn {
             arn: arn.to_owned(),
+            partition: (*partition).to_owned(),
             region: (*region).to_owned(),
             name: (*name).to_owned(),
         })
@@ -212,5 +215,13 @@ mod tests {
         assert_eq!(topic.region, "eu-west-1");
         assert!(topic.is_fifo());
         assert!(SnsTopicArn::parse("arn:aws:sqs:eu-west-1:123456789012:q").is_err());
+    }
+
+    #[test]
+    fn topic_arn_partition_must_be_its_regions() {
+        let gov = SnsTopicArn::parse("arn:aws-us-gov:sns:us-gov-west-1:123456789012:t").unwrap();
+        assert_eq!(gov.partition, "aws-us-gov");
+        assert!(SnsTopicArn::parse("arn:aws:sns:cn-north-1:123456789012:t").is_err());
+        assert!(SnsTopicArn::parse("arn:aws-cn:sns:us-east-1:123456789012:t").is_err());
     }
 }

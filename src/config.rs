@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::arn::{is_valid_region, partition_for_region, SnsTopicArn};
+use crate::arn::{is_valid_region, SnsTopicArn};
 use crate::error::Error;
 use crate::http::TrustStore;
 use crate::reference::JobReference;
@@ -96,8 +96,9 @@ impl Config {
         };
         // The function runs in its topic's partition; aws-cn endpoints are not known to chain
         // to Amazon Trust Services, so every call there would fail its TLS handshake.
-        let partition = partition_for_region(&topic.region);
-        if trust_store == TrustStore::Amazon && !matches!(partition, "aws" | "aws-us-gov") {
+        let partition = &topic.partition;
+        if trust_store == TrustStore::Amazon && !matches!(partition.as_str(), "aws" | "aws-us-gov")
+        {
             return Err(Error::InvalidConfiguration(format!(
                 "TRUST_STORE=amazon is for the aws and aws-us-gov partitions; this function's \
                  topic is in {partition}: use TRUST_STORE=system"
