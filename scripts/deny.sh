@@ -16,6 +16,10 @@ if [[ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $VERSION" ]]; then
     --target-dir "${CARGO_HOME:-$HOME/.cargo}/cargo-deny-build"
 fi
 
+# cargo-deny reads the metadata of every platform's crates (windows-sys, ...), which a build on
+# this platform never downloads: fetch them all first, then check offline.
+cargo fetch --locked --quiet
+
 checks=(licenses bans sources)
 [[ ${DENY_ADVISORIES:-0} == 1 ]] && checks+=(advisories)
 cargo deny --offline --all-features check "${checks[@]}"
