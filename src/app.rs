@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::time::timeout;
 
@@ -10,7 +11,7 @@ use crate::batch::Pace;
 use crate::config::Config;
 use crate::contract::{Answer, PollOutput};
 use crate::error::Error;
-use crate::metrics::{PollMetrics, Sink};
+use crate::metrics::{InvocationMetrics, PollMetrics, Sink};
 use crate::notify::{should_notify, Notifier};
 use crate::quicksight::{self, QuickSightClients};
 use crate::reference::{parse_event, parse_invocation, Invocation, PollRequest};
@@ -20,6 +21,9 @@ use crate::status::{build_output, Observation};
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// The most of the remaining time the QuickSight calls may use; the rest is kept for SNS.
 const QUICKSIGHT_SHARE_PERCENT: u32 = 70;
+/// How long after a job's terminal LastUpdatedTime a refused Result call is taken for
+/// QuickSight catching up rather than for the answer.
+const RESULT_LAG_GRACE: Duration = Duration::from_secs(120);
 /// Time allowed when the invocation's deadline is unusable (already past).
 const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
 
@@ -27,12 +31,13 @@ const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
 pub struct App {
     config: Config,
     quicksight: QuickSightClients,
-    notifier: Notifier,
+    /// None when notices are off (`--no-notify` at a terminal).
+    notifier: Option<Notifier>,
     metrics: Sink,
 }
 
 impl App {
-    pub fn new(config: Config, quicksight: QuickSightClients, notifier: Notifier) -> Self {
+    pub fn new(config: Config, quicksight: QuickSightClients, notifier: Option<Notifier>) -> Self {
         App {
             config,
             quicksight,
@@ -47,8 +52,8 @@ impl App {
         self
     }
 
-    /// The Lambda handler.
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Answer, Error> {
+    /// The Lambda handler. The event arrives unparsed, so its size is checked first.
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Answer, Error> {
         // Lambda's deadline is always ahead; a runtime emulator may send a bogus one in the
         // past, and answering "no time left" to every event would help nobody.
         let remaining = event
@@ -58,7 +63,14 @@ impl App {
             .ok()
             .filter(|left| !left.is_zero())
             .unwrap_or(UNKNOWN_DEADLINE_BUDGET);
-        self.invoke(&event.payload, remaining).await
+        let payload = crate::event::parse_raw(&event.payload, self.config.max_event_bytes)
+            .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
+        self.invoke(&payload, remaining).await
+    }
+
+    /// The largest event this function reads (`MAX_EVENT_BYTES`).
+    pub fn max_event_bytes(&self) -> usize {
+        self.config.max_event_bytes
     }
 
     /// Answers one invocation: a single job reference, or a batch `{"jobs": [...]}`.
@@ -68,7 +80,7 @@ impl App {
             self.config.default_region.as_deref(),
             self.config.batch_max_jobs,
         )
-        .inspect_err(|err| PollMetrics::refused(err).emit(self.metrics))?;
+        .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
         match invocation {
             Invocation::Single(request) => self
                 .poll_one(&request, time_left)
@@ -81,7 +93,7 @@ impl App {
     /// Polls the one job `event` names, answering within `time_left`.
     pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
         let request = parse_event(event, self.config.default_region.as_deref())
-            .inspect_err(|err| PollMetrics::refused(err).emit(self.metrics))?;
+            .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
         self.poll_one(&request, time_left).await
     }
 
@@ -94,21 +106,28 @@ impl App {
     ) -> Result<PollOutput, Error> {
         self.config
             .permits(&request.job)
-            .inspect_err(|err| PollMetrics::refused(err).emit(self.metrics))?;
-        self.poll_request(request, time_left, None).await
+            .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
+        let (result, metrics) = self.poll_request(request, time_left, None).await;
+        InvocationMetrics::of(&metrics.outcome, [&metrics]).emit(self.metrics);
+        result
+    }
+
+    pub(crate) fn metrics_sink(&self) -> Sink {
+        self.metrics
     }
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Polls one job; `pace` paces its QuickSight calls when it is part of a batch.
+    /// Polls one job; `pace` paces its QuickSight calls when it is part of a batch. Returns what
+    /// the poll measured for the caller to write, once per invocation.
     pub(crate) async fn poll_request(
         &self,
         request: &PollRequest,
         time_left: Duration,
         pace: Option<&Pace<'_>>,
-    ) -> Result<PollOutput, Error> {
+    ) -> (Result<PollOutput, Error>, PollMetrics) {
         let mut quicksight_latency = Duration::ZERO;
         let result = self
             .poll_measured(request, time_left, pace, &mut quicksight_latency)
@@ -127,8 +146,7 @@ impl App {
             throttled: matches!(result, Err(Error::QuickSightThrottled { .. })),
             notified: result.as_ref().is_ok_and(|o| o.notification.is_some()),
         };
-        metrics.emit(self.metrics);
-        result
+        (result, metrics)
     }
 
     async fn poll_measured(
@@ -142,8 +160,15 @@ impl App {
         let quicksight_budget = budget * QUICKSIGHT_SHARE_PERCENT / 100;
         let started = tokio::time::Instant::now();
 
-        let observation = timeout(quicksight_budget, self.observe(request, pace)).await;
-        *quicksight_latency = started.elapsed();
+        let observation = timeout(
+            quicksight_budget,
+            self.observe(request, pace, quicksight_latency),
+        )
+        .await;
+        if observation.is_err() {
+            // Cut off mid-call: the calls' own time is unknown, the whole budget is the bound.
+            *quicksight_latency = started.elapsed();
+        }
         let observation = observation.map_err(|_| Error::QuickSightUnavailable {
             operation: "DescribeDashboardSnapshotJob",
             message: format!(
@@ -153,27 +178,35 @@ impl App {
         })??;
         let mut output = build_output(request, observation, SystemTime::now(), &self.config);
 
-        if should_notify(&output, self.config.notify_on_success) {
-            let left = budget.saturating_sub(started.elapsed());
-            let notification = timeout(left, self.notifier.publish(&output))
-                .await
-                .map_err(|_| Error::NotificationFailed {
-                    topic_arn: self.config.topic.arn.clone(),
-                    message: format!(
-                        "no answer within {} ms, before the Lambda deadline",
-                        left.as_millis()
-                    ),
-                })??;
-            output.notification = Some(notification);
+        match &self.notifier {
+            Some(notifier) if should_notify(&output, self.config.notify_on_success) => {
+                let left = budget.saturating_sub(started.elapsed());
+                let notification =
+                    timeout(left, notifier.publish(&output))
+                        .await
+                        .map_err(|_| Error::NotificationFailed {
+                            topic_arn: notifier.topic_arn().to_owned(),
+                            message: format!(
+                                "no answer within {} ms, before the Lambda deadline",
+                                left.as_millis()
+                            ),
+                        })??;
+                output.notification = Some(notification);
+            }
+            None if should_notify(&output, self.config.notify_on_success) => {
+                tracing::info!("notices are off: nothing published");
+            }
+            _ => {}
         }
 
         tracing::info!(
-            job = %output.job.arn,
+            // Bounded: a log line stays under 1 KB whatever the ids.
+            job = %crate::text::truncate(&output.job.arn, 300),
             attempt = output.attempt,
             status = output.status.as_str(),
-            job_status = output.job_status.as_deref().unwrap_or("-"),
+            job_status = %crate::text::truncate(output.job_status.as_deref().unwrap_or("-"), 64),
             wait_seconds = output.wait_seconds,
-            error_type = output.error.as_ref().map_or("-", |e| e.kind.as_str()),
+            error_type = %crate::text::truncate(output.error.as_ref().map_or("-", |e| e.kind.as_str()), 100),
             notified = output.notification.is_some(),
             "polled"
         );
@@ -182,10 +215,13 @@ impl App {
         Ok(output)
     }
 
+    /// Describes the job (and reads its result once it is finished), adding the time spent in
+    /// QuickSight calls, not in the rate limiter's waits, to `latency`.
     async fn observe(
         &self,
         request: &PollRequest,
         pace: Option<&Pace<'_>>,
+        latency: &mut Duration,
     ) -> Result<Observation, Error> {
         let client = self.quicksight.for_region(&request.job.region);
         if let Some(pace) = pace {
@@ -193,7 +229,10 @@ impl App {
                 return Ok(Observation::NotPolled);
             }
         }
-        let description = match quicksight::describe(&client, &request.job).await? {
+        let called = tokio::time::Instant::now();
+        let described = quicksight::describe(&client, &request.job).await;
+        *latency += called.elapsed();
+        let description = match described? {
             Ok(description) => description,
             Err(rejection)
                 if rejection.is_not_found()
@@ -210,7 +249,7 @@ impl App {
         };
         if !description.is_terminal() {
             if !matches!(description.job_status.as_str(), "QUEUED" | "RUNNING") {
-                tracing::warn!(job_status = %description.job_status, "unknown JobStatus; polling on until the deadline");
+                tracing::warn!(job_status = %crate::text::truncate(&description.job_status, 64), "unknown JobStatus; polling on until the deadline");
             }
             return Ok(Observation::Unfinished(description));
         }
@@ -218,8 +257,17 @@ impl App {
         if let Some(pace) = pace {
             pace.limiter.acquire().await;
         }
-        match quicksight::describe_result(&client, &request.job).await? {
+        let called = tokio::time::Instant::now();
+        let result = quicksight::describe_result(&client, &request.job).await;
+        *latency += called.elapsed();
+        match result? {
             Ok(result) => Ok(Observation::Finished(description, result)),
+            Err(rejection)
+                if rejection.may_be_result_lag()
+                    && description.finished_within(RESULT_LAG_GRACE, SystemTime::now()) =>
+            {
+                Ok(Observation::ResultLagging(description, rejection))
+            }
             Err(rejection) => Ok(Observation::Rejected {
                 rejection,
                 description: Some(description),

@@ -1,5 +1,7 @@
 //! ARNs the poller reads and writes: QuickSight snapshot-job ARNs and the SNS topic ARN.
 
+use crate::text::quote;
+
 /// Partitions QuickSight and SNS exist in. A region name alone decides the partition.
 const PARTITIONS: [&str; 8] = [
     "aws",
@@ -75,19 +77,21 @@ impl SnapshotJobArn {
         )
         else {
             return Err(format!(
-                "Arn {arn:?} is not an ARN (expected arn:PARTITION:quicksight:REGION:ACCOUNT:dashboard/DASHBOARD_ID/snapshot-job/SNAPSHOT_JOB_ID)"
+                "Arn {} is not an ARN (expected arn:PARTITION:quicksight:REGION:ACCOUNT:dashboard/DASHBOARD_ID/snapshot-job/SNAPSHOT_JOB_ID)",
+                quote(arn)
             ));
         };
         if !is_known_partition(partition) {
-            return Err(format!("Arn has unknown partition {partition:?}"));
+            return Err(format!("Arn has unknown partition {}", quote(partition)));
         }
         if service != "quicksight" {
             return Err(format!(
-                "Arn is for service {service:?}, not a QuickSight snapshot job"
+                "Arn is for service {}, not a QuickSight snapshot job",
+                quote(service)
             ));
         }
         if !is_valid_region(region) {
-            return Err(format!("Arn has invalid region {region:?}"));
+            return Err(format!("Arn has invalid region {}", quote(region)));
         }
         if partition_for_region(region) != partition {
             return Err(format!(
@@ -97,7 +101,8 @@ impl SnapshotJobArn {
         let segments: Vec<&str> = resource.split('/').collect();
         let ["dashboard", dashboard, "snapshot-job", job] = segments.as_slice() else {
             return Err(format!(
-                "Arn resource {resource:?} is not dashboard/DASHBOARD_ID/snapshot-job/SNAPSHOT_JOB_ID"
+                "Arn resource {} is not dashboard/DASHBOARD_ID/snapshot-job/SNAPSHOT_JOB_ID",
+                quote(resource)
             ));
         };
         Ok(SnapshotJobArn {
@@ -134,7 +139,8 @@ impl SnsTopicArn {
         let parts: Vec<&str> = arn.split(':').collect();
         let ["arn", partition, "sns", region, account, name] = parts.as_slice() else {
             return Err(format!(
-                "{arn:?} is not an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:TOPIC)"
+                "{} is not an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:TOPIC)",
+                quote(arn)
             ));
         };
         let name_ok = (1..=256).contains(&name.len())
@@ -148,7 +154,7 @@ impl SnsTopicArn {
             || !account.bytes().all(|b| b.is_ascii_digit())
             || !name_ok
         {
-            return Err(format!("{arn:?} is not a valid SNS topic ARN"));
+            return Err(format!("{} is not a valid SNS topic ARN", quote(arn)));
         }
         Ok(SnsTopicArn {
             arn: arn.to_owned(),

@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::contract::{BatchOutput, Counts, ErrorDetail, PollOutput, Status};
 use crate::error::Error;
-use crate::reference::{BatchItem, BatchRequest, PollRequest};
+use crate::metrics::{InvocationMetrics, PollMetrics};
+use crate::reference::{BatchItem, BatchRequest, PollRequest, NOT_POLLED};
 use crate::status::{build_output, Observation};
 
 /// Spaces calls evenly at `per_second`, shared by every job of an invocation. QuickSight allows
@@ -67,7 +68,9 @@ impl App {
         // Every job is checked before the first call: one bad entry refuses the whole batch.
         for item in &batch.items {
             if let BatchItem::Poll { request, .. } = item {
-                config.permits(&request.job)?;
+                config
+                    .permits(&request.job)
+                    .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics_sink()))?;
             }
         }
         let limiter = RateLimiter::new(config.batch_rate_per_second);
@@ -76,17 +79,18 @@ impl App {
         // poll never starves its tail; answers are put back in input order.
         let mut items: Vec<(usize, BatchItem)> = batch.items.into_iter().enumerate().collect();
         items.sort_by_key(|(_, item)| !matches!(item, BatchItem::Poll { overdue: true, .. }));
-        let mut jobs: Vec<(usize, PollOutput)> = stream::iter(items)
+        let mut jobs: Vec<(usize, PollOutput, Option<PollMetrics>)> = stream::iter(items)
             .map(|(index, item)| {
                 let limiter = &limiter;
                 async move {
-                    let output = match item {
-                        BatchItem::Finished(output) => *output,
+                    match item {
+                        BatchItem::Finished(output) => (index, *output, None),
                         BatchItem::Poll { request, .. } => {
-                            self.poll_in_batch(&request, deadline, limiter).await
+                            let (output, metrics) =
+                                self.poll_in_batch(&request, deadline, limiter).await;
+                            (index, output, Some(metrics))
                         }
-                    };
-                    (index, output)
+                    }
                 }
             })
             // `buffered` keeps at most this many polls (and their futures) alive, however
@@ -94,9 +98,20 @@ impl App {
             .buffered(config.batch_concurrency)
             .collect()
             .await;
-        jobs.sort_by_key(|(index, _)| *index);
-        let jobs = jobs.into_iter().map(|(_, output)| output).collect();
-        Ok(aggregate(jobs, batch.previous_attempt.saturating_add(1)))
+        jobs.sort_by_key(|(index, _, _)| *index);
+        // Polls the round had no time for made no call: not counted as polls.
+        let polls: Vec<PollMetrics> = jobs
+            .iter_mut()
+            .filter_map(|(_, output, metrics)| {
+                metrics
+                    .take()
+                    .filter(|_| output.error.as_ref().is_none_or(|e| e.kind != NOT_POLLED))
+            })
+            .collect();
+        let jobs = jobs.into_iter().map(|(_, output, _)| output).collect();
+        let answer = aggregate(jobs, batch.previous_attempt.saturating_add(1));
+        InvocationMetrics::of(answer.status.as_str(), &polls).emit(self.metrics_sink());
+        Ok(answer)
     }
 
     /// One job of a batch. A retryable failure does not fail the batch (that would re-poll and
@@ -107,7 +122,7 @@ impl App {
         request: &PollRequest,
         deadline: Instant,
         limiter: &RateLimiter,
-    ) -> PollOutput {
+    ) -> (PollOutput, PollMetrics) {
         let config = self.config();
         let left = deadline.saturating_duration_since(Instant::now());
         // The describe must start early enough to leave room for its answer and a notice.
@@ -115,18 +130,20 @@ impl App {
             limiter,
             start_by: deadline.checked_sub(LAST_START).unwrap_or(deadline),
         };
-        match self.poll_request(request, left, Some(&pace)).await {
+        let (result, metrics) = self.poll_request(request, left, Some(&pace)).await;
+        let output = match result {
             Ok(output) => output,
             Err(err) => {
                 let mut output =
                     build_output(request, Observation::NotPolled, SystemTime::now(), config);
                 output.error = Some(ErrorDetail {
                     kind: err.error_type().into(),
-                    message: err.to_string(),
+                    message: err.message(),
                 });
                 output
             }
-        }
+        };
+        (output, metrics)
     }
 }
 

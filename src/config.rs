@@ -11,8 +11,9 @@ use crate::wait::WaitPolicy;
 /// Everything the poller can be told through its environment. README.md lists each variable.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `SNS_TOPIC_ARN` (required): where failures (and, optionally, successes) are published.
-    pub topic: SnsTopicArn,
+    /// `SNS_TOPIC_ARN` (required unless notices are off): where failures (and, optionally,
+    /// successes) are published. None only with [`Notices::Off`].
+    pub topic: Option<SnsTopicArn>,
     /// `NOTIFY_ON_SUCCESS` (default false): also publish when a job completes.
     pub notify_on_success: bool,
     /// `MIN_WAIT_SECONDS`, `MAX_WAIT_SECONDS`, `WAIT_AGE_PERCENT`: the adaptive wait.
@@ -38,6 +39,8 @@ pub struct Config {
     pub batch_concurrency: usize,
     /// `BATCH_MAX_JOBS` (default 1000): the largest batch accepted.
     pub batch_max_jobs: usize,
+    /// `MAX_EVENT_BYTES` (default 1 MiB): a larger event is refused before it is parsed.
+    pub max_event_bytes: usize,
     /// `ALLOWED_ACCOUNT_IDS` (comma-separated; empty = any): accounts the function may describe.
     pub allowed_accounts: Vec<String>,
     /// `ALLOWED_REGIONS` (comma-separated; empty = any): regions the function may describe.
@@ -49,18 +52,46 @@ pub struct Config {
     pub credentials_in_env: bool,
 }
 
+/// Whether this process publishes notices: always in Lambda; a person at a terminal may turn
+/// them off (`--no-notify`) and then needs no topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notices {
+    Sns,
+    Off,
+}
+
 impl Config {
+    /// The settings of a function that publishes notices (`SNS_TOPIC_ARN` required).
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_env_with(Notices::Sns)
+    }
+
+    pub fn from_env_with(notices: Notices) -> Result<Self, Error> {
+        Self::read(|name| std::env::var(name).ok(), notices)
     }
 
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Self::read(lookup, Notices::Sns)
+    }
+
+    pub fn read(lookup: impl Fn(&str) -> Option<String>, notices: Notices) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let topic = get("SNS_TOPIC_ARN")
-            .ok_or_else(|| Error::InvalidConfiguration("SNS_TOPIC_ARN is not set".into()))?;
-        let topic = SnsTopicArn::parse(topic.trim())
-            .map_err(|why| Error::InvalidConfiguration(format!("SNS_TOPIC_ARN {why}")))?;
+        let topic =
+            match notices {
+                Notices::Off => None,
+                Notices::Sns => {
+                    let raw = get("SNS_TOPIC_ARN").ok_or_else(|| {
+                        Error::InvalidConfiguration(
+                        "SNS_TOPIC_ARN is not set (at a terminal, --no-notify polls without it)"
+                            .into(),
+                    )
+                    })?;
+                    Some(SnsTopicArn::parse(raw.trim()).map_err(|why| {
+                        Error::InvalidConfiguration(format!("SNS_TOPIC_ARN {why}"))
+                    })?)
+                }
+            };
 
         let wait = WaitPolicy {
             min_seconds: number(&get, "MIN_WAIT_SECONDS", 5, 1, 86_400)?,
@@ -96,8 +127,9 @@ impl Config {
         };
         // The function runs in its topic's partition; aws-cn endpoints are not known to chain
         // to Amazon Trust Services, so every call there would fail its TLS handshake.
-        let partition = &topic.partition;
-        if trust_store == TrustStore::Amazon && !matches!(partition.as_str(), "aws" | "aws-us-gov")
+        let partition = topic.as_ref().map(|t| t.partition.as_str());
+        if let Some(partition) = partition
+            .filter(|p| trust_store == TrustStore::Amazon && !matches!(*p, "aws" | "aws-us-gov"))
         {
             return Err(Error::InvalidConfiguration(format!(
                 "TRUST_STORE=amazon is for the aws and aws-us-gov partitions; this function's \
@@ -112,6 +144,8 @@ impl Config {
             batch_rate_per_second: number(&get, "BATCH_RATE_PER_SECOND", 8, 1, 1_000)? as u32,
             batch_concurrency: number(&get, "BATCH_CONCURRENCY", 4, 1, 64)? as usize,
             batch_max_jobs: number(&get, "BATCH_MAX_JOBS", 1000, 1, 100_000)? as usize,
+            // Lambda's own limit for a synchronous payload is 6 MB.
+            max_event_bytes: number(&get, "MAX_EVENT_BYTES", 1 << 20, 1024, 6 << 20)? as usize,
             allowed_accounts,
             allowed_regions,
             topic,
@@ -234,6 +268,18 @@ mod tests {
     }
 
     #[test]
+    fn without_notices_no_topic_is_needed_or_read() {
+        let off = Config::read(|_| None, Notices::Off).expect("valid without a topic");
+        assert!(off.topic.is_none());
+        let ignored = Config::read(
+            |name| (name == "SNS_TOPIC_ARN").then(|| "not-an-arn".to_owned()),
+            Notices::Off,
+        )
+        .expect("the topic is not read");
+        assert!(ignored.topic.is_none());
+    }
+
+    #[test]
     fn topic_that_is_not_an_sns_arn_is_rejected() {
         let err = config(&[("SNS_TOPIC_ARN", "snapshot-alerts")]).unwrap_err();
         assert!(err.to_string().contains("SNS_TOPIC_ARN"), "{err}");
@@ -248,7 +294,7 @@ mod tests {
         assert_eq!(config.job_deadline, Duration::from_secs(3600));
         assert_eq!(config.not_found_grace_polls, 2);
         assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
-        assert!(!config.topic.is_fifo());
+        assert!(!config.topic.expect("a topic").is_fifo());
         assert_eq!(config.trust_store, TrustStore::System);
         assert!(!config.credentials_in_env);
     }

@@ -60,6 +60,10 @@ pub struct PollOutput {
     /// Every S3 object QuickSight reported, for every user and file group.
     pub results: Vec<FileResult>,
     pub error: Option<ErrorDetail>,
+    /// QuickSight said the job can be re-run as it is and succeed (RLS_CHANGED, CLS_CHANGED:
+    /// "re-run the job with current settings"). Absent in outputs of older builds.
+    #[serde(default)]
+    pub rerunnable: bool,
     pub notification: Option<Notification>,
 }
 
@@ -79,6 +83,7 @@ impl PollOutput {
             request_id: None,
             results: Vec::new(),
             error: None,
+            rerunnable: false,
             notification: None,
         }
     }

@@ -2,6 +2,8 @@
 
 use lambda_runtime::Diagnostic;
 
+use crate::text::{truncate, ERROR_MESSAGE_MAX};
+
 /// Every way an invocation can fail. Each variant maps to one stable PascalCase `errorType`
 /// (see [`Error::error_type`]); Step Functions' Retry/Catch and the README list these names,
 /// so they must never change with a refactor or a Rust type rename.
@@ -30,6 +32,22 @@ pub enum Error {
     #[error("could not publish to SNS topic {topic_arn}: {message}")]
     NotificationFailed { topic_arn: String, message: String },
 
+    /// SNS refused the notice in a way no retry changes (topic or KMS key gone, disabled or
+    /// forbidden). Not retryable: the invocation fails so the state machine's Catch reports it.
+    #[error("SNS topic {topic_arn} refused the notice: {message}")]
+    NotificationRejected { topic_arn: String, message: String },
+
+    /// The function's own AWS credentials are missing, expired or rejected (or its clock is
+    /// skewed): an operational problem, not the job's. Retryable: a new execution environment
+    /// gets fresh credentials.
+    #[error("AWS credentials {problem} ({service} {operation}): {message}")]
+    CredentialsError {
+        service: &'static str,
+        operation: &'static str,
+        problem: CredentialsProblem,
+        message: String,
+    },
+
     /// The function's own settings are wrong; raised at cold start, before any event.
     #[error("invalid configuration: {0}")]
     InvalidConfiguration(String),
@@ -43,6 +61,8 @@ impl Error {
             Error::QuickSightThrottled { .. } => "QuickSightThrottled",
             Error::QuickSightUnavailable { .. } => "QuickSightUnavailable",
             Error::NotificationFailed { .. } => "NotificationFailed",
+            Error::NotificationRejected { .. } => "NotificationRejected",
+            Error::CredentialsError { .. } => "CredentialsError",
             Error::InvalidConfiguration(_) => "InvalidConfiguration",
         }
     }
@@ -54,12 +74,106 @@ impl Error {
             Error::QuickSightThrottled { .. }
                 | Error::QuickSightUnavailable { .. }
                 | Error::NotificationFailed { .. }
+                | Error::CredentialsError { .. }
         )
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidJobReference(message.into())
     }
+}
+
+/// Why the function's own credentials did not get a call through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsProblem {
+    /// None could be loaded (no environment variables, profile, role, ...).
+    Missing,
+    /// The service refused them: expired, unknown, or a signature it could not verify.
+    Rejected,
+}
+
+impl std::fmt::Display for CredentialsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CredentialsProblem::Missing => "missing",
+            CredentialsProblem::Rejected => "rejected",
+        })
+    }
+}
+
+/// Error codes with which AWS services refuse the caller's credentials or signature rather
+/// than the request: the caller's fault, whatever the job's state.
+const CREDENTIAL_ERROR_CODES: &[&str] = &[
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "IncompleteSignatureException",
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
+    "InvalidAccessKeyId",
+    "RequestExpired",
+];
+
+/// Whether a failed AWS call failed on the caller's credentials, and how: none could be loaded
+/// (a `CredentialsError` in the chain), or the service refused them (its error code).
+pub(crate) fn credentials_problem<E>(
+    err: &aws_sdk_quicksight::error::SdkError<E>,
+) -> Option<CredentialsProblem>
+where
+    E: aws_sdk_quicksight::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_quicksight::error::ProvideErrorMetadata;
+    if err
+        .code()
+        .is_some_and(|c| CREDENTIAL_ERROR_CODES.contains(&c))
+    {
+        return Some(CredentialsProblem::Rejected);
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = next {
+        if cause
+            .downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return Some(CredentialsProblem::Missing);
+        }
+        next = cause.source();
+    }
+    None
+}
+
+/// The error for a call that failed on the caller's credentials, with a message a person can
+/// act on instead of the SDK's chain.
+pub(crate) fn credentials_error<E>(
+    service: &'static str,
+    operation: &'static str,
+    problem: CredentialsProblem,
+    err: &aws_sdk_quicksight::error::SdkError<E>,
+) -> Error
+where
+    E: aws_sdk_quicksight::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = match problem {
+        CredentialsProblem::Missing => "none could be loaded; set AWS_ACCESS_KEY_ID and \
+            AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE, or run with a role"
+            .to_owned(),
+        CredentialsProblem::Rejected => describe_sdk_error(err),
+    };
+    Error::CredentialsError {
+        service,
+        operation,
+        problem,
+        message,
+    }
+}
+
+/// Error codes that mean "try again later" although no HTTP status says so.
+pub(crate) fn is_request_timeout(code: Option<&str>) -> bool {
+    matches!(code, Some("RequestTimeout" | "RequestTimeoutException"))
 }
 
 /// A short, single-line account of a failed AWS call: the service's code and message when it
@@ -117,11 +231,19 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
     causes.join(": ")
 }
 
+impl Error {
+    /// The message as it leaves the function (errorMessage, log): at most
+    /// [`ERROR_MESSAGE_MAX`] characters, whatever the input quoted in it.
+    pub fn message(&self) -> String {
+        truncate(&self.to_string(), ERROR_MESSAGE_MAX).into_owned()
+    }
+}
+
 impl From<Error> for Diagnostic {
     fn from(error: Error) -> Self {
         Diagnostic {
             error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
+            error_message: error.message(),
         }
     }
 }

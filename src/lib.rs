@@ -9,6 +9,7 @@ pub mod batch;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod event;
 pub mod http;
 pub mod local;
 pub mod metrics;
@@ -17,6 +18,7 @@ pub mod quicksight;
 pub mod reference;
 pub mod setup;
 pub mod status;
+pub mod text;
 pub mod wait;
 
 pub use app::App;

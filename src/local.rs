@@ -1,4 +1,5 @@
-//! Running the binary outside Lambda: one event from a file or stdin, one poll, JSON on stdout.
+//! Running the binary outside Lambda, for a person at a terminal: one job reference from an ARN
+//! argument, a file or stdin, one poll, the output JSON on stdout.
 
 use std::io::Read;
 use std::time::Duration;
@@ -11,10 +12,123 @@ use crate::error::Error;
 /// How long a local poll may take, standing in for the Lambda deadline.
 const LOCAL_TIME_LIMIT: Duration = Duration::from_secs(60);
 
-/// Polls once for the event in `path` (stdin when absent or `-`). Prints the output and returns
-/// exit code 0, or prints `{"errorType","errorMessage"}` as Lambda would and returns 1.
-pub async fn run_once(app: &App, path: Option<&str>) -> i32 {
-    let result = match read_event(path) {
+/// What `--help` prints.
+pub const USAGE: &str = "\
+Polls one Amazon QuickSight dashboard snapshot job and prints the poller's output JSON.
+Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it serves the Lambda Runtime API instead.
+
+Usage: quicksight-snapshot-poller [--no-notify] [JOB_ARN | EVENT_FILE | -]
+
+Arguments:
+  JOB_ARN      a snapshot job's ARN,
+               arn:aws:quicksight:REGION:ACCOUNT:dashboard/DASHBOARD/snapshot-job/JOB
+  EVENT_FILE   a JSON event, any input shape the function accepts (see events/)
+  -            read the event from stdin (also when no argument is given)
+
+Options:
+  --no-notify  poll and print, but never publish to SNS; SNS_TOPIC_ARN is then not required
+  -h, --help   print this help
+  -V, --version
+               print the version
+
+Environment: AWS credentials and AWS_REGION as for the AWS CLI (AWS_PROFILE works),
+SNS_TOPIC_ARN unless --no-notify, and the settings in README.md (Configuration).
+
+Exit status: 0 the output was printed, whatever the job's status; 1 the poll failed with an
+errorType, printed as {\"errorType\",\"errorMessage\"}; 2 usage or configuration error.
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Version,
+    Poll(PollArgs),
+}
+
+/// One local poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollArgs {
+    /// False with `--no-notify`: nothing is published.
+    pub notify: bool,
+    pub event: EventSource,
+}
+
+/// Where the job reference comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventSource {
+    Stdin,
+    File(String),
+    /// A job named by its ARN on the command line.
+    JobArn(String),
+}
+
+impl EventSource {
+    fn read(&self, max_bytes: usize) -> Result<Value, Error> {
+        let text = match self {
+            // A named job, as `{"Arn": ...}` with no RequestId: not-found is a failure at once.
+            EventSource::JobArn(arn) => return Ok(serde_json::json!({ "Arn": arn })),
+            EventSource::Stdin => {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                    Error::invalid(format!("could not read the event from stdin: {e}"))
+                })?;
+                text
+            }
+            EventSource::File(path) => std::fs::read_to_string(path).map_err(|e| {
+                Error::invalid(format!("could not read the event file {path}: {e}"))
+            })?,
+        };
+        crate::event::parse(&text, max_bytes)
+    }
+}
+
+/// Reads the arguments after the program name. The error is a one-line usage message.
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut notify = true;
+    let mut positional = Vec::new();
+    let mut options_done = false;
+    for arg in args {
+        match arg.as_str() {
+            _ if options_done => positional.push(arg),
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--no-notify" => notify = false,
+            "--" => options_done = true,
+            "-" => positional.push(arg),
+            option if option.starts_with('-') => {
+                return Err(format!(
+                    "unknown option {option:?} (try --help)",
+                    option = crate::text::truncate(option, 64)
+                ))
+            }
+            _ => positional.push(arg),
+        }
+    }
+    let event = match positional.as_slice() {
+        [] => EventSource::Stdin,
+        [one] if one == "-" => EventSource::Stdin,
+        [one] if one.starts_with("arn:") => EventSource::JobArn(one.clone()),
+        [one] => EventSource::File(one.clone()),
+        [_, extra, ..] => {
+            return Err(format!(
+                "one job at a time: unexpected argument {:?} (try --help)",
+                crate::text::truncate(extra, 64)
+            ))
+        }
+    };
+    Ok(Command::Poll(PollArgs { notify, event }))
+}
+
+/// The `--version` line.
+pub fn version() -> String {
+    format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+}
+
+/// Polls once for `event`. Prints the output and returns exit code 0, or prints
+/// `{"errorType","errorMessage"}` as Lambda would and returns 1.
+pub async fn run_once(app: &App, event: &EventSource) -> i32 {
+    let result = match event.read(app.max_event_bytes()) {
         Ok(event) => app.invoke(&event, LOCAL_TIME_LIMIT).await,
         Err(err) => Err(err),
     };
@@ -32,27 +146,85 @@ pub async fn run_once(app: &App, path: Option<&str>) -> i32 {
         Err(err) => {
             let body = serde_json::json!({
                 "errorType": err.error_type(),
-                "errorMessage": err.to_string(),
+                "errorMessage": err.message(),
             });
             println!("{body}");
-            eprintln!("{}: {err}", err.error_type());
+            eprintln!("{}: {}", err.error_type(), err.message());
             1
         }
     }
 }
 
-fn read_event(path: Option<&str>) -> Result<Value, Error> {
-    let text = match path {
-        None | Some("-") => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| Error::invalid(format!("could not read the event from stdin: {e}")))?;
-            text
-        }
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Error::invalid(format!("could not read the event file {path}: {e}")))?,
-    };
-    serde_json::from_str(&text)
-        .map_err(|e| Error::invalid(format!("the event is not valid JSON: {e}")))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    fn poll(notify: bool, event: EventSource) -> Result<Command, String> {
+        Ok(Command::Poll(PollArgs { notify, event }))
+    }
+
+    #[test]
+    fn no_argument_reads_stdin_and_notifies() {
+        assert_eq!(parse(&[]), poll(true, EventSource::Stdin));
+        assert_eq!(parse(&["-"]), poll(true, EventSource::Stdin));
+    }
+
+    #[test]
+    fn help_and_version_win_over_everything_else() {
+        assert_eq!(parse(&["--no-notify", "--help"]), Ok(Command::Help));
+        assert_eq!(parse(&["-h", "x", "y"]), Ok(Command::Help));
+        assert_eq!(parse(&["-V"]), Ok(Command::Version));
+        assert_eq!(parse(&["--version"]), Ok(Command::Version));
+        assert_eq!(
+            version(),
+            format!("quicksight-snapshot-poller {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
+    #[test]
+    fn an_arn_argument_names_the_job_and_anything_else_is_a_file() {
+        let arn = "arn:aws:quicksight:us-east-1:123456789012:dashboard/d/snapshot-job/j";
+        assert_eq!(
+            parse(&["--no-notify", arn]),
+            poll(false, EventSource::JobArn(arn.into()))
+        );
+        assert_eq!(
+            parse(&["events/api-casing.json"]),
+            poll(true, EventSource::File("events/api-casing.json".into()))
+        );
+        assert_eq!(
+            parse(&["--", "--odd-name.json"]),
+            poll(true, EventSource::File("--odd-name.json".into()))
+        );
+    }
+
+    #[test]
+    fn unknown_options_and_extra_arguments_are_usage_errors() {
+        let err = parse(&["--notify-never"]).unwrap_err();
+        assert!(
+            err.contains("--notify-never") && err.contains("--help"),
+            "{err}"
+        );
+        let err = parse(&["a.json", "b.json"]).unwrap_err();
+        assert!(err.contains("b.json"), "{err}");
+    }
+
+    #[test]
+    fn a_job_arn_becomes_a_named_reference() {
+        let arn = "arn:aws:quicksight:eu-west-1:123456789012:dashboard/d/snapshot-job/j";
+        let event = EventSource::JobArn(arn.into())
+            .read(1024)
+            .expect("an event");
+        let request = crate::reference::parse_event(&event, None).expect("a reference");
+        assert_eq!(request.job.region, "eu-west-1");
+        assert_eq!(request.job.dashboard, "d");
+        assert!(
+            !request.not_found_is_pending(2),
+            "a job named on the command line gets no not-found grace"
+        );
+    }
 }

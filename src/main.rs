@@ -1,19 +1,49 @@
 use lambda_runtime::{service_fn, LambdaEvent};
+use quicksight_snapshot_poller::config::Notices;
+use quicksight_snapshot_poller::local::{self, Command};
 use quicksight_snapshot_poller::metrics::Sink;
-use quicksight_snapshot_poller::{local, setup, Config};
-use serde_json::Value;
+use quicksight_snapshot_poller::{setup, Config};
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // Outside Lambda the same binary polls once; stdout then carries only the JSON answer.
+    // Outside Lambda the same binary polls once for a person at a terminal; stdout then carries
+    // only the JSON answer.
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let local = if in_lambda {
+        None
+    } else {
+        // Lossy, not `std::env::args`, which panics on an argument that is not UTF-8.
+        let args = std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned());
+        match local::parse_args(args) {
+            Ok(Command::Help) => {
+                print!("{}", local::USAGE);
+                return Ok(());
+            }
+            Ok(Command::Version) => {
+                println!("{}", local::version());
+                return Ok(());
+            }
+            Ok(Command::Poll(args)) => Some(args),
+            Err(usage) => {
+                eprintln!("quicksight-snapshot-poller: {usage}");
+                std::process::exit(2);
+            }
+        }
+    };
     if in_lambda {
         lambda_runtime::tracing::init_default_subscriber();
     } else {
         lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
     }
 
-    let config = match Config::from_env() {
+    let notices = match &local {
+        Some(args) if !args.notify => Notices::Off,
+        _ => Notices::Sns,
+    };
+    let config = match Config::from_env_with(notices) {
         Ok(config) => config,
         Err(err) => exit_at_cold_start(&err),
     };
@@ -28,15 +58,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let app = setup::app(config, &sdk).with_metrics(sink);
 
-    if !in_lambda {
-        let path = std::env::args().nth(1);
-        std::process::exit(local::run_once(&app, path.as_deref()).await);
+    if let Some(args) = local {
+        std::process::exit(local::run_once(&app, &args.event).await);
     }
 
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        app.handle(event).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move { app.handle(event).await },
+    ))
     .await
 }
 

@@ -17,28 +17,64 @@ pub enum Sink {
     Off,
 }
 
-/// What one invocation measured.
+/// What one job's poll measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollMetrics {
-    /// The output's status, or the errorType when the invocation failed: at most nine values,
-    /// the only dimension, so the metric count stays fixed however many jobs are polled.
+    /// The output's status, or the errorType when the poll failed.
     pub outcome: String,
     pub job_age: Option<Duration>,
+    /// Time spent in QuickSight calls, without the batch rate limiter's waits.
     pub quicksight_latency: Duration,
     pub throttled: bool,
     pub notified: bool,
 }
 
-impl PollMetrics {
+/// EMF allows at most 100 values for one metric in one line.
+const MAX_VALUES: usize = 100;
+
+/// What one invocation measured: written as exactly one EMF line, a batch's polls summed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationMetrics {
+    /// The answer's status, or the errorType when the invocation failed: at most a dozen
+    /// values, the only dimension, so the metric count stays fixed however many jobs are polled.
+    pub outcome: String,
+    /// Jobs whose QuickSight calls this invocation made.
+    pub polls: usize,
+    /// One value per poll (the first hundred).
+    pub quicksight_latency: Vec<Duration>,
+    pub job_age: Vec<Duration>,
+    pub throttles: usize,
+    pub notifications: usize,
+}
+
+impl InvocationMetrics {
     /// An invocation refused before any call (bad input): counted under its errorType.
     pub fn refused(err: &crate::error::Error) -> Self {
-        PollMetrics {
-            outcome: err.error_type().to_owned(),
-            job_age: None,
-            quicksight_latency: std::time::Duration::ZERO,
-            throttled: false,
-            notified: false,
+        Self::of(err.error_type(), &[])
+    }
+
+    /// One invocation's polls (one, or a batch's) under the invocation's outcome.
+    pub fn of<'a>(outcome: &str, polls: impl IntoIterator<Item = &'a PollMetrics>) -> Self {
+        let mut metrics = InvocationMetrics {
+            outcome: outcome.to_owned(),
+            polls: 0,
+            quicksight_latency: Vec::new(),
+            job_age: Vec::new(),
+            throttles: 0,
+            notifications: 0,
+        };
+        for poll in polls {
+            metrics.polls += 1;
+            if metrics.quicksight_latency.len() < MAX_VALUES {
+                metrics.quicksight_latency.push(poll.quicksight_latency);
+            }
+            if let Some(age) = poll.job_age.filter(|_| metrics.job_age.len() < MAX_VALUES) {
+                metrics.job_age.push(age);
+            }
+            metrics.throttles += usize::from(poll.throttled);
+            metrics.notifications += usize::from(poll.notified);
         }
+        metrics
     }
 
     pub fn to_emf(&self, now: SystemTime) -> Value {
@@ -48,7 +84,6 @@ impl PollMetrics {
             .as_millis() as u64;
         let mut metrics = vec![
             json!({"Name": "Polls", "Unit": "Count"}),
-            json!({"Name": "QuickSightLatency", "Unit": "Milliseconds"}),
             json!({"Name": "Throttles", "Unit": "Count"}),
             json!({"Name": "Notifications", "Unit": "Count"}),
         ];
@@ -58,14 +93,28 @@ impl PollMetrics {
                 "CloudWatchMetrics": [],
             },
             "Outcome": self.outcome,
-            "Polls": 1,
-            "QuickSightLatency": self.quicksight_latency.as_secs_f64() * 1000.0,
-            "Throttles": u8::from(self.throttled),
-            "Notifications": u8::from(self.notified),
+            "Polls": self.polls,
+            "Throttles": self.throttles,
+            "Notifications": self.notifications,
         });
-        if let Some(age) = self.job_age {
-            metrics.push(json!({"Name": "JobAge", "Unit": "Seconds"}));
-            line["JobAge"] = json!(age.as_secs());
+        let millis: Vec<f64> = self
+            .quicksight_latency
+            .iter()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect();
+        let seconds: Vec<f64> = self.job_age.iter().map(|d| d.as_secs() as f64).collect();
+        for (name, unit, values) in [
+            ("QuickSightLatency", "Milliseconds", millis),
+            ("JobAge", "Seconds", seconds),
+        ] {
+            // A metric with no value is left out; one value is a number, several an array.
+            let value = match values.as_slice() {
+                [] => continue,
+                [one] => json!(one),
+                many => json!(many),
+            };
+            metrics.push(json!({"Name": name, "Unit": unit}));
+            line[name] = value;
         }
         line["_aws"]["CloudWatchMetrics"] = json!([{
             "Namespace": NAMESPACE,
@@ -109,26 +158,40 @@ mod tests {
             }
             for metric in directive["Metrics"].as_array().expect("metrics") {
                 let name = metric["Name"].as_str().expect("metric name");
-                assert!(value[name].is_number(), "metric {name} is a number member");
+                let member = &value[name];
+                let values = member
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_else(|| vec![member.clone()]);
+                assert!(
+                    (1..=100).contains(&values.len()) && values.iter().all(Value::is_number),
+                    "metric {name} is a number or up to 100 numbers"
+                );
                 assert!(metric["Unit"].is_string());
             }
         }
     }
 
+    fn poll(outcome: &str, age: Option<u64>, millis: u64, throttled: bool) -> PollMetrics {
+        PollMetrics {
+            outcome: outcome.into(),
+            job_age: age.map(Duration::from_secs),
+            quicksight_latency: Duration::from_millis(millis),
+            throttled,
+            notified: outcome == "FAILED",
+        }
+    }
+
     #[test]
     fn a_poll_emits_one_valid_emf_line_with_low_cardinality_dimensions() {
-        let metrics = PollMetrics {
-            outcome: "IN_PROGRESS".into(),
-            job_age: Some(Duration::from_secs(42)),
-            quicksight_latency: Duration::from_millis(35),
-            throttled: false,
-            notified: false,
-        };
+        let metrics =
+            InvocationMetrics::of("IN_PROGRESS", &[poll("IN_PROGRESS", Some(42), 35, false)]);
         let line = metrics.to_emf(SystemTime::now()).to_string();
         assert!(!line.contains('\n'));
         assert_valid_emf(&line);
         let value: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(value["JobAge"], 42);
+        assert_eq!(value["JobAge"], 42.0);
+        assert_eq!(value["Polls"], 1);
         assert_eq!(value["Outcome"], "IN_PROGRESS");
         assert_eq!(
             value["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
@@ -138,17 +201,54 @@ mod tests {
 
     #[test]
     fn a_throttled_invocation_counts_a_throttle_and_has_no_job_age() {
-        let metrics = PollMetrics {
-            outcome: "QuickSightThrottled".into(),
-            job_age: None,
-            quicksight_latency: Duration::from_millis(900),
-            throttled: true,
-            notified: false,
-        };
+        let metrics = InvocationMetrics::of(
+            "QuickSightThrottled",
+            &[poll("QuickSightThrottled", None, 900, true)],
+        );
         let line = metrics.to_emf(SystemTime::now()).to_string();
         assert_valid_emf(&line);
         let value: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["Throttles"], 1);
         assert!(value.get("JobAge").is_none());
+    }
+
+    #[test]
+    fn a_batch_is_one_line_summing_its_polls_with_a_value_per_poll() {
+        let polls: Vec<PollMetrics> = (0..150)
+            .map(|i| {
+                poll(
+                    if i % 50 == 0 { "FAILED" } else { "IN_PROGRESS" },
+                    Some(i),
+                    10 + i,
+                    i % 3 == 0,
+                )
+            })
+            .collect();
+        let line = InvocationMetrics::of("FAILED", &polls)
+            .to_emf(SystemTime::now())
+            .to_string();
+        assert_valid_emf(&line);
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["Polls"], 150);
+        assert_eq!(value["Throttles"], 50);
+        assert_eq!(value["Notifications"], 3);
+        assert_eq!(
+            value["QuickSightLatency"].as_array().map(Vec::len),
+            Some(100)
+        );
+        assert_eq!(value["Outcome"], "FAILED");
+    }
+
+    #[test]
+    fn a_refused_invocation_counts_no_poll() {
+        let err = crate::error::Error::InvalidJobReference("x".into());
+        let line = InvocationMetrics::refused(&err)
+            .to_emf(SystemTime::now())
+            .to_string();
+        assert_valid_emf(&line);
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["Polls"], 0);
+        assert_eq!(value["Outcome"], "InvalidJobReference");
+        assert!(value.get("QuickSightLatency").is_none());
     }
 }

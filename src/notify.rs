@@ -8,20 +8,43 @@ use sha2::{Digest, Sha256};
 
 use crate::arn::SnsTopicArn;
 use crate::contract::{Notification, PollOutput, Status, UserType};
-use crate::error::{describe_sdk_error, Error};
+use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
+use crate::text::truncate;
 
-/// SNS's limit for a subject: up to 100 printable ASCII characters.
-const SUBJECT_MAX: usize = 100;
+/// SNS's limit for a subject: printable ASCII, "less than 100 characters".
+const SUBJECT_MAX: usize = 99;
 /// SNS accepts 256 KiB in all; keep room for attributes and the JSON envelope.
 const MESSAGE_MAX: usize = 240 * 1024;
 
+/// Publish errors that the same request will meet again, however often it is retried (SNS API
+/// reference, Publish errors): the topic or its KMS key is gone, disabled or forbidden, or the
+/// request itself is invalid. Throttled, InternalError and KMSThrottling are transient.
+const PERMANENT_PUBLISH_ERRORS: &[&str] = &[
+    "NotFound",
+    "NotFoundException",
+    "AuthorizationError",
+    "AuthorizationErrorException",
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "InvalidSecurity",
+    "KMSAccessDenied",
+    "KMSDisabled",
+    "KMSInvalidState",
+    "KMSNotFound",
+    "KMSOptInRequired",
+    "ValidationException",
+];
+
 /// Whether this poll's outcome is worth a notice: failures and timeouts always, completed jobs
-/// with failed files always (some exports did not happen), clean successes when configured.
+/// with an error or failed files always (some exports did not happen), clean successes when
+/// configured.
 pub fn should_notify(output: &PollOutput, notify_on_success: bool) -> bool {
     match output.status {
         Status::Failed | Status::TimedOut => true,
         Status::Succeeded => {
-            notify_on_success || output.results.iter().any(|file| !file.errors.is_empty())
+            notify_on_success
+                || output.error.is_some()
+                || output.results.iter().any(|file| !file.errors.is_empty())
         }
         Status::InProgress => false,
     }
@@ -101,11 +124,8 @@ fn subject(output: &PollOutput) -> String {
             }
         })
         .collect();
-    if clean.len() <= SUBJECT_MAX {
-        clean
-    } else {
-        format!("{}...", &clean[..SUBJECT_MAX - 3])
-    }
+    // ASCII only by now, so characters are bytes.
+    truncate(&clean, SUBJECT_MAX).into_owned()
 }
 
 fn envelope(output: &PollOutput) -> String {
@@ -208,6 +228,10 @@ impl Notifier {
         }
     }
 
+    pub fn topic_arn(&self) -> &str {
+        &self.topic.arn
+    }
+
     fn client(&self) -> &aws_sdk_sns::Client {
         self.client
             .get_or_init(|| aws_sdk_sns::Client::from_conf(self.config.clone()))
@@ -235,14 +259,34 @@ impl Notifier {
                 .message_group_id(group)
                 .message_deduplication_id(dedup);
         }
-        let published = request
-            .send()
-            .await
-            .map_err(|e| self.failed(describe_sdk_error(&e)))?;
+        let published = request.send().await.map_err(|e| self.classify(&e))?;
         Ok(Notification {
             message_id: published.message_id().unwrap_or_default().to_owned(),
             topic_arn: self.topic.arn.clone(),
         })
+    }
+
+    /// Sorts a failed Publish: the caller's credentials, a refusal no retry will change (the
+    /// topic or its key gone, disabled or not ours to use), or a transient failure.
+    fn classify<E>(&self, err: &aws_sdk_quicksight::error::SdkError<E>) -> Error
+    where
+        E: aws_sdk_quicksight::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        use aws_sdk_quicksight::error::ProvideErrorMetadata;
+        if let Some(problem) = credentials_problem(err) {
+            return credentials_error("SNS", "Publish", problem, err);
+        }
+        let message = describe_sdk_error(err);
+        if err
+            .code()
+            .is_some_and(|code| PERMANENT_PUBLISH_ERRORS.contains(&code))
+        {
+            return Error::NotificationRejected {
+                topic_arn: self.topic.arn.clone(),
+                message,
+            };
+        }
+        self.failed(message)
     }
 
     fn failed(&self, message: String) -> Error {
@@ -286,7 +330,7 @@ mod tests {
     fn subject_stays_within_sns_limits_for_the_longest_ids() {
         let long = "d".repeat(512);
         let message = compose(&output(&long, &long, Status::Failed), &topic("t"));
-        assert_eq!(message.subject.len(), SUBJECT_MAX);
+        assert_eq!(message.subject.len(), 99, "SNS: less than 100 characters");
         assert!(message.subject.ends_with("..."));
         assert!(message
             .subject

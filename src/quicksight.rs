@@ -6,13 +6,17 @@ use std::sync::Mutex;
 use aws_sdk_quicksight::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job::DescribeDashboardSnapshotJobOutput;
 use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job_result::DescribeDashboardSnapshotJobResultOutput;
+use aws_sdk_quicksight::operation::RequestId;
 use aws_sdk_quicksight::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_quicksight::types::{SnapshotJobResultFileGroup, SnapshotJobStatus};
 use aws_sdk_quicksight::Client;
 
 use crate::contract::{ErrorDetail, FileResult, UserType};
-use crate::error::{describe_sdk_error, Error};
+use crate::error::{
+    credentials_error, credentials_problem, describe_sdk_error, is_request_timeout, Error,
+};
 use crate::reference::JobReference;
+use crate::text::truncate;
 
 const DESCRIBE: &str = "DescribeDashboardSnapshotJob";
 const DESCRIBE_RESULT: &str = "DescribeDashboardSnapshotJobResult";
@@ -65,6 +69,14 @@ impl JobDescription {
     pub fn is_terminal(&self) -> bool {
         matches!(self.job_status.as_str(), "COMPLETED" | "FAILED")
     }
+
+    /// Whether QuickSight last updated the job no longer than `grace` before `now` (a job
+    /// without a LastUpdatedTime never is).
+    pub fn finished_within(&self, grace: std::time::Duration, now: std::time::SystemTime) -> bool {
+        self.last_updated
+            .and_then(|updated| std::time::SystemTime::try_from(updated).ok())
+            .is_some_and(|updated| now.duration_since(updated).unwrap_or_default() <= grace)
+    }
 }
 
 /// What DescribeDashboardSnapshotJobResult said about a finished job.
@@ -80,11 +92,22 @@ pub struct JobResult {
 pub struct Rejection {
     pub code: String,
     pub message: String,
+    /// The refused call's request id, for a support case.
+    pub request_id: Option<String>,
 }
 
 impl Rejection {
     pub fn is_not_found(&self) -> bool {
         self.code == "ResourceNotFoundException"
+    }
+
+    /// How the Result call answers while it lags a Describe that already said COMPLETED or
+    /// FAILED: "has not reached a terminal state" (InvalidParameterValue), or not found.
+    pub fn may_be_result_lag(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "InvalidParameterValueException" | "ResourceNotFoundException"
+        )
     }
 }
 
@@ -160,11 +183,13 @@ pub fn job_result(output: &DescribeDashboardSnapshotJobResultOutput) -> JobResul
         }
     }
     let error = output.error_info().map(|info| ErrorDetail {
-        kind: info.error_type().unwrap_or("SnapshotJobFailed").to_owned(),
-        message: info
-            .error_message()
-            .unwrap_or("QuickSight gave no error message")
-            .to_owned(),
+        kind: truncate(info.error_type().unwrap_or("SnapshotJobFailed"), 100).into_owned(),
+        message: truncate(
+            info.error_message()
+                .unwrap_or("QuickSight gave no error message"),
+            MESSAGE_MAX,
+        )
+        .into_owned(),
     });
     JobResult {
         error,
@@ -197,8 +222,9 @@ fn collect_groups(
                     .error_info()
                     .iter()
                     .map(|e| ErrorDetail {
-                        kind: e.error_type().unwrap_or("FileFailed").to_owned(),
-                        message: e.error_message().unwrap_or_default().to_owned(),
+                        kind: truncate(e.error_type().unwrap_or("FileFailed"), 100).into_owned(),
+                        message: truncate(e.error_message().unwrap_or_default(), MESSAGE_MAX)
+                            .into_owned(),
                     })
                     .collect(),
             });
@@ -212,12 +238,16 @@ fn classify<E>(operation: &'static str, err: SdkError<E>) -> Result<Rejection, E
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(problem) = credentials_problem(&err) {
+        return Err(credentials_error("QuickSight", operation, problem, &err));
+    }
     let status = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code().map(str::to_owned);
+    let code = err.code().map(|code| truncate(code, 100).into_owned());
+    let request_id = err.request_id().map(str::to_owned);
     // Only a service's own answer has a message worth quoting; the SDK's message for a
     // transport failure is a debug dump of the whole error chain.
     let message = match (&err, err.message()) {
-        (SdkError::ServiceError(_), Some(message)) => message.to_owned(),
+        (SdkError::ServiceError(_), Some(message)) => truncate(message, MESSAGE_MAX).into_owned(),
         _ => describe_sdk_error(&err),
     };
     let throttled = status == Some(429)
@@ -228,16 +258,36 @@ where
             )
         });
     if throttled {
+        let message = with_request_id(message, request_id.as_deref());
         return Err(Error::QuickSightThrottled { operation, message });
     }
     match (err, code) {
         // Codes QuickSight documents for these calls that no retry will change.
         (SdkError::ServiceError(_), Some(code))
-            if status.is_some_and(|s| (400..500).contains(&s)) =>
+            if status.is_some_and(|s| (400..500).contains(&s))
+                && !is_request_timeout(Some(&code)) =>
         {
-            Ok(Rejection { code, message })
+            Ok(Rejection {
+                code,
+                message,
+                request_id,
+            })
         }
-        _ => Err(Error::QuickSightUnavailable { operation, message }),
+        _ => {
+            let message = with_request_id(message, request_id.as_deref());
+            Err(Error::QuickSightUnavailable { operation, message })
+        }
+    }
+}
+
+/// The longest service message quoted in an output or error; QuickSight echoes parameters.
+const MESSAGE_MAX: usize = 300;
+
+/// A raised error's message names the call's request id, so a support case can quote it.
+fn with_request_id(message: String, request_id: Option<&str>) -> String {
+    match request_id {
+        Some(id) => format!("{message} (request id {})", truncate(id, 64)),
+        None => message,
     }
 }
 

@@ -425,11 +425,7 @@ fn kind_of(value: &Value) -> &'static str {
 
 /// Quotes a value for an error message, cut short so a huge input cannot bloat the error.
 fn quoted(value: &str) -> String {
-    const MAX: usize = 80;
-    match value.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{:?}...", &value[..cut]),
-        None => format!("{value:?}"),
-    }
+    crate::text::quote(value)
 }
 
 #[cfg(test)]

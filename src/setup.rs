@@ -7,6 +7,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use std::time::Duration;
 
 use crate::app::App;
+use crate::arn::SnsTopicArn;
 use crate::config::Config;
 use crate::error::Error;
 use crate::http;
@@ -47,14 +48,17 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
 /// first publish).
 pub fn app(config: Config, sdk: &SdkConfig) -> App {
     let quicksight = QuickSightClients::new(aws_sdk_quicksight::config::Builder::from(sdk));
-    let notifier = Notifier::new(sns_config(&config, sdk), config.topic.clone());
+    let notifier = config
+        .topic
+        .clone()
+        .map(|topic| Notifier::new(sns_config(&topic, sdk), topic));
     App::new(config, quicksight, notifier)
 }
 
 /// A topic is published to in its own region, wherever the function runs.
-fn sns_config(config: &Config, sdk: &SdkConfig) -> aws_sdk_sns::Config {
+fn sns_config(topic: &SnsTopicArn, sdk: &SdkConfig) -> aws_sdk_sns::Config {
     aws_sdk_sns::config::Builder::from(sdk)
-        .region(Region::new(config.topic.region.clone()))
+        .region(Region::new(topic.region.clone()))
         .build()
 }
 
@@ -95,7 +99,7 @@ mod tests {
     async fn sns_is_configured_for_the_topic_region_not_the_function_region() {
         let config = config(&[TOPIC, ("AWS_REGION", "us-east-1")]);
         let sdk = sdk_config(&config).await.expect("an SDK configuration");
-        let sns = sns_config(&config, &sdk);
+        let sns = sns_config(config.topic.as_ref().expect("a topic"), &sdk);
         assert_eq!(sns.region().map(|r| r.as_ref()), Some("eu-west-3"));
     }
 }

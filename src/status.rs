@@ -23,7 +23,16 @@ pub enum Observation {
     Unfinished(JobDescription),
     /// COMPLETED or FAILED, with what DescribeDashboardSnapshotJobResult reported.
     Finished(JobDescription, JobResult),
+    /// Describe said COMPLETED or FAILED moments ago, but the Result call was refused as if the
+    /// job were not finished: QuickSight catching up, not a job failure. Polled again soon.
+    ResultLagging(JobDescription, Rejection),
 }
+
+/// `error.type` of a job whose result lags its terminal status.
+pub const RESULT_NOT_READY: &str = "ResultNotReady";
+
+/// QuickSight's ErrorTypes that say "re-run the job with current settings".
+const RERUNNABLE: &[&str] = &["RLS_CHANGED", "CLS_CHANGED"];
 
 /// QuickSight's JobStatus as the contract's status. Unknown values keep the loop polling until
 /// the deadline instead of ending it on a guess.
@@ -71,6 +80,7 @@ pub fn build_output(
             if let Some(description) = &description {
                 describe(&mut output, description);
             }
+            output.request_id = rejection.request_id.or(output.request_id.take());
             output.status = Status::Failed;
             output.error = Some(ErrorDetail {
                 kind: rejection.code,
@@ -97,12 +107,42 @@ pub fn build_output(
             output.status = normalize(&description.job_status);
             output.request_id = result.request_id.or(output.request_id.take());
             output.results = result.files;
-            if output.status == Status::Failed {
-                output.error = Some(result.error.unwrap_or_else(|| ErrorDetail {
-                    kind: "SnapshotJobFailed".into(),
-                    message: "QuickSight reported the job FAILED without error details".into(),
-                }));
+            match (output.status, result.error) {
+                (Status::Failed, error) => {
+                    output.error = Some(error.unwrap_or_else(|| ErrorDetail {
+                        kind: "SnapshotJobFailed".into(),
+                        message: "QuickSight reported the job FAILED without error details".into(),
+                    }));
+                }
+                // COMPLETED, yet the Result carries an error (CAPABILITY_RESTRICTED,
+                // RLS_CHANGED, DATASET_DELETED, ...): without a single file the export did not
+                // happen; with some, it partly did, and the error still reaches people.
+                (_, Some(error)) => {
+                    if !output.results.iter().any(|file| file.s3_uri.is_some()) {
+                        output.status = Status::Failed;
+                    }
+                    output.error = Some(error);
+                }
+                (_, None) => {}
             }
+            output.rerunnable = output
+                .error
+                .as_ref()
+                .is_some_and(|error| RERUNNABLE.contains(&error.kind.as_str()));
+        }
+        Observation::ResultLagging(description, rejection) => {
+            describe(&mut output, &description);
+            output.request_id = rejection.request_id.or(output.request_id.take());
+            output.error = Some(ErrorDetail {
+                kind: RESULT_NOT_READY.into(),
+                message: format!(
+                    "QuickSight says the job is {} but its result is not readable yet ({}: {}); \
+                     polling again",
+                    description.job_status, rejection.code, rejection.message
+                ),
+            });
+            // Catching up takes seconds: the shortest wait, whatever the job's age.
+            age = None;
         }
     }
 
@@ -217,11 +257,13 @@ mod tests {
             rejection: Rejection {
                 code: "AccessDeniedException".into(),
                 message: "no".into(),
+                request_id: Some("req-denied".into()),
             },
             description: None,
         });
         assert_eq!(out.status, Status::Failed);
         assert!(out.job_status.is_none());
+        assert_eq!(out.request_id.as_deref(), Some("req-denied"));
         assert_eq!(out.error.expect("error").kind, "AccessDeniedException");
     }
 

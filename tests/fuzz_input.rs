@@ -137,6 +137,42 @@ proptest! {
     }
 }
 
+/// Strings from a few characters to a few megabytes, shaped like the values that get quoted
+/// back: an ARN with a huge resource, a huge region, a huge id, plain noise.
+fn huge_string() -> impl Strategy<Value = String> {
+    (
+        0u32..=22,
+        prop::sample::select(&["arn", "region", "id", "noise"][..]),
+    )
+        .prop_map(|(bits, shape)| {
+            let filler = "x/é:".repeat((1usize << bits) / 4 + 1);
+            match shape {
+                "arn" => format!("arn:aws:quicksight:us-east-1:123456789012:{filler}"),
+                "region" => format!("arn:aws:quicksight:{filler}:123456789012:dashboard/d"),
+                "id" => filler.replace(['/', ':', 'é'], "a"),
+                _ => filler,
+            }
+        })
+}
+
+proptest! {
+    // Megabyte strings are slow to build and parse: a few cases reach them all.
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn megabyte_strings_in_any_field_give_a_short_rejection(
+        value in huge_string(),
+        field in prop::sample::select(&FIELDS[..10]),
+    ) {
+        let mut event =
+            json!({"AwsAccountId": "123456789012", "DashboardId": "d", "SnapshotJobId": "j"});
+        event[field] = Value::String(value.clone());
+        check(&event);
+        check(&json!({"jobs": [event.clone()]}));
+        check(&json!({"detail-type": "x", "source": "y", "detail": event}));
+    }
+}
+
 #[test]
 fn malformed_corpus_is_rejected_naming_the_field() {
     let dir = format!("{}/tests/corpus", env!("CARGO_MANIFEST_DIR"));

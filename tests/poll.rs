@@ -564,21 +564,27 @@ async fn job_outside_the_allowed_accounts_is_refused_without_a_call() {
     assert_eq!(describe.num_calls(), 0);
 }
 
-#[tokio::test]
-async fn unreachable_quicksight_is_unavailable_with_a_one_line_cause() {
-    use aws_sdk_quicksight::config::{
-        BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
-    };
-    // A real client against a closed loopback port: the failure is a refused connection.
+/// The poller with real SDK clients (no mocks) whose endpoint is a closed loopback port.
+fn app_against_closed_port(
+    credentials: aws_sdk_quicksight::config::SharedCredentialsProvider,
+) -> quicksight_snapshot_poller::App {
+    use aws_sdk_quicksight::config::{BehaviorVersion, Region};
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "test", "test", None, None, "test",
-        )))
+        .credentials_provider(credentials)
         .endpoint_url("http://127.0.0.1:9")
         .build();
-    let app = quicksight_snapshot_poller::setup::app(config(&[]), &sdk);
+    quicksight_snapshot_poller::setup::app(config(&[]), &sdk)
+}
+
+#[tokio::test]
+async fn unreachable_quicksight_is_unavailable_with_a_one_line_cause() {
+    use aws_sdk_quicksight::config::{Credentials, SharedCredentialsProvider};
+    // A real client against a closed loopback port: the failure is a refused connection.
+    let app = app_against_closed_port(SharedCredentialsProvider::new(Credentials::new(
+        "test", "test", None, None, "test",
+    )));
 
     let err = app
         .poll(&reference(), TIME_LEFT)
@@ -614,4 +620,252 @@ async fn garbled_answer_is_unavailable_and_says_it_could_not_be_understood() {
         err.to_string().contains("unrecognized answer (HTTP 200)"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn rejected_credentials_are_the_callers_problem_not_a_failed_job() {
+    for (status, code) in [
+        (403, "ExpiredTokenException"),
+        (403, "UnrecognizedClientException"),
+        (403, "InvalidClientTokenId"),
+        (403, "InvalidSignatureException"),
+    ] {
+        let describe = describe_fails(status, code);
+        let published = Published::default();
+        let sns = sns_accepts(&published);
+        let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe], &[&sns]);
+
+        let err = app
+            .poll(&reference(), TIME_LEFT)
+            .await
+            .expect_err("credentials rejected");
+
+        assert_eq!(err.error_type(), "CredentialsError", "{code}");
+        assert!(err.is_retryable(), "{code}");
+        let message = err.to_string();
+        assert!(message.starts_with("AWS credentials rejected"), "{message}");
+        assert!(message.contains(code), "{message}");
+        assert!(
+            published.all().is_empty(),
+            "{code}: not notified as the job's failure"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_credentials_say_so_instead_of_an_sdk_error_chain() {
+    use aws_credential_types::provider::{error::CredentialsError, future, ProvideCredentials};
+    use aws_sdk_quicksight::config::SharedCredentialsProvider;
+
+    #[derive(Debug)]
+    struct NoCredentials;
+    impl ProvideCredentials for NoCredentials {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
+                "no providers in chain provided credentials",
+            )))
+        }
+    }
+    // Nothing listens there: a poll that got as far as sending would say "connection refused".
+    let app = app_against_closed_port(SharedCredentialsProvider::new(NoCredentials));
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("no credentials");
+
+    assert_eq!(err.error_type(), "CredentialsError");
+    let message = err.to_string();
+    assert!(message.starts_with("AWS credentials missing"), "{message}");
+    assert!(message.contains("AWS_PROFILE"), "{message}");
+    assert!(!message.contains("dispatch failure"), "{message}");
+}
+
+#[tokio::test]
+async fn request_timeout_is_retried_not_reported_as_a_failed_job() {
+    let describe = describe_fails(408, "RequestTimeoutException");
+    let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe], &[]);
+
+    let err = app
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("timeout");
+
+    assert_eq!(err.error_type(), "QuickSightUnavailable");
+}
+
+#[tokio::test]
+async fn publish_refused_for_good_is_not_retried_but_transient_errors_are() {
+    for (status, code, error_type) in [
+        (404, "NotFound", "NotificationRejected"),
+        (403, "AuthorizationError", "NotificationRejected"),
+        (400, "KMSDisabled", "NotificationRejected"),
+        (400, "KMSAccessDenied", "NotificationRejected"),
+        (400, "Throttled", "NotificationFailed"),
+        (400, "KMSThrottling", "NotificationFailed"),
+        (500, "InternalError", "NotificationFailed"),
+        (403, "ExpiredToken", "CredentialsError"),
+    ] {
+        let describe = describe_answers("FAILED", MINUTE);
+        let result = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job_result)
+            .then_output(failed_result);
+        let sns = mock!(aws_sdk_sns::Client::publish)
+            .then_http_response(move || sns_error_response(status, code, "refused"));
+        let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe, &result], &[&sns]);
+
+        let err = app
+            .poll(&reference(), TIME_LEFT)
+            .await
+            .expect_err("publish failed");
+
+        assert_eq!(err.error_type(), error_type, "{code}");
+        assert_eq!(
+            err.is_retryable(),
+            error_type != "NotificationRejected",
+            "{code}"
+        );
+        assert!(err.to_string().contains(code), "{code}: {err}");
+    }
+}
+
+/// A COMPLETED job's Result with a top-level ErrorInfo, and files with these URIs (none: the
+/// one S3 result has no URI).
+fn completed_with_error(kind: &str, uris: &[&str]) -> DescribeDashboardSnapshotJobResultOutput {
+    let group = if uris.is_empty() {
+        SnapshotJobResultFileGroup::builder()
+            .s3_results(SnapshotJobS3Result::builder().build())
+            .build()
+    } else {
+        file_group(SnapshotFileFormatType::Pdf, uris, &[])
+    };
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Completed)
+        .result(
+            SnapshotJobResult::builder()
+                .anonymous_users(
+                    AnonymousUserSnapshotJobResult::builder()
+                        .file_groups(group)
+                        .build(),
+                )
+                .build(),
+        )
+        .error_info(
+            SnapshotJobErrorInfo::builder()
+                .error_type(kind)
+                .error_message("documented: the request succeeds but carries an error code")
+                .build(),
+        )
+        .request_id("req-result")
+        .status(200)
+        .build()
+}
+
+#[tokio::test]
+async fn completed_job_whose_result_has_an_error_and_no_file_is_a_failure() {
+    let FinishedJob { app, published, .. } = finished_job(&[], "COMPLETED", || {
+        completed_with_error("RLS_CHANGED", &[])
+    });
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("answered");
+
+    assert_eq!(out.status, Status::Failed);
+    assert_eq!(out.job_status.as_deref(), Some("COMPLETED"));
+    assert_eq!(out.error.as_ref().expect("error").kind, "RLS_CHANGED");
+    assert!(
+        out.rerunnable,
+        "RLS_CHANGED: re-run the job with current settings"
+    );
+    assert_eq!(published.all().len(), 1);
+}
+
+#[tokio::test]
+async fn completed_job_whose_result_has_an_error_and_some_files_succeeds_loudly() {
+    let FinishedJob { app, published, .. } = finished_job(&[], "COMPLETED", || {
+        completed_with_error("CAPABILITY_RESTRICTED", &["s3://bucket/a/report.pdf"])
+    });
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("answered");
+
+    assert_eq!(out.status, Status::Succeeded);
+    assert_eq!(
+        out.error.as_ref().expect("error").kind,
+        "CAPABILITY_RESTRICTED"
+    );
+    assert!(!out.rerunnable);
+    assert_eq!(out.results.len(), 1);
+    assert_eq!(
+        published.all().len(),
+        1,
+        "notified although NOTIFY_ON_SUCCESS is off"
+    );
+}
+
+#[tokio::test]
+async fn result_lagging_a_terminal_describe_is_polled_again_soon_not_failed() {
+    for (status, code) in [
+        (400, "InvalidParameterValueException"),
+        (404, "ResourceNotFoundException"),
+    ] {
+        let describe = describe_answers("COMPLETED", MINUTE);
+        let result = result_fails(status, code);
+        let published = Published::default();
+        let sns = sns_accepts(&published);
+        let app = app(&[], &[&describe, &result], &[&sns]);
+
+        let out = app.poll(&reference(), TIME_LEFT).await.expect("answered");
+
+        assert_eq!(out.status, Status::InProgress, "{code}");
+        assert_eq!(out.job_status.as_deref(), Some("COMPLETED"));
+        let error = out.error.expect("says why it polls again");
+        assert_eq!(error.kind, "ResultNotReady");
+        assert!(error.message.contains(code), "{}", error.message);
+        assert_eq!(out.wait_seconds, 5, "the shortest wait");
+        assert_eq!(out.request_id.as_deref(), Some("req-err"));
+        assert!(published.all().is_empty(), "{code}: no notice");
+    }
+}
+
+#[tokio::test]
+async fn result_still_refused_long_after_the_job_finished_is_a_failure() {
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(600);
+    let describe =
+        mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job).then_output(move || {
+            let mut described = described("COMPLETED", Duration::from_secs(900));
+            described.last_updated_time = Some(long_ago.into());
+            described
+        });
+    let result = result_fails(404, "ResourceNotFoundException");
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(&[], &[&describe, &result], &[&sns]);
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("answered");
+
+    assert_eq!(out.status, Status::Failed);
+    assert_eq!(out.error.expect("error").kind, "ResourceNotFoundException");
+    assert_eq!(published.all().len(), 1);
+}
+
+#[tokio::test]
+async fn every_answer_names_a_request_id_errors_included() {
+    let describe = describe_fails(401, "AccessDeniedException");
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let refused = app(&[], &[&describe], &[&sns]);
+    let out = refused
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect("answered");
+    assert_eq!(out.request_id.as_deref(), Some("req-err"));
+
+    let describe = describe_fails(500, "InternalFailureException");
+    let failing = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&describe], &[]);
+    let err = failing
+        .poll(&reference(), TIME_LEFT)
+        .await
+        .expect_err("fault");
+    assert!(err.to_string().ends_with("(request id req-err)"), "{err}");
 }

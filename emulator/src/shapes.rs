@@ -56,6 +56,12 @@ pub fn result_body(job: &Job, region: &str, request_id: &RequestId) -> Value {
                 .clone()
                 .unwrap_or_else(|| generated_result(job, region));
             body.insert("Result".into(), result);
+            // "The request succeeds but the response contains an error code" (the Result
+            // operation's documentation): CAPABILITY_RESTRICTED, RLS_CHANGED, CLS_CHANGED,
+            // DATASET_DELETED. A scripted COMPLETED job with errorInfo answers so.
+            if let Some(error_info) = &job.error_info {
+                body.insert("ErrorInfo".into(), error_info.clone());
+            }
         }
         JobStatus::Failed => {
             let error_info = job.error_info.clone().unwrap_or_else(default_error_info);
@@ -282,6 +288,17 @@ mod tests {
         assert_eq!(body["JobStatus"], "FAILED");
         assert_eq!(body["ErrorInfo"], default_error_info());
         assert!(body.get("Result").is_none());
+    }
+
+    #[test]
+    fn a_completed_job_with_error_info_answers_both_as_the_service_documents() {
+        let mut job = finished_job(Outcome::Completed, default_snapshot_configuration(), None);
+        let info = json!({"ErrorType": "RLS_CHANGED", "ErrorMessage": "re-run the job"});
+        job.error_info = Some(info.clone());
+        let body = result_body(&job, "us-east-1", &RequestId::fresh());
+        assert_eq!(body["JobStatus"], "COMPLETED");
+        assert_eq!(body["ErrorInfo"], info);
+        assert!(body["Result"].is_object());
     }
 
     #[test]

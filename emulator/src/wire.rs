@@ -51,10 +51,15 @@ pub enum ErrorType {
     InternalFailure,
     Serialization,
     UnknownOperation,
+    // Common to every AWS JSON service (not in the operation's model): the caller's own
+    // credentials or signature refused.
+    ExpiredToken,
+    UnrecognizedClient,
+    InvalidSignature,
 }
 
 impl ErrorType {
-    const ALL: [ErrorType; 12] = [
+    const ALL: [ErrorType; 15] = [
         ErrorType::AccessDenied,
         ErrorType::InvalidParameterValue,
         ErrorType::LimitExceeded,
@@ -67,6 +72,9 @@ impl ErrorType {
         ErrorType::InternalFailure,
         ErrorType::Serialization,
         ErrorType::UnknownOperation,
+        ErrorType::ExpiredToken,
+        ErrorType::UnrecognizedClient,
+        ErrorType::InvalidSignature,
     ];
 
     pub const fn shape_name(self) -> &'static str {
@@ -83,6 +91,9 @@ impl ErrorType {
             ErrorType::InternalFailure => "InternalFailureException",
             ErrorType::Serialization => "SerializationException",
             ErrorType::UnknownOperation => "UnknownOperationException",
+            ErrorType::ExpiredToken => "ExpiredTokenException",
+            ErrorType::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorType::InvalidSignature => "InvalidSignatureException",
         }
     }
 
@@ -95,9 +106,11 @@ impl ErrorType {
             ErrorType::LimitExceeded | ErrorType::ResourceExists => StatusCode::CONFLICT,
             ErrorType::ResourceNotFound | ErrorType::UnknownOperation => StatusCode::NOT_FOUND,
             ErrorType::Throttling => StatusCode::TOO_MANY_REQUESTS,
-            ErrorType::UnsupportedUserEdition | ErrorType::UnsupportedPricingPlan => {
-                StatusCode::FORBIDDEN
-            }
+            ErrorType::UnsupportedUserEdition
+            | ErrorType::UnsupportedPricingPlan
+            | ErrorType::ExpiredToken
+            | ErrorType::UnrecognizedClient
+            | ErrorType::InvalidSignature => StatusCode::FORBIDDEN,
             ErrorType::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -691,6 +691,16 @@ def start_prebuilt_poller(stack: Stack, env: dict[str, str]) -> Service:
     return svc
 
 
+def start_emulator(log_dir: Path) -> tuple[Service, str]:
+    """The QuickSight emulator alone on a free loopback port: (its service, its base URL)."""
+    service = Service("quicksight-emulator", [str(EMULATOR_BIN), "--host", "127.0.0.1",
+                                              "--port", "0", "--region", REGION],
+                      log_dir, env=base_env(), first_line=True)
+    line = service.read_first_line(15)
+    assert line.startswith("listening on http://"), line
+    return service, line.removeprefix("listening on ")
+
+
 def job_reference(job_id: str, dashboard_id: str = "dash-1", account: str = ACCOUNT) -> dict:
     """The state machine's input: a job reference in the API's PascalCase."""
     return {"AwsAccountId": account, "DashboardId": dashboard_id, "SnapshotJobId": job_id}

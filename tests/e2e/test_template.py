@@ -1,10 +1,16 @@
-"""Static checks of template.yaml that cfn-lint and checkov do not make: least privilege."""
+"""Static checks of template.yaml that cfn-lint and checkov do not make: least privilege, both
+as written and as deployed (after the SAM transform, which may add roles and policies)."""
 
+import functools
+import json
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -58,16 +64,80 @@ def test_no_statement_grants_every_resource():
         assert "*" not in resources, statement
 
 
-def test_function_may_only_describe_snapshot_jobs_and_publish_to_its_topic():
+def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
+    role = template()["Resources"]["PollerRole"]["Properties"]
     function = template()["Resources"]["PollerFunction"]["Properties"]
+    assert function["Role"] == {"GetAtt": "PollerRole.Arn"}
+    assert "Policies" not in function, "SAM would add its own role next to PollerRole"
     granted = set()
-    for statement in statements(function["Policies"]):
+    for statement in statements(role["Policies"]):
         actions = statement["Action"]
         granted.update(actions if isinstance(actions, list) else [actions])
     assert granted == {
         "quicksight:DescribeDashboardSnapshotJob",
         "quicksight:DescribeDashboardSnapshotJobResult",
         "sns:Publish",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
         "kms:GenerateDataKey",
         "kms:Decrypt",
     }
+
+
+def test_kms_grants_hold_only_through_sns_and_take_a_key_arn():
+    kms = [s for s in statements(template()["Resources"]) if "kms:Decrypt" in s["Action"]]
+    assert len(kms) == 2, kms  # the function's and the state machine's
+    for statement in kms:
+        assert statement["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Sub": "sns.${AWS::Region}.amazonaws.com"}}}
+    pattern = template()["Parameters"]["TopicKmsKeyId"]["AllowedPattern"]
+    import re
+    assert re.match(pattern, "alias/aws/sns")
+    assert re.match(pattern, "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assert not re.match(pattern, "alias/my-key"), "an alias matches no IAM resource"
+
+
+def test_start_job_is_granted_on_snapshot_jobs_only():
+    start = [s for s in statements(template()["Resources"])
+             if s["Action"] == "quicksight:StartDashboardSnapshotJob"]
+    assert len(start) == 1
+    assert start[0]["Resource"]["Sub"].endswith(":dashboard/${DashboardIdPattern}/snapshot-job/*")
+
+
+@functools.cache
+def deployed(*overrides: str) -> dict:
+    """template.yaml after the SAM transform (scripts/sam_transform.py, aws-sam-translator)."""
+    if not SAM_PYTHON.exists():
+        pytest.fail("missing .venv-sam: run scripts/tools.sh first")
+    done = subprocess.run([str(SAM_PYTHON), str(ROOT / "scripts" / "sam_transform.py"), *overrides],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("overrides", [(), ("TopicKmsKeyId=arn:aws:kms:us-east-1:123456789012:key/k",
+                                            "AllowStartSnapshotJob=true",
+                                            "ScheduledJobReference={}")])
+def test_deployed_roles_carry_no_managed_policy_and_no_wildcard(overrides):
+    resources = deployed(*overrides)["Resources"]
+    roles = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert {"PollerRole", "PollerStateMachineRole"} <= set(roles), roles.keys()
+    for name, role in roles.items():
+        assert not role.get("ManagedPolicyArns"), f"{name}: {role.get('ManagedPolicyArns')}"
+        for statement in statements(role.get("Policies", [])):
+            resources_ = statement["Resource"]
+            resources_ = resources_ if isinstance(resources_, list) else [resources_]
+            assert "*" not in resources_, (name, statement)
+            actions = statement["Action"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                assert "*" not in action, (name, statement)
+
+
+def test_deployed_function_logs_only_to_its_own_log_group():
+    resources = deployed()["Resources"]
+    function = resources["PollerFunction"]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": ["PollerRole", "Arn"]}
+    logs = [s for s in statements(resources["PollerRole"]["Properties"]["Policies"])
+            if any(a.startswith("logs:") for a in s["Action"])]
+    assert logs and all(s["Resource"] == {"Fn::GetAtt": ["PollerLogGroup", "Arn"]} for s in logs)
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "PollerLogGroup"}

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conftest import (
-    ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, Service, base_env, http_json, job_reference,
-    require_binaries,
+    ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env, http_json, job_reference,
+    require_binaries, start_emulator,
 )
 
 
@@ -126,12 +126,7 @@ class TlsFront:
 @pytest.fixture(scope="module")
 def tls_stack(tmp_path_factory, log_dir):
     require_binaries(POLLER_BIN, EMULATOR_BIN)
-    emulator = Service("quicksight-emulator", [str(EMULATOR_BIN), "--host", "127.0.0.1",
-                                               "--port", "0", "--region", REGION],
-                       log_dir, env=base_env(), first_line=True)
-    line = emulator.read_first_line(15)
-    assert line.startswith("listening on http://"), line
-    emulator_url = line.removeprefix("listening on ")
+    emulator, emulator_url = start_emulator(log_dir)
     ca, cert, key = make_ca_and_server_cert(tmp_path_factory.mktemp("tls"))
     front = TlsFront(int(emulator_url.rsplit(":", 1)[1]), cert, key)
     yield {"emulator": emulator_url, "front": front, "ca": ca}

@@ -253,3 +253,46 @@ def test_a_started_job_not_yet_visible_on_its_first_poll_is_polled_again(stack):
     assert (last["status"], last["jobStatus"]) == ("SUCCEEDED", "COMPLETED")
     assert stack.emulator("GET", "calls")["byOperation"] == {"start": 1, "describe": 2, "result": 1}
     assert stack.sns_messages() == []
+
+
+def test_completed_job_whose_result_has_an_error_and_no_file_fails_and_notifies_once(stack):
+    add_job(stack, "rls-changed", queuedPolls=0, runningPolls=1, outcome="COMPLETED",
+            errorInfo={"ErrorType": "RLS_CHANGED", "ErrorMessage": "Re-run the job."},
+            result={"AnonymousUsers": [{"FileGroups": [{"Files": [], "S3Results": [{}]}]}]})
+    ex = stack.start_execution("rls-changed", job_reference("rls-changed"))
+
+    assert ex.status == "FAILED", ex.summary()
+    output = ex.lambda_outputs()[-1]
+    assert output["status"] == "FAILED" and output["jobStatus"] == "COMPLETED"
+    assert output["error"]["type"] == ex.error == "RLS_CHANGED"
+    assert output["rerunnable"] is True
+    [message] = stack.sns_messages()
+    assert message["attributes"]["errorType"] == "RLS_CHANGED"
+
+
+def test_completed_job_with_an_error_and_some_files_succeeds_with_a_notice(stack):
+    add_job(stack, "restricted", queuedPolls=0, runningPolls=0, outcome="COMPLETED",
+            errorInfo={"ErrorType": "CAPABILITY_RESTRICTED", "ErrorMessage": "CSV is restricted."})
+    ex = stack.start_execution("restricted", job_reference("restricted"))
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    [output] = ex.lambda_outputs()
+    assert output["status"] == "SUCCEEDED" and output["results"][0]["s3Uri"]
+    assert output["error"]["type"] == "CAPABILITY_RESTRICTED" and output["rerunnable"] is False
+    [message] = stack.sns_messages()  # NOTIFY_ON_SUCCESS is off: the error alone is told
+    assert message["attributes"]["errorType"] == "CAPABILITY_RESTRICTED"
+
+
+def test_a_result_that_lags_its_terminal_status_is_polled_again_not_failed(stack):
+    add_job(stack, "lagging", queuedPolls=0, runningPolls=0, outcome="COMPLETED",
+            faults=[{"operation": "result", "error": "InvalidParameterValueException", "count": 1},
+                    {"operation": "result", "error": "ResourceNotFoundException", "count": 1}])
+    ex = stack.start_execution("lagging", job_reference("lagging"))
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    outputs = ex.lambda_outputs()
+    assert [o["status"] for o in outputs] == ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]
+    assert [o["error"]["type"] for o in outputs[:2]] == ["ResultNotReady"] * 2
+    assert all(o["requestId"] for o in outputs)
+    assert ex.task_failures() == []
+    assert stack.sns_messages() == []

@@ -69,11 +69,11 @@ pub fn app(vars: &[(&str, &str)], quicksight: &[&Rule], sns: &[&Rule]) -> App {
         quicksight.iter().copied()
     );
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns.iter().copied());
-    let topic = config.topic.clone();
+    let topic = config.topic.clone().expect("tests configure a topic");
     App::new(
         config,
         QuickSightClients::new(qs.config().to_builder()),
-        Notifier::new(sns.config().clone(), topic),
+        Some(Notifier::new(sns.config().clone(), topic)),
     )
 }
 
@@ -111,6 +111,7 @@ pub fn error_response(status: u16, error_type: &str, message: &str) -> HttpRespo
     response
         .headers_mut()
         .insert("Content-Type", "application/json");
+    response.headers_mut().insert("x-amzn-RequestId", "req-err");
     response
 }
 

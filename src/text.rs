@@ -1,0 +1,51 @@
+//! Bounding text that comes from outside (events, service answers) before it reaches an error
+//! message, a log line or a notice.
+
+use std::borrow::Cow;
+
+/// `text` cut to at most `max_chars` characters, with `...` marking the cut (counted in the
+/// limit), so a huge input cannot bloat what quotes it.
+pub fn truncate(text: &str, max_chars: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => Cow::Borrowed(text),
+        Some(_) => {
+            let keep = max_chars.saturating_sub(3);
+            let cut = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+            Cow::Owned(format!("{}...", &text[..cut]))
+        }
+    }
+}
+
+/// Quotes `text` for an error message or a log line, cut to 80 characters.
+pub fn quote(text: &str) -> String {
+    format!("{:?}", truncate(text, 80))
+}
+
+/// The most a raised error's message may hold (the Lambda answer's `errorMessage`, the
+/// state machine's failure cause, the log), whatever the input.
+pub const ERROR_MESSAGE_MAX: usize = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_bounds_and_escapes() {
+        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+        assert!(quote(&"x".repeat(10_000)).len() <= 82);
+    }
+
+    #[test]
+    fn short_text_is_kept_as_it_is() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert!(matches!(truncate("abc", 3), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary_within_the_limit() {
+        assert_eq!(truncate("abcdef", 5), "ab...");
+        let cut = truncate("ééééééé", 5);
+        assert_eq!(cut, "éé...");
+        assert_eq!(cut.chars().count(), 5);
+    }
+}
