@@ -440,7 +440,8 @@ class Stack:
 
     def definition(self) -> str:
         """The real definition with this stack's DefinitionSubstitutions."""
-        return load_definition(PollerFunctionArn=FUNCTION_ARN, FailureTopicArn=self.topic_arn)
+        return load_definition(Partition="aws", PollerFunctionArn=FUNCTION_ARN,
+                               FailureTopicArn=self.topic_arn)
 
     def function_env(self, overrides: dict[str, str] | None) -> dict[str, str]:
         """The poller's environment, as the template would set it plus local endpoints."""

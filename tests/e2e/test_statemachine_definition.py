@@ -26,13 +26,15 @@ LAMBDA_SERVICE_ERRORS = {  # Step Functions best practice for Lambda tasks
 }
 POLLER_RETRYABLE = {"QuickSightThrottled", "QuickSightUnavailable", "NotificationFailed"}
 POLLER_NON_RETRYABLE = {"InvalidJobReference"}
-SUBSTITUTIONS = {"PollerFunctionArn", "FailureTopicArn"}
+SUBSTITUTIONS = {"Partition", "PollerFunctionArn", "FailureTopicArn"}
 START_RESOURCE = "arn:aws:states:::aws-sdk:quicksight:startDashboardSnapshotJob"
 
 
 @pytest.fixture(scope="module")
 def asl() -> dict:
-    return json.loads(ASL_PATH.read_text())
+    """The definition as SAM deploys it in the aws partition (the other substitutions stay
+    placeholders, which the checks below compare as such)."""
+    return json.loads(ASL_PATH.read_text().replace("${Partition}", "aws"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,6 +303,14 @@ def test_wait_reads_wait_seconds_and_polls_again(asl):
     assert wait == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": poll_name(asl)}
 
 
+def test_the_definition_names_no_partition_of_its_own():
+    """aws-cn and aws-us-gov deployments get their own service-integration ARNs."""
+    text = ASL_PATH.read_text()
+    assert "arn:aws" not in text
+    resources = [s["Resource"] for s in json.loads(text)["States"].values() if "Resource" in s]
+    assert resources and all(r.startswith("arn:${Partition}:states:::") for r in resources)
+
+
 def test_the_definition_uses_exactly_the_substitutions_the_template_provides(asl):
     assert placeholders(ASL_PATH.read_text()) == SUBSTITUTIONS
     yaml = pytest.importorskip("yaml")
@@ -328,7 +338,7 @@ def test_retry_and_catch_names_match_the_pollers_error_types():
     if not names or not retryable_block:
         pytest.skip("src/error.rs has no error_type()/is_retryable() of the expected shape")
     retryable = {names[v] for v in re.findall(r"Error::(\w+)", retryable_block.group(1))}
-    asl = json.loads(ASL_PATH.read_text())
+    asl = json.loads(ASL_PATH.read_text().replace("${Partition}", "aws"))
     poll = asl["States"][poll_name(asl)]
     retried = {n for r in poll["Retry"] for n in r["ErrorEquals"]}
     assert retryable == retried & set(names.values())

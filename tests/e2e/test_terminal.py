@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -121,3 +122,25 @@ def test_missing_credentials_say_how_to_provide_them(emulator, tmp_path):
     assert answer["errorMessage"].startswith("AWS credentials missing"), answer
     assert "AWS_PROFILE" in answer["errorMessage"]
     assert "dispatch failure" not in answer["errorMessage"]
+
+
+def test_a_batch_writes_one_metrics_line_whose_latency_leaves_out_the_pacing(emulator):
+    jobs = [f"cli-batch-{i}" for i in range(4)]
+    for job in jobs:
+        add_job(emulator, job, queuedPolls=0, runningPolls=5)
+    event = {"jobs": [{"AwsAccountId": ACCOUNT, "DashboardId": "dash-cli", "SnapshotJobId": job}
+                      for job in jobs]}
+    started = time.monotonic()
+    done = run(emulator, "--no-notify", stdin=json.dumps(event), BATCH_RATE_PER_SECOND="2")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["IN_PROGRESS"] == 4
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith('{"_aws"')]
+    assert len(lines) == 1, done.stderr  # one line per invocation, not per job
+    [metrics] = lines
+    assert metrics["Polls"] == 4 and metrics["Outcome"] == "IN_PROGRESS"
+    latencies = metrics["QuickSightLatency"]
+    assert len(latencies) == 4
+    # Four describes at 2 calls/s take 1.5 s of pacing; the calls themselves take milliseconds.
+    assert elapsed >= 1.4, elapsed
+    assert max(latencies) < 400, latencies
