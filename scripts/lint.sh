@@ -35,11 +35,15 @@ step() { # step NAME COMMAND...
 # asl-validator cannot read in a Resource ARN: validate it as SAM substitutes it, per partition.
 validate_asl() {
   local partition out rc=0
-  for partition in aws aws-cn aws-us-gov; do
-    out=$(mktemp --suffix=.json)
-    sed "s/\${Partition}/$partition/g" statemachine/poller.asl.json >"$out"
-    "$ROOT/node_modules/.bin/asl-validator" --json-path "$out" || rc=1
-    rm -f "$out"
+  local definition
+  for definition in statemachine/poller.asl.json statemachine/execution-ended.asl.json; do
+    for partition in aws aws-cn aws-us-gov; do
+      out=$(mktemp --suffix=.json)
+      sed "s/\${Partition}/$partition/g" "$definition" >"$out"
+      echo "$definition ($partition):"
+      "$ROOT/node_modules/.bin/asl-validator" --json-path "$out" || rc=1
+      rm -f "$out"
+    done
   done
   return $rc
 }
@@ -50,17 +54,25 @@ inline_asl_template() {
   "$ROOT/.venv/bin/python" - "$out" <<'EOF'
 import json, sys
 # cfn-lint checks a Resource ARN before substitution: give it the aws partition's.
-definition = json.loads(open("statemachine/poller.asl.json").read().replace("${Partition}", "aws"))
+def definition(path):
+    return json.loads(open(path).read().replace("${Partition}", "aws"))
+substitutions = {
+    "PollerFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:lint",
+    "FailureTopicArn": "arn:aws:sns:us-east-1:123456789012:lint",
+    "StartCapacityWaitMinutes": "30",
+}
+def machine(path, names):
+    return {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "RoleArn": "arn:aws:iam::123456789012:role/lint",
+        "Definition": definition(path),
+        "DefinitionSubstitutions": {k: v for k, v in substitutions.items() if k in names},
+    }}
 template = {
     "AWSTemplateFormatVersion": "2010-09-09",
-    "Resources": {"PollerStateMachine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-        "RoleArn": "arn:aws:iam::123456789012:role/lint",
-        "Definition": definition,
-        "DefinitionSubstitutions": {
-            "PollerFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:lint",
-            "FailureTopicArn": "arn:aws:sns:us-east-1:123456789012:lint",
-        },
-    }}},
+    "Resources": {
+        "PollerStateMachine": machine("statemachine/poller.asl.json", substitutions),
+        "ExecutionEndedNotifier": machine("statemachine/execution-ended.asl.json", {"FailureTopicArn"}),
+    },
 }
 json.dump(template, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -75,8 +87,8 @@ step "cfn-lint template.yaml" "$ROOT/.venv/bin/cfn-lint" template.yaml
 step "checkov (0 failed checks; skips justified in template.yaml)" "$ROOT/.venv-checkov/bin/checkov" \
   --quiet --compact --skip-download --framework cloudformation -f template.yaml
 step "sam validate --lint" "$ROOT/.venv-sam/bin/sam" validate --lint --template-file template.yaml
-step "asl-validator poller.asl.json (as deployed in aws, aws-cn, aws-us-gov)" validate_asl
-step "cfn-lint E3601 on the inlined ASL" inline_asl_template
+step "asl-validator, both definitions as deployed in aws, aws-cn, aws-us-gov" validate_asl
+step "cfn-lint E3601 on the inlined definitions" inline_asl_template
 step "pytest test_statemachine_definition.py" "$ROOT/.venv/bin/python" -m pytest -q \
   -p no:cacheprovider tests/e2e/test_statemachine_definition.py
 

@@ -86,7 +86,7 @@ def show_events(name: str, events: list[dict], last_poll: dict):
                 f"{details.get('error')}")
         elif kind in ("WaitStateEntered", "FailStateEntered", "SucceedStateEntered"):
             say(f"[{name}] -> {event['stateEnteredEventDetails']['name']}")
-        elif kind == "TaskStateEntered" and event["stateEnteredEventDetails"]["name"] == "NotifyFailure":
+        elif kind.endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] == "NotifyFailure":
             say(f"[{name}] -> NotifyFailure (the state machine publishes)")
 
 

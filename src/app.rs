@@ -81,13 +81,29 @@ impl App {
             self.config.batch_max_jobs,
         )
         .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
-        match invocation {
+        let answer = match invocation {
             Invocation::Single(request) => self
                 .poll_one(&request, time_left)
                 .await
                 .map(|output| Answer::Single(Box::new(output))),
             Invocation::Batch(batch) => self.poll_batch(batch, time_left).await.map(Answer::Batch),
+        }?;
+        self.within_output_budget(answer)
+    }
+
+    /// Refuses an answer a state machine could not pass on: `States.DataLimitExceeded` cannot
+    /// be caught, `OutputTooLarge` can (and is notified).
+    fn within_output_budget(&self, answer: Answer) -> Result<Answer, Error> {
+        let bytes = serde_json::to_vec(&answer).map_or(0, |json| json.len());
+        if bytes > self.config.max_output_bytes {
+            let err = Error::OutputTooLarge {
+                bytes,
+                max: self.config.max_output_bytes,
+            };
+            tracing::error!(error_type = err.error_type(), "{}", err.message());
+            return Err(err);
         }
+        Ok(answer)
     }
 
     /// Polls the one job `event` names, answering within `time_left`.
@@ -149,6 +165,30 @@ impl App {
         (result, metrics)
     }
 
+    /// Publishes the notice for `output` within `left`, and records it in the output. With
+    /// notices off (a terminal's `--no-notify`) nothing is published.
+    pub(crate) async fn notify(
+        &self,
+        output: &mut PollOutput,
+        left: Duration,
+    ) -> Result<(), Error> {
+        let Some(notifier) = &self.notifier else {
+            tracing::info!("notices are off: nothing published");
+            return Ok(());
+        };
+        let notification = timeout(left, notifier.publish(output))
+            .await
+            .map_err(|_| Error::NotificationFailed {
+                topic_arn: notifier.topic_arn().to_owned(),
+                message: format!(
+                    "no answer within {} ms, before the Lambda deadline",
+                    left.as_millis()
+                ),
+            })??;
+        output.notification = Some(notification);
+        Ok(())
+    }
+
     async fn poll_measured(
         &self,
         request: &PollRequest,
@@ -178,25 +218,9 @@ impl App {
         })??;
         let mut output = build_output(request, observation, SystemTime::now(), &self.config);
 
-        match &self.notifier {
-            Some(notifier) if should_notify(&output, self.config.notify_on_success) => {
-                let left = budget.saturating_sub(started.elapsed());
-                let notification =
-                    timeout(left, notifier.publish(&output))
-                        .await
-                        .map_err(|_| Error::NotificationFailed {
-                            topic_arn: notifier.topic_arn().to_owned(),
-                            message: format!(
-                                "no answer within {} ms, before the Lambda deadline",
-                                left.as_millis()
-                            ),
-                        })??;
-                output.notification = Some(notification);
-            }
-            None if should_notify(&output, self.config.notify_on_success) => {
-                tracing::info!("notices are off: nothing published");
-            }
-            _ => {}
+        if should_notify(&output, self.config.notify_on_success) {
+            self.notify(&mut output, budget.saturating_sub(started.elapsed()))
+                .await?;
         }
 
         tracing::info!(

@@ -79,16 +79,16 @@ impl App {
         // poll never starves its tail; answers are put back in input order.
         let mut items: Vec<(usize, BatchItem)> = batch.items.into_iter().enumerate().collect();
         items.sort_by_key(|(_, item)| !matches!(item, BatchItem::Poll { overdue: true, .. }));
-        let mut jobs: Vec<(usize, PollOutput, Option<PollMetrics>)> = stream::iter(items)
+        let results: Vec<Result<Polled, Error>> = stream::iter(items)
             .map(|(index, item)| {
                 let limiter = &limiter;
                 async move {
                     match item {
-                        BatchItem::Finished(output) => (index, *output, None),
+                        BatchItem::Finished(output) => Ok((index, *output, None)),
                         BatchItem::Poll { request, .. } => {
                             let (output, metrics) =
-                                self.poll_in_batch(&request, deadline, limiter).await;
-                            (index, output, Some(metrics))
+                                self.poll_in_batch(&request, deadline, limiter).await?;
+                            Ok((index, output, Some(metrics)))
                         }
                     }
                 }
@@ -98,6 +98,15 @@ impl App {
             .buffered(config.batch_concurrency)
             .collect()
             .await;
+        // An escalated job whose notice could not be published fails the whole invocation
+        // (retried), so that failure is told rather than lost.
+        let mut jobs = match results.into_iter().collect::<Result<Vec<_>, Error>>() {
+            Ok(jobs) => jobs,
+            Err(err) => {
+                InvocationMetrics::refused(&err).emit(self.metrics_sink());
+                return Err(err);
+            }
+        };
         jobs.sort_by_key(|(index, _, _)| *index);
         // Polls the round had no time for made no call: not counted as polls.
         let polls: Vec<PollMetrics> = jobs
@@ -116,13 +125,14 @@ impl App {
 
     /// One job of a batch. A retryable failure does not fail the batch (that would re-poll and
     /// re-notify the jobs that did finish): the job stays IN_PROGRESS, says why in `error`, and
-    /// is polled again next round.
+    /// is polled again next round, until the failure has lasted `BATCH_MAX_ERROR_ROUNDS` rounds
+    /// or the job is past its deadline: then it is FAILED with that error and notified.
     async fn poll_in_batch(
         &self,
         request: &PollRequest,
         deadline: Instant,
         limiter: &RateLimiter,
-    ) -> (PollOutput, PollMetrics) {
+    ) -> Result<(PollOutput, PollMetrics), Error> {
         let config = self.config();
         let left = deadline.saturating_duration_since(Instant::now());
         // The describe must start early enough to leave room for its answer and a notice.
@@ -131,21 +141,50 @@ impl App {
             start_by: deadline.checked_sub(LAST_START).unwrap_or(deadline),
         };
         let (result, metrics) = self.poll_request(request, left, Some(&pace)).await;
-        let output = match result {
-            Ok(output) => output,
-            Err(err) => {
-                let mut output =
-                    build_output(request, Observation::NotPolled, SystemTime::now(), config);
-                output.error = Some(ErrorDetail {
-                    kind: err.error_type().into(),
-                    message: err.message(),
-                });
-                output
-            }
+        let err = match result {
+            Ok(output) => return Ok((output, metrics)),
+            Err(err) => err,
         };
-        (output, metrics)
+        let mut output = build_output(request, Observation::NotPolled, SystemTime::now(), config);
+        output.error_streak = request.carried.error_streak.saturating_add(1);
+        let past_deadline = output
+            .age_seconds
+            .is_some_and(|age| age > config.job_deadline.as_secs());
+        let escalate = output.error_streak >= config.batch_max_error_rounds || past_deadline;
+        output.error = Some(ErrorDetail {
+            kind: err.error_type().into(),
+            message: if escalate {
+                crate::text::truncate(
+                    &format!(
+                        "{} round(s) in a row{}: {}",
+                        output.error_streak,
+                        if past_deadline {
+                            ", past the job's deadline"
+                        } else {
+                            ""
+                        },
+                        err.message()
+                    ),
+                    crate::text::ERROR_MESSAGE_MAX,
+                )
+                .into_owned()
+            } else {
+                err.message()
+            },
+        });
+        if escalate {
+            output.status = Status::Failed;
+            output.done = true;
+            output.wait_seconds = 0;
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.notify(&mut output, left).await?;
+        }
+        Ok((output, metrics))
     }
 }
+
+/// One job's place in the batch, its output, and what its poll measured (none when carried over).
+type Polled = (usize, PollOutput, Option<PollMetrics>);
 
 /// How a batch job's QuickSight calls are paced: the shared limiter, and the latest moment its
 /// describe may start.
@@ -184,6 +223,7 @@ pub fn aggregate(jobs: Vec<PollOutput>, attempt: u32) -> BatchOutput {
         .min()
         .unwrap_or(0);
     BatchOutput {
+        error: summary(status, &counts, &jobs),
         status,
         done: counts.in_progress == 0,
         wait_seconds,
@@ -191,6 +231,52 @@ pub fn aggregate(jobs: Vec<PollOutput>, attempt: u32) -> BatchOutput {
         counts,
         jobs,
     }
+}
+
+/// How many failed jobs a batch's error names before "...".
+const SUMMARY_JOBS: usize = 5;
+
+/// A FAILED or TIMED_OUT batch's error, for the state machine to fail the execution with:
+/// counts, and the first few jobs with their error types. Bounded whatever the batch.
+fn summary(status: Status, counts: &Counts, jobs: &[PollOutput]) -> Option<ErrorDetail> {
+    let (kind, verb) = match status {
+        Status::Failed => ("JobsFailed", "failed"),
+        Status::TimedOut => ("JobsTimedOut", "timed out"),
+        Status::InProgress | Status::Succeeded => return None,
+    };
+    let bad: Vec<&PollOutput> = jobs
+        .iter()
+        .filter(|job| matches!(job.status, Status::Failed | Status::TimedOut))
+        .collect();
+    let mut named: Vec<String> = bad
+        .iter()
+        .take(SUMMARY_JOBS)
+        .map(|job| {
+            format!(
+                "{}/{} ({})",
+                crate::text::truncate(&job.job.dashboard_id, 60),
+                crate::text::truncate(&job.job.snapshot_job_id, 60),
+                crate::text::truncate(job.error.as_ref().map_or("-", |e| e.kind.as_str()), 60)
+            )
+        })
+        .collect();
+    if bad.len() > SUMMARY_JOBS {
+        named.push(format!("and {} more", bad.len() - SUMMARY_JOBS));
+    }
+    let total = jobs.len();
+    let message = match status {
+        Status::Failed if counts.timed_out > 0 => format!(
+            "{} of {total} jobs failed and {} timed out: {}",
+            counts.failed,
+            counts.timed_out,
+            named.join(", ")
+        ),
+        _ => format!("{} of {total} jobs {verb}: {}", bad.len(), named.join(", ")),
+    };
+    Some(ErrorDetail {
+        kind: kind.into(),
+        message: crate::text::truncate(&message, crate::text::ERROR_MESSAGE_MAX).into_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,12 @@ use crate::http::TrustStore;
 use crate::reference::JobReference;
 use crate::wait::WaitPolicy;
 
+/// The most polls one job may take: a Standard execution's history holds 25,000 events, a poll
+/// round writes about 9 (Task, Choice, Wait), and the rest is room for retries and a start.
+pub const MAX_POLLS_PER_EXECUTION: u64 = 2_000;
+/// What one job adds to a batch's answer, rounded up, for the default `BATCH_MAX_JOBS`.
+const BYTES_PER_BATCH_JOB: u64 = 1_000;
+
 /// Everything the poller can be told through its environment. README.md lists each variable.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,8 +43,15 @@ pub struct Config {
     pub batch_rate_per_second: u32,
     /// `BATCH_CONCURRENCY` (default 4): jobs of a batch polled at once.
     pub batch_concurrency: usize,
-    /// `BATCH_MAX_JOBS` (default 1000): the largest batch accepted.
+    /// `BATCH_MAX_JOBS` (default `MAX_OUTPUT_BYTES` / 1000, i.e. 200): the largest batch
+    /// accepted, so that its answer fits the output budget (about 0.8 KB a job).
     pub batch_max_jobs: usize,
+    /// `BATCH_MAX_ERROR_ROUNDS` (default 5): rounds in a row a batch job's poll may fail with a
+    /// retryable error before the job is FAILED with it and notified.
+    pub batch_max_error_rounds: u32,
+    /// `MAX_OUTPUT_BYTES` (default 200,000): the largest answer; a larger one fails the
+    /// invocation with `OutputTooLarge` (Step Functions passes at most 256 KB between states).
+    pub max_output_bytes: usize,
     /// `MAX_EVENT_BYTES` (default 1 MiB): a larger event is refused before it is parsed.
     pub max_event_bytes: usize,
     /// `ALLOWED_ACCOUNT_IDS` (comma-separated; empty = any): accounts the function may describe.
@@ -105,6 +118,25 @@ impl Config {
             )));
         }
 
+        let max_output_bytes = number(&get, "MAX_OUTPUT_BYTES", 200_000, 10_000, 6_000_000)?;
+        let job_deadline =
+            Duration::from_secs(number(&get, "JOB_DEADLINE_SECONDS", 3600, 1, 7 * 86_400)?);
+        let not_found_grace_polls = number(&get, "NOT_FOUND_GRACE_POLLS", 2, 0, 100)? as u32;
+        let polls = wait
+            .worst_case_polls(job_deadline)
+            .saturating_add(u64::from(not_found_grace_polls));
+        if polls > MAX_POLLS_PER_EXECUTION {
+            return Err(Error::InvalidConfiguration(format!(
+                "JOB_DEADLINE_SECONDS ({}) with MAX_WAIT_SECONDS ({}) lets one job take up to \
+                 {polls} polls, more than the {MAX_POLLS_PER_EXECUTION} a Step Functions \
+                 execution's 25,000-event history holds: raise MAX_WAIT_SECONDS to at least {} \
+                 or lower JOB_DEADLINE_SECONDS",
+                job_deadline.as_secs(),
+                wait.max_seconds,
+                job_deadline.as_secs() / (MAX_POLLS_PER_EXECUTION / 2) + 1,
+            )));
+        }
+
         let allowed_accounts = list(&get, "ALLOWED_ACCOUNT_IDS");
         if let Some(bad) = allowed_accounts
             .iter()
@@ -143,7 +175,15 @@ impl Config {
                 && get("AWS_SECRET_ACCESS_KEY").is_some(),
             batch_rate_per_second: number(&get, "BATCH_RATE_PER_SECOND", 8, 1, 1_000)? as u32,
             batch_concurrency: number(&get, "BATCH_CONCURRENCY", 4, 1, 64)? as usize,
-            batch_max_jobs: number(&get, "BATCH_MAX_JOBS", 1000, 1, 100_000)? as usize,
+            batch_max_jobs: number(
+                &get,
+                "BATCH_MAX_JOBS",
+                max_output_bytes / BYTES_PER_BATCH_JOB,
+                1,
+                100_000,
+            )? as usize,
+            batch_max_error_rounds: number(&get, "BATCH_MAX_ERROR_ROUNDS", 5, 1, 1_000)? as u32,
+            max_output_bytes: max_output_bytes as usize,
             // Lambda's own limit for a synchronous payload is 6 MB.
             max_event_bytes: number(&get, "MAX_EVENT_BYTES", 1 << 20, 1024, 6 << 20)? as usize,
             allowed_accounts,
@@ -151,14 +191,8 @@ impl Config {
             topic,
             notify_on_success: flag(&get, "NOTIFY_ON_SUCCESS", false)?,
             wait,
-            job_deadline: Duration::from_secs(number(
-                &get,
-                "JOB_DEADLINE_SECONDS",
-                3600,
-                1,
-                7 * 86_400,
-            )?),
-            not_found_grace_polls: number(&get, "NOT_FOUND_GRACE_POLLS", 2, 0, 100)? as u32,
+            job_deadline,
+            not_found_grace_polls,
             default_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
             sdk_max_attempts: number(&get, "SDK_MAX_ATTEMPTS", 3, 1, 10)? as u32,
             sdk_attempt_timeout: Duration::from_millis(number(
@@ -377,6 +411,33 @@ mod tests {
         assert!(open.permits(&job("999999999999", "ap-south-1")).is_ok());
         let err = config(&[TOPIC, ("ALLOWED_ACCOUNT_IDS", "12")]).unwrap_err();
         assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
+    }
+
+    #[test]
+    fn settings_whose_loop_outgrows_an_execution_history_are_refused() {
+        let err = config(&[TOPIC, ("JOB_DEADLINE_SECONDS", "604800")]).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidConfiguration");
+        let message = err.to_string();
+        assert!(message.contains("25,000-event history"), "{message}");
+        assert!(
+            message.contains("raise MAX_WAIT_SECONDS to at least 605"),
+            "{message}"
+        );
+        let fixed = config(&[
+            TOPIC,
+            ("JOB_DEADLINE_SECONDS", "604800"),
+            ("MAX_WAIT_SECONDS", "605"),
+        ]);
+        assert!(fixed.is_ok(), "the suggested MAX_WAIT_SECONDS is enough");
+    }
+
+    #[test]
+    fn batch_size_defaults_to_what_fits_the_output_budget() {
+        let defaults = config(&[TOPIC]).expect("valid");
+        assert_eq!(defaults.max_output_bytes, 200_000);
+        assert_eq!(defaults.batch_max_jobs, 200);
+        let larger = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "1000000")]).expect("valid");
+        assert_eq!(larger.batch_max_jobs, 1_000);
     }
 
     #[test]

@@ -64,7 +64,39 @@ pub struct PollOutput {
     /// "re-run the job with current settings"). Absent in outputs of older builds.
     #[serde(default)]
     pub rerunnable: bool,
+    /// STARTED when the loop started the job (its input was StartDashboardSnapshotJob's
+    /// answer): only such a job gets the not-found grace. NAMED otherwise.
+    #[serde(default)]
+    pub origin: JobOrigin,
+    /// RFC 3339: when a poll first saw the job described; a job without a CreatedTime gets its
+    /// deadline from it.
+    #[serde(default)]
+    pub first_seen_time: Option<String>,
+    /// Consecutive batch rounds whose poll of this job raised a retryable error; at
+    /// `BATCH_MAX_ERROR_ROUNDS` the job is FAILED with that error and notified. 0 otherwise.
+    #[serde(default)]
+    pub error_streak: u32,
     pub notification: Option<Notification>,
+}
+
+/// Where the job of an output came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobOrigin {
+    /// The loop started it (StartDashboardSnapshotJob's answer was the first input).
+    Started,
+    /// Someone named an existing job.
+    #[default]
+    Named,
+}
+
+impl JobOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobOrigin::Started => "STARTED",
+            JobOrigin::Named => "NAMED",
+        }
+    }
 }
 
 impl PollOutput {
@@ -84,6 +116,9 @@ impl PollOutput {
             results: Vec::new(),
             error: None,
             rerunnable: false,
+            origin: JobOrigin::Named,
+            first_seen_time: None,
+            error_streak: 0,
             notification: None,
         }
     }
@@ -168,6 +203,10 @@ pub struct BatchOutput {
     /// 1 on the first poll of the batch, +1 each time its previous output comes back.
     pub attempt: u32,
     pub counts: Counts,
+    /// Set when FAILED or TIMED_OUT, so a state machine fails the execution with it:
+    /// `{type: JobsFailed | JobsTimedOut, message: "2 of 22 jobs failed: ..."}` (bounded). Each
+    /// job's own error is in `jobs`, and each was notified on its own.
+    pub error: Option<ErrorDetail>,
     pub jobs: Vec<PollOutput>,
 }
 

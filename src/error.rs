@@ -7,7 +7,7 @@ use crate::text::{truncate, ERROR_MESSAGE_MAX};
 /// Every way an invocation can fail. Each variant maps to one stable PascalCase `errorType`
 /// (see [`Error::error_type`]); Step Functions' Retry/Catch and the README list these names,
 /// so they must never change with a refactor or a Rust type rename.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum Error {
     /// The event is not a job reference the poller understands. Not retryable.
     #[error("{0}")]
@@ -48,6 +48,11 @@ pub enum Error {
         message: String,
     },
 
+    /// The answer is larger than `MAX_OUTPUT_BYTES`, more than a state machine can pass on.
+    /// Not retryable: the same jobs would answer the same.
+    #[error("the answer is {bytes} bytes, more than MAX_OUTPUT_BYTES ({max}); poll fewer jobs per batch")]
+    OutputTooLarge { bytes: usize, max: usize },
+
     /// The function's own settings are wrong; raised at cold start, before any event.
     #[error("invalid configuration: {0}")]
     InvalidConfiguration(String),
@@ -63,6 +68,7 @@ impl Error {
             Error::NotificationFailed { .. } => "NotificationFailed",
             Error::NotificationRejected { .. } => "NotificationRejected",
             Error::CredentialsError { .. } => "CredentialsError",
+            Error::OutputTooLarge { .. } => "OutputTooLarge",
             Error::InvalidConfiguration(_) => "InvalidConfiguration",
         }
     }
@@ -236,6 +242,14 @@ impl Error {
     /// [`ERROR_MESSAGE_MAX`] characters, whatever the input quoted in it.
     pub fn message(&self) -> String {
         truncate(&self.to_string(), ERROR_MESSAGE_MAX).into_owned()
+    }
+}
+
+/// The runtime logs a handler's error with `{:?}`: the bounded message, not the variant's
+/// fields, so a huge input cannot make a huge log line.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type(), self.message())
     }
 }
 

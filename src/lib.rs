@@ -6,6 +6,7 @@
 pub mod app;
 pub mod arn;
 pub mod batch;
+pub mod carried;
 pub mod config;
 pub mod contract;
 pub mod error;

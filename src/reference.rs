@@ -8,7 +8,8 @@
 use serde_json::{Map, Value};
 
 use crate::arn::{is_valid_region, partition_for_region, SnapshotJobArn};
-use crate::contract::{JobInfo, PollOutput};
+use crate::carried::{started_by_loop, Carried};
+use crate::contract::{JobInfo, JobOrigin, PollOutput};
 use crate::error::Error;
 
 /// A validated reference to one snapshot job.
@@ -57,6 +58,8 @@ pub enum Origin {
         attempt: u32,
         /// QuickSight had not shown the job yet on that poll.
         unseen: bool,
+        /// The loop itself started the job (the output's `origin`).
+        started: bool,
     },
 }
 
@@ -64,6 +67,8 @@ pub enum Origin {
 pub struct PollRequest {
     pub job: JobReference,
     pub origin: Origin,
+    /// What the loop carried over from the previous output (nothing for a first poll).
+    pub carried: Carried,
 }
 
 impl PollRequest {
@@ -80,10 +85,20 @@ impl PollRequest {
     pub fn not_found_is_pending(&self, grace_polls: u32) -> bool {
         let just_started = match self.origin {
             Origin::JustStarted => true,
-            Origin::Previous { unseen, .. } => unseen,
+            Origin::Previous {
+                unseen, started, ..
+            } => unseen && started,
             Origin::Named => false,
         };
         just_started && self.attempt() <= grace_polls
+    }
+
+    /// What the output says of the job's origin, for the next poll.
+    pub fn job_origin(&self) -> JobOrigin {
+        match self.origin {
+            Origin::JustStarted | Origin::Previous { started: true, .. } => JobOrigin::Started,
+            Origin::Named | Origin::Previous { started: false, .. } => JobOrigin::Named,
+        }
     }
 }
 
@@ -281,6 +296,7 @@ fn parse_object(
     Ok(PollRequest {
         job: reference,
         origin,
+        carried: Carried::default(),
     })
 }
 
@@ -334,9 +350,15 @@ fn parse_previous_output(
     };
     let unseen = object.get("status").and_then(Value::as_str) == Some("IN_PROGRESS")
         && object.get("jobStatus").is_none_or(Value::is_null);
+    let started = started_by_loop(object, unseen, prefix)?;
     Ok(PollRequest {
         job: reference,
-        origin: Origin::Previous { attempt, unseen },
+        origin: Origin::Previous {
+            attempt,
+            unseen,
+            started,
+        },
+        carried: Carried::read(object, prefix)?,
     })
 }
 

@@ -51,35 +51,48 @@ pub fn build_output(
     config: &Config,
 ) -> PollOutput {
     let mut output = PollOutput::new(request.job.info(), request.attempt());
-    let mut age = None;
-    let mut describe = |output: &mut PollOutput, description: &JobDescription| {
+    output.origin = request.job_origin();
+    let carried = &request.carried;
+    // What QuickSight said of the job on this poll, if it described it at all.
+    let description = match &observation {
+        Observation::Unfinished(description)
+        | Observation::Finished(description, _)
+        | Observation::ResultLagging(description, _) => Some(description),
+        Observation::Rejected { description, .. } => description.as_ref(),
+        Observation::NotVisibleYet | Observation::NotPolled => None,
+    };
+    let created = description
+        .and_then(|d| d.created)
+        .and_then(|created| SystemTime::try_from(created).ok())
+        .or(carried.created);
+    // The first poll that sees the job starts its deadline when QuickSight gives no CreatedTime.
+    let first_seen = carried.first_seen.or(description.map(|_| now));
+    let age = created
+        .or(first_seen)
+        .map(|start| now.duration_since(start).unwrap_or(Duration::ZERO));
+    output.created_time = created.and_then(crate::carried::rfc3339);
+    output.first_seen_time = first_seen.and_then(crate::carried::rfc3339);
+    output.age_seconds = age.map(|a| a.as_secs());
+    if let Some(description) = description {
         output.job_status = Some(description.job_status.clone());
-        output.created_time = description.created.as_ref().and_then(rfc3339);
         output.last_updated_time = description.last_updated.as_ref().and_then(rfc3339);
         output.request_id = description.request_id.clone();
-        age = description
-            .created
-            .and_then(|created| SystemTime::try_from(created).ok())
-            .map(|created| now.duration_since(created).unwrap_or(Duration::ZERO));
-        output.age_seconds = age.map(|a| a.as_secs());
-    };
+    }
+    // How old the job is for the next wait; None asks for the shortest.
+    let mut wait_age = age;
 
     match observation {
-        Observation::NotVisibleYet => {}
+        Observation::NotVisibleYet => wait_age = None,
         Observation::NotPolled => {
+            // Nothing was asked: the run of failed polls goes on as it was.
+            output.error_streak = carried.error_streak;
             output.error = Some(ErrorDetail {
                 kind: NOT_POLLED.into(),
                 message: "not reached before the invocation's deadline; polled first next round"
                     .into(),
             });
         }
-        Observation::Rejected {
-            rejection,
-            description,
-        } => {
-            if let Some(description) = &description {
-                describe(&mut output, description);
-            }
+        Observation::Rejected { rejection, .. } => {
             output.request_id = rejection.request_id.or(output.request_id.take());
             output.status = Status::Failed;
             output.error = Some(ErrorDetail {
@@ -88,14 +101,18 @@ pub fn build_output(
             });
         }
         Observation::Unfinished(description) => {
-            describe(&mut output, &description);
             if age.is_some_and(|age| age > config.job_deadline) {
+                let since = if description.created.is_some() || carried.created.is_some() {
+                    "after"
+                } else {
+                    "since it was first seen, QuickSight giving no CreatedTime, after"
+                };
                 output.status = Status::TimedOut;
                 output.error = Some(ErrorDetail {
                     kind: "JobDeadlineExceeded".into(),
                     message: format!(
-                        "job is still {} after {} s, past the {} s deadline (JOB_DEADLINE_SECONDS)",
-                        description.job_status,
+                        "job is still {} {since} {} s, past the {} s deadline (JOB_DEADLINE_SECONDS)",
+                        crate::text::truncate(&description.job_status, 64),
                         age.map_or(0, |a| a.as_secs()),
                         config.job_deadline.as_secs()
                     ),
@@ -103,7 +120,6 @@ pub fn build_output(
             }
         }
         Observation::Finished(description, result) => {
-            describe(&mut output, &description);
             output.status = normalize(&description.job_status);
             output.request_id = result.request_id.or(output.request_id.take());
             output.results = result.files;
@@ -131,7 +147,6 @@ pub fn build_output(
                 .is_some_and(|error| RERUNNABLE.contains(&error.kind.as_str()));
         }
         Observation::ResultLagging(description, rejection) => {
-            describe(&mut output, &description);
             output.request_id = rejection.request_id.or(output.request_id.take());
             output.error = Some(ErrorDetail {
                 kind: RESULT_NOT_READY.into(),
@@ -142,7 +157,7 @@ pub fn build_output(
                 ),
             });
             // Catching up takes seconds: the shortest wait, whatever the job's age.
-            age = None;
+            wait_age = None;
         }
     }
 
@@ -150,7 +165,7 @@ pub fn build_output(
     output.wait_seconds = if output.done {
         0
     } else {
-        config.wait.next_wait(age, config.job_deadline)
+        config.wait.next_wait(wait_age, config.job_deadline)
     };
     output
 }
@@ -265,6 +280,36 @@ mod tests {
         assert!(out.job_status.is_none());
         assert_eq!(out.request_id.as_deref(), Some("req-denied"));
         assert_eq!(out.error.expect("error").kind, "AccessDeniedException");
+    }
+
+    #[test]
+    fn job_without_created_time_gets_its_deadline_from_the_first_poll_that_saw_it() {
+        let mut undated = description("RUNNING", 0);
+        undated.created = None;
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW);
+        let first = build_output(
+            &request(),
+            Observation::Unfinished(undated.clone()),
+            now,
+            &config(),
+        );
+        assert_eq!(first.status, Status::InProgress);
+        let seen = first.first_seen_time.clone().expect("first seen now");
+        assert_eq!(first.age_seconds, Some(0));
+
+        // The wait loop passes the output back; 601 s later the 600 s deadline has passed.
+        let previous = serde_json::to_value(&first).expect("json");
+        let next = parse_event(&previous, Some("us-east-1")).expect("previous output");
+        let later = build_output(
+            &next,
+            Observation::Unfinished(undated),
+            now + Duration::from_secs(601),
+            &config(),
+        );
+        assert_eq!(later.first_seen_time.as_deref(), Some(seen.as_str()));
+        assert_eq!(later.status, Status::TimedOut);
+        let error = later.error.expect("error");
+        assert!(error.message.contains("first seen"), "{}", error.message);
     }
 
     #[test]

@@ -25,6 +25,20 @@ impl WaitPolicy {
         let until_deadline = deadline.as_secs().saturating_sub(age.as_secs()) + 1;
         wait.min(until_deadline).max(1)
     }
+
+    /// How many polls a job that never finishes gets before it is TIMED_OUT: the loop's
+    /// longest run, for a bound on what one execution must hold.
+    pub fn worst_case_polls(&self, deadline: Duration) -> u64 {
+        let mut age = 0u64;
+        let mut polls = 0u64;
+        loop {
+            polls += 1;
+            if age > deadline.as_secs() {
+                return polls;
+            }
+            age += self.next_wait(Some(Duration::from_secs(age)), deadline);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -37,6 +51,21 @@ mod tests {
         age_percent: 20,
     };
     const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn worst_case_polls_count_the_loop_of_a_job_that_never_ends() {
+        // 5 s waits while young, 20 % of the age up to a minute, then a minute: about 75 for
+        // an hour, about 10,000 for a week.
+        let hour = POLICY.worst_case_polls(HOUR);
+        assert!((60..=90).contains(&hour), "{hour}");
+        let week = POLICY.worst_case_polls(Duration::from_secs(7 * 86_400));
+        assert!((10_000..=10_200).contains(&week), "{week}");
+        let slow = WaitPolicy {
+            max_seconds: 600,
+            ..POLICY
+        };
+        assert!(slow.worst_case_polls(Duration::from_secs(7 * 86_400)) < 1_100);
+    }
 
     #[test]
     fn young_job_waits_the_minimum() {

@@ -173,6 +173,13 @@ async fn all_done_batch_is_failed_when_any_job_failed() {
     assert_eq!(out.status, Status::Failed);
     assert_eq!(out.wait_seconds, 0);
     assert_eq!((out.counts.succeeded, out.counts.failed), (2, 1));
+    // The error a state machine fails the execution with (its Choice reads error.type).
+    let error = out.error.expect("a failed batch has an error");
+    assert_eq!(error.kind, "JobsFailed");
+    assert_eq!(
+        error.message,
+        "1 of 3 jobs failed: ops-dashboard/weekly-ops-48 (DATASET_DELETED)"
+    );
 }
 
 #[tokio::test]
@@ -266,4 +273,119 @@ async fn jobs_the_last_round_had_no_time_for_are_polled_first() {
         .map(|j| j.job.snapshot_job_id.as_str())
         .collect();
     assert_eq!(ids, ["first", "second"], "answers stay in input order");
+}
+
+/// The batch's previous output with its one job still IN_PROGRESS after `streak` failed rounds.
+fn previous_round(job: serde_json::Value) -> serde_json::Value {
+    json!({"status": "IN_PROGRESS", "done": false, "attempt": 3, "jobs": [job]})
+}
+
+fn failing_job(streak: u32, origin: &str) -> serde_json::Value {
+    json!({
+        "status": "IN_PROGRESS", "done": false, "jobStatus": null, "attempt": 1,
+        "origin": origin, "errorStreak": streak,
+        "error": {"type": "QuickSightThrottled", "message": "Rate exceeded"},
+        "job": {"arn": "x", "partition": "aws", "region": "us-east-1",
+                "awsAccountId": "123456789012", "dashboardId": "sales-dashboard",
+                "snapshotJobId": "daily-export-2026-11-28"}
+    })
+}
+
+#[tokio::test]
+async fn a_job_whose_poll_keeps_failing_is_escalated_and_notified_after_the_bound() {
+    let throttled = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+        .then_http_response(|| error_response(429, "ThrottlingException", "Rate exceeded"));
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(
+        &[("SDK_MAX_ATTEMPTS", "1"), ("BATCH_MAX_ERROR_ROUNDS", "3")],
+        &[&throttled],
+        &[&sns],
+    );
+
+    // Round 3 of 3: not yet escalated after round 2.
+    let round = batch(
+        app.invoke(&previous_round(failing_job(1, "NAMED")), TIME_LEFT)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(round.jobs[0].status, Status::InProgress);
+    assert_eq!(round.jobs[0].error_streak, 2);
+    assert!(published.all().is_empty());
+
+    let out = batch(
+        app.invoke(&previous_round(failing_job(2, "NAMED")), TIME_LEFT)
+            .await
+            .unwrap(),
+    );
+    let job = &out.jobs[0];
+    assert_eq!(job.status, Status::Failed);
+    assert_eq!(job.error_streak, 3);
+    let error = job.error.as_ref().expect("error");
+    assert_eq!(error.kind, "QuickSightThrottled");
+    assert!(
+        error.message.starts_with("3 round(s) in a row: "),
+        "{}",
+        error.message
+    );
+    assert!(job.notification.is_some());
+    assert_eq!(published.all().len(), 1, "told once");
+    assert_eq!(out.status, Status::Failed);
+    assert_eq!(out.error.expect("error").kind, "JobsFailed");
+}
+
+#[tokio::test]
+async fn an_escalated_job_whose_notice_fails_fails_the_invocation_to_be_retried() {
+    let throttled = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+        .then_http_response(|| error_response(429, "ThrottlingException", "Rate exceeded"));
+    let sns = mock!(aws_sdk_sns::Client::publish)
+        .then_http_response(|| sns_error_response(500, "InternalError", "SNS is down"));
+    let app = app(
+        &[("SDK_MAX_ATTEMPTS", "1"), ("BATCH_MAX_ERROR_ROUNDS", "1")],
+        &[&throttled],
+        &[&sns],
+    );
+
+    let err = app
+        .invoke(&previous_round(failing_job(0, "NAMED")), TIME_LEFT)
+        .await
+        .expect_err("the notice could not be published");
+
+    assert_eq!(err.error_type(), "NotificationFailed");
+}
+
+#[tokio::test]
+async fn a_named_job_gets_no_not_found_grace_after_a_throttled_round() {
+    let not_found = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+        .then_http_response(|| error_response(404, "ResourceNotFoundException", "no such job"));
+    let published = Published::default();
+    let sns = sns_accepts(&published);
+    let app = app(&[], &[&not_found], &[&sns]);
+
+    let named = batch(
+        app.invoke(&previous_round(failing_job(1, "NAMED")), TIME_LEFT)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        named.jobs[0].status,
+        Status::Failed,
+        "a named job that is not found is gone"
+    );
+    assert_eq!(
+        named.jobs[0].error.as_ref().unwrap().kind,
+        "ResourceNotFoundException"
+    );
+
+    let started = batch(
+        app.invoke(&previous_round(failing_job(1, "STARTED")), TIME_LEFT)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        started.jobs[0].status,
+        Status::InProgress,
+        "a job the loop started may not be visible yet"
+    );
+    assert_eq!(published.all().len(), 1);
 }

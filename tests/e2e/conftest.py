@@ -20,7 +20,7 @@ import pytest
 from stack import (  # noqa: F401  (re-exported for the test modules)
     ACCOUNT, ASL_PATH, CARGO_TARGET_DIR, DEFAULT_POLLER_ENV, EMULATOR_BIN, FUNCTION_ARN,
     FUNCTION_NAME, FUNCTION_TIMEOUT, POLLER_BIN, REGION, ROOT, VENV_BIN, Execution, Service, Stack, base_env,
-    fast_retry_definition, free_port, http_json, job_reference, load_definition,
+    fast_capacity_definition, fast_retry_definition, free_port, http_json, job_reference, load_definition,
     start_emulator, start_prebuilt_poller, wait_for_tcp,
 )
 

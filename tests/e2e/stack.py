@@ -74,7 +74,8 @@ DEFAULT_POLLER_ENV = {
     "NOTIFY_ON_SUCCESS": "false",
     "MIN_WAIT_SECONDS": "1",
     "MAX_WAIT_SECONDS": "1",
-    "JOB_DEADLINE_SECONDS": "3600",
+    # 1 s waits: a deadline whose worst case (1,800 polls) fits one execution history.
+    "JOB_DEADLINE_SECONDS": "1800",
     "NOT_FOUND_GRACE_POLLS": "2",
     "SDK_MAX_ATTEMPTS": "1",
 }
@@ -441,7 +442,7 @@ class Stack:
     def definition(self) -> str:
         """The real definition with this stack's DefinitionSubstitutions."""
         return load_definition(Partition="aws", PollerFunctionArn=FUNCTION_ARN,
-                               FailureTopicArn=self.topic_arn)
+                               FailureTopicArn=self.topic_arn, StartCapacityWaitMinutes="30")
 
     def function_env(self, overrides: dict[str, str] | None) -> dict[str, str]:
         """The poller's environment, as the template would set it plus local endpoints."""
@@ -663,6 +664,17 @@ def fast_retry_definition(text: str) -> str:
                 visit((state.get("ItemProcessor") or state["Iterator"])["States"])
 
     visit(definition["States"])
+    return json.dumps(definition, indent=2)
+
+
+def fast_capacity_definition(text: str, minutes: int) -> str:
+    """A copy of a definition whose start waits StartCapacityWaitMinutes=`minutes` slots of one
+    second each instead of about a minute: the capacity loop as deployed, in seconds."""
+    definition = json.loads(text)
+    states = definition["States"]
+    states["NameJob"]["Parameters"]["capacity"]["max.$"] = f"States.StringToJson('{minutes}')"
+    states["NameJob"]["Parameters"]["capacity"]["wait"] = 1
+    states["CountCapacityWait"]["Parameters"]["capacity"]["wait.$"] = "States.MathRandom(1, 2)"
     return json.dumps(definition, indent=2)
 
 

@@ -60,14 +60,16 @@ def test_non_retryable_error_is_caught_notified_once_and_fails_with_that_error(f
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "InvalidJobReference"
     assert len(ex.task_failures()) == 1  # no retry
-    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "NoticeFacts", "FifoTopic?",
+                                   "PublishFailure", "Failed"]
     cause = json.loads(ex.cause)
     assert cause["Error"] == "InvalidJobReference"
     assert json.loads(cause["Cause"])["errorMessage"] == "no such job"
     [msg] = fake.sns_messages()
     assert msg["attributes"] == {"source": "state-machine", "errorType": "InvalidJobReference"}
     assert msg["message"]["error"] == "InvalidJobReference"
-    assert msg["message"]["state"]["SnapshotJobId"] == "bad-ref"
+    assert "state" not in msg["message"]  # redacted: the execution's state stays in its history
+    assert json.loads(msg["message"]["cause"])["errorMessage"] == "no such job"
     assert msg["message"]["execution"].endswith(":bad-ref")
 
 
@@ -87,7 +89,8 @@ def test_an_answer_outside_the_contract_is_notified_instead_of_looping(fake):
     ex = fake.run("odd-status", [{"status": "PAUSED"}])
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "PollerContractViolation"
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "ContractViolation", "NotifyFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "ContractViolation", "NotifyFailure",
+                                   "NoticeFacts", "FifoTopic?", "PublishFailure", "Failed"]
     [msg] = fake.sns_messages()
     assert msg["attributes"]["errorType"] == "PollerContractViolation"
 

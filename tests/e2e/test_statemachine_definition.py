@@ -26,7 +26,7 @@ LAMBDA_SERVICE_ERRORS = {  # Step Functions best practice for Lambda tasks
 }
 POLLER_RETRYABLE = {"QuickSightThrottled", "QuickSightUnavailable", "NotificationFailed"}
 POLLER_NON_RETRYABLE = {"InvalidJobReference"}
-SUBSTITUTIONS = {"Partition", "PollerFunctionArn", "FailureTopicArn"}
+SUBSTITUTIONS = {"Partition", "PollerFunctionArn", "FailureTopicArn", "StartCapacityWaitMinutes"}
 START_RESOURCE = "arn:aws:states:::aws-sdk:quicksight:startDashboardSnapshotJob"
 
 
@@ -244,17 +244,31 @@ def test_poll_catches_everything_into_the_notifying_failure_path_keeping_its_inp
 
 def test_the_failure_notice_goes_to_the_substituted_topic_and_cannot_fail_on_a_missing_path(asl):
     states = asl["States"]
-    notify = [s for s in states.values() if s.get("Resource") == "arn:aws:states:::sns:publish"]
-    assert len(notify) == 1
-    params = notify[0]["Parameters"]
-    assert params["TopicArn"] == "${FailureTopicArn}"
-    # Only $.failure.Error is certain in a caught error; a missing path is States.Runtime,
-    # which no Catch handles, and the notice would be lost.
-    paths = re.findall(r'"[^"]+\.\$": "(\$[^"]*)"', json.dumps(params))
-    assert paths and all(p in ("$", "$.failure.Error") or p.startswith("$$.") for p in paths), paths
-    assert notify[0]["ResultPath"] not in ("$", None) and notify[0]["ResultPath"] != "$.failure"
-    for c in notify[0].get("Catch", []):
-        assert states[c["Next"]]["Type"] == "Fail", "an SNS outage must still end the execution"
+    notify = {n: s for n, s in states.items() if s.get("Resource") == "arn:aws:states:::sns:publish"}
+    assert set(notify) == {"PublishFailure", "PublishFailureFifo"}
+    # The Pass before them gives the caught error a Cause (only Error is certain in a caught
+    # error, and a missing path is States.Runtime, which no Catch handles: the notice lost).
+    default = states["NotifyFailure"]
+    assert default["Type"] == "Pass" and default["Result"] == {"Cause": ""}
+    prepare = states[default["Next"]]
+    assert prepare["Type"] == "Pass" and prepare["ResultPath"] == default["ResultPath"] == "$.notice"
+    assert prepare["Parameters"]["failure.$"] == "States.JsonMerge($.notice, $.failure, false)"
+    for name, task in notify.items():
+        params = task["Parameters"]
+        assert params["TopicArn"] == "${FailureTopicArn}"
+        paths = re.findall(r'"[^"]+\.\$": "(\$[^"]*)"', json.dumps(params))
+        allowed = ("$.notice.failure.Error", "$.notice.failure.Cause")
+        assert paths and all(p in allowed or p.startswith("$$.") for p in paths), paths
+        # Redacted: the state (a start request's UserConfiguration, S3 URIs) is never sent.
+        assert "$" not in paths and set(params["Message"]) == {
+            "source", "execution.$", "executionName.$", "stateMachine.$", "error.$", "cause.$"}
+        assert task["ResultPath"] not in ("$", None) and task["ResultPath"] != "$.failure"
+        for c in task.get("Catch", []):
+            assert states[c["Next"]]["Type"] == "Fail", "an SNS outage must still end the execution"
+    assert {"MessageGroupId.$", "MessageDeduplicationId.$"} <= set(notify["PublishFailureFifo"]["Parameters"])
+    assert not {"MessageGroupId.$", "MessageDeduplicationId.$"} & set(notify["PublishFailure"]["Parameters"])
+    [rule] = states[prepare["Next"]]["Choices"]
+    assert rule == {"Variable": "$.notice.topic", "StringMatches": "*.fifo", "Next": "PublishFailureFifo"}
 
 
 def test_choice_routes_each_status_of_the_contract(asl):
@@ -297,7 +311,7 @@ def test_choice_guards_the_fields_later_states_read(asl):
 
 def test_wait_reads_wait_seconds_and_polls_again(asl):
     states = asl["States"]
-    waits = [(n, s) for n, s in states.items() if s["Type"] == "Wait"]
+    waits = [(n, s) for n, s in states.items() if s["Type"] == "Wait" and "waitSeconds" in json.dumps(s)]
     assert len(waits) == 1
     name, wait = waits[0]
     assert wait == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": poll_name(asl)}
@@ -320,11 +334,13 @@ def test_the_definition_uses_exactly_the_substitutions_the_template_provides(asl
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     template = yaml.load(TEMPLATE_PATH.read_text(), Loader=Loader)
-    machines = [r["Properties"] for r in template["Resources"].values()
-                if r["Type"] == "AWS::Serverless::StateMachine"]
-    assert len(machines) == 1
-    assert machines[0]["DefinitionUri"] == "statemachine/poller.asl.json"
-    assert set(machines[0]["DefinitionSubstitutions"]) == SUBSTITUTIONS
+    machines = {r["Properties"]["DefinitionUri"]: r["Properties"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::Serverless::StateMachine"}
+    assert set(machines) == {"statemachine/poller.asl.json", "statemachine/execution-ended.asl.json"}
+    assert set(machines["statemachine/poller.asl.json"]["DefinitionSubstitutions"]) == SUBSTITUTIONS
+    ended = ROOT / "statemachine" / "execution-ended.asl.json"
+    assert placeholders(ended.read_text()) == set(
+        machines["statemachine/execution-ended.asl.json"]["DefinitionSubstitutions"])
 
 
 def test_retry_and_catch_names_match_the_pollers_error_types():
@@ -363,10 +379,11 @@ def test_a_start_request_starts_the_job_with_a_fresh_id_unless_it_names_one(asl)
     entry = [r["Next"] for r in states[asl["StartAt"]]["Choices"]
              if start_job in reachable(asl, r["Next"])]
     assert len(entry) == 1
-    # the states before StartJob: a States.UUID() under whatever $.start says
+    # the states before StartJob: an id derived from the execution (stable when it is redriven)
+    # under whatever $.start says
     before = [n for n in reachable(asl, entry[0]) if start_job in reachable(asl, n) and n != start_job]
     text = json.dumps([states[n] for n in before])
-    assert "States.UUID()" in text
+    assert '"SnapshotJobId.$": "States.Hash($$.Execution.Id, \'SHA-256\')"' in text
     assert "States.JsonMerge($.request, $.start, false)" in text  # the input's SnapshotJobId wins
     task = states[start_job]
     assert {k.removesuffix(".$") for k in task["Parameters"]} == {
@@ -382,12 +399,20 @@ def test_start_output_goes_unchanged_to_poll_and_its_failures_are_notified(asl):
     # {Arn, SnapshotJobId, RequestId, Status} is a poller input shape: nothing may reshape it
     assert not {"ResultPath", "ResultSelector", "OutputPath"} & set(task)
     assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
-    for c in task["Catch"]:
-        assert c["ResultPath"] == "$.failure"
-        assert paths_to_fail_without_notice(asl, c["Next"]) == []
-    # Only throttling is retried: after any other error the job may exist, and the same
-    # SnapshotJobId would then answer ResourceExists.
-    assert [r["ErrorEquals"] for r in task.get("Retry", [])] in ([], [["QuickSight.ThrottlingException"]])
+    assert task["Catch"][-1]["ResultPath"] == "$.failure"
+    caught = {c["ErrorEquals"][0]: c["Next"] for c in task["Catch"]}
+    assert paths_to_fail_without_notice(asl, caught["States.ALL"]) == []
+    # No slot left after the capacity wait: notified like any other failed start.
+    gave_up = states[caught["QuickSight.LimitExceededException"]]
+    assert gave_up["Type"] == "Choice"
+    assert paths_to_fail_without_notice(asl, gave_up["Default"]) == []
+    # An existing job (a retried or redriven start) is polled; LimitExceeded waits for a slot.
+    assert poll_name(asl) in reachable(asl, caught["QuickSight.ResourceExistsException"])
+    capacity = reachable(asl, caught["QuickSight.LimitExceededException"])
+    assert start_job in capacity and any(states[n]["Type"] == "Wait" for n in capacity)
+    # Retried with the same SnapshotJobId: throttling and internal failures only.
+    assert [[e for e in r["ErrorEquals"] if e.startswith("QuickSight.")] for r in task["Retry"]] == [
+        ["QuickSight.ThrottlingException", "QuickSight.InternalFailureException"]]
 
 
 def test_a_start_request_missing_a_field_start_job_reads_is_notified(asl):
@@ -422,7 +447,7 @@ def test_checkers_report_a_dangling_target_an_unreachable_state_and_a_silent_fai
     assert paths_to_fail_without_notice(broken, "Failed") == [["Failed"]]
 
     broken = copy.deepcopy(asl)
-    broken["States"]["Done?"]["Choices"][0]["StringEquals"] = "COMPLETED"
+    broken["States"]["Done?"]["Choices"][0]["And"][1]["StringEquals"] = "COMPLETED"
     assert choice_targets(broken["States"]["Done?"], "SUCCEEDED") == set()
 
     broken = copy.deepcopy(asl)

@@ -86,7 +86,7 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
 
 def test_kms_grants_hold_only_through_sns_and_take_a_key_arn():
     kms = [s for s in statements(template()["Resources"]) if "kms:Decrypt" in s["Action"]]
-    assert len(kms) == 2, kms  # the function's and the state machine's
+    assert len(kms) == 3, kms  # the function's, the wait loop's and the execution monitor's
     for statement in kms:
         assert statement["Condition"] == {
             "StringEquals": {"kms:ViaService": {"Sub": "sns.${AWS::Region}.amazonaws.com"}}}
@@ -141,3 +141,27 @@ def test_deployed_function_logs_only_to_its_own_log_group():
             if any(a.startswith("logs:") for a in s["Action"])]
     assert logs and all(s["Resource"] == {"Fn::GetAtt": ["PollerLogGroup", "Arn"]} for s in logs)
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "PollerLogGroup"}
+
+
+def test_executions_that_end_timed_out_or_aborted_reach_the_execution_monitor():
+    resources = template()["Resources"]
+    monitor = resources["ExecutionEndedNotifier"]["Properties"]
+    assert monitor["DefinitionUri"] == "statemachine/execution-ended.asl.json"
+    [rule] = monitor["Events"].values()
+    assert rule["Type"] == "EventBridgeRule"
+    pattern = rule["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"] == {"status": ["TIMED_OUT", "ABORTED"],
+                                 "stateMachineArn": [{"Ref": "PollerStateMachine"}]}
+    # ...and a wait loop that never ends by itself times out: beyond the longest job deadline.
+    asl = json.loads((ROOT / "statemachine" / "poller.asl.json").read_text())
+    assert asl["TimeoutSeconds"] > template()["Parameters"]["JobDeadlineSeconds"]["MaxValue"]
+
+
+def test_a_fifo_topic_cannot_be_combined_with_the_schedule():
+    parameters = template()["Parameters"]
+    assert parameters["FifoTopic"]["Default"] == "false"
+    rule = template()["Rules"]["FifoTopicWithoutSchedule"]
+    assert rule["RuleCondition"] == {"Equals": [{"Ref": "FifoTopic"}, "true"]}
+    assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "ScheduledJobReference"}, ""]}

@@ -8,15 +8,17 @@ The poller runs with MIN/MAX_WAIT_SECONDS=1 and SDK_MAX_ATTEMPTS=1 (see conftest
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
 
 import pytest
 
-from conftest import ACCOUNT, fast_retry_definition, job_reference
+from conftest import (
+    ACCOUNT, ASL_PATH, FUNCTION_ARN, fast_capacity_definition, fast_retry_definition, job_reference,
+    load_definition,
+)
 
 
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 START_REQUEST = {  # the input's "start": a StartDashboardSnapshotJob request
     "AwsAccountId": ACCOUNT,
     "DashboardId": "dash-1",
@@ -124,7 +126,7 @@ def test_unknown_job_fails_on_the_first_poll_and_notifies_once(stack):
 
 
 def test_job_past_its_deadline_times_out_and_notifies_once(stack):
-    add_job(stack, "stuck", outcome="NEVER", ageSeconds=7200)  # JOB_DEADLINE_SECONDS=3600
+    add_job(stack, "stuck", outcome="NEVER", ageSeconds=7200)  # JOB_DEADLINE_SECONDS=1800
     ex = stack.start_execution("stuck", job_reference("stuck"))
 
     assert ex.status == "FAILED", ex.summary()
@@ -179,17 +181,20 @@ def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_mach
     assert ex.status == "FAILED", ex.summary()
     # 1 attempt + MaxAttempts 6 of the poller's retryable errors, then caught
     assert [error for error, _ in ex.task_failures()] == ["QuickSightUnavailable"] * 7
-    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "NoticeFacts", "FifoTopic?",
+                                   "PublishFailure", "Failed"]
     assert ex.lambda_outputs() == []
     assert ex.error == "QuickSightUnavailable"
     assert calls_of(stack, "outage")["describe"] == 7  # SDK_MAX_ATTEMPTS=1: one call per poll
     [message] = stack.sns_messages()
     assert message["attributes"] == {"source": "state-machine", "errorType": "QuickSightUnavailable"}
-    assert message["message"]["error"] == "QuickSightUnavailable"
-    assert message["message"]["state"]["SnapshotJobId"] == "outage"
+    notice = message["message"]
+    assert notice["error"] == "QuickSightUnavailable" and notice["executionName"] == "outage"
+    assert "QuickSightUnavailable" in notice["cause"] and notice["execution"].endswith(":outage")
+    assert "state" not in notice  # redacted: the execution's state is not sent
 
 
-def test_a_start_request_without_a_job_id_starts_a_uuid_named_job_and_polls_it_to_completion(stack):
+def test_a_start_request_without_a_job_id_starts_a_job_named_by_the_execution_and_polls_it(stack):
     stack.emulator("POST", "defaults", {"queuedPolls": 1, "runningPolls": 1, "outcome": "COMPLETED"})
     ex = stack.start_execution("start-completes", {"start": START_REQUEST})
 
@@ -198,7 +203,9 @@ def test_a_start_request_without_a_job_id_starts_a_uuid_named_job_and_polls_it_t
     assert entered[:5] == ["Start?", "NewJobId", "NameJob", "StartJob", "Poll"]
     calls = stack.emulator("GET", "calls")
     [job] = calls["jobs"]
-    assert UUID.match(job["snapshotJobId"]), job
+    # SHA-256 of the execution's ARN: a redriven execution asks for the same job again.
+    execution_arn = ex.describe["executionArn"]
+    assert job["snapshotJobId"] == hashlib.sha256(execution_arn.encode()).hexdigest(), job
     assert (job["dashboardId"], job["status"]) == ("dash-1", "COMPLETED")
     outputs = ex.lambda_outputs()
     assert [o["jobStatus"] for o in outputs] == ["QUEUED", "RUNNING", "COMPLETED"]
@@ -209,25 +216,93 @@ def test_a_start_request_without_a_job_id_starts_a_uuid_named_job_and_polls_it_t
     assert stack.sns_messages() == []  # NOTIFY_ON_SUCCESS=false
 
 
-def test_a_start_refused_with_limit_exceeded_is_notified_by_the_state_machine(stack):
+@pytest.fixture(scope="module")
+def capacity_machines(poller_stack) -> dict[int, str]:
+    """The real definition whose capacity wait is cut to one-second waits, for 1 and 3 tries."""
+    return {minutes: poller_stack.create_state_machine(
+                f"quicksight-snapshot-poller-capacity-{minutes}",
+                fast_capacity_definition(poller_stack.definition(), minutes))
+            for minutes in (1, 3)}
+
+
+def test_a_start_waits_for_capacity_while_limit_exceeded_then_polls_the_job(stack, capacity_machines):
+    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
     stack.emulator("POST", "faults", {"faults": [
-        {"operation": "start", "error": "LimitExceededException", "count": 1}]})
-    ex = stack.start_execution("start-limit", {"start": {**START_REQUEST, "SnapshotJobId": "mine"}})
+        {"operation": "start", "error": "LimitExceededException", "count": 2}]})
+    ex = stack.start_execution("start-waits", {"start": {**START_REQUEST, "SnapshotJobId": "waits"}},
+                               state_machine_arn=capacity_machines[3])
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    entered = ex.states_entered()
+    assert entered.count("StartJob") == 3 and entered.count("WaitForCapacity") == 2
+    assert stack.emulator("GET", "calls")["byOperation"]["start"] == 3
+    assert stack.sns_messages() == []  # nothing failed: waiting for a slot is not news
+
+
+def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(stack, capacity_machines):
+    stack.emulator("POST", "faults", {"faults": [
+        {"operation": "start", "error": "LimitExceededException", "count": 5}]})
+    secret = {"RowLevelPermissionTags": [{"Key": "region", "Value": "EMEA-secret-tag"}]}
+    request = {**START_REQUEST, "SnapshotJobId": "mine", "UserConfiguration": {"AnonymousUsers": [secret]}}
+    ex = stack.start_execution("start-limit", {"start": request},
+                               state_machine_arn=capacity_machines[1])
 
     assert ex.status == "FAILED", ex.summary()
     # AWS names it QuickSight.LimitExceededException; moto 5.2.5 keeps the service name's case
     assert ex.error.lower() == "quicksight.limitexceededexception"
-    assert ex.states_entered() == ["Start?", "NewJobId", "NameJob", "StartJob", "NotifyFailure", "Failed"]
-    [scheduled] = [json.loads(e["taskScheduledEventDetails"]["parameters"])
-                   for e in ex.events("TaskScheduled")
-                   if e["taskScheduledEventDetails"]["resourceType"] == "aws-sdk:quicksight"]
-    assert scheduled["SnapshotJobId"] == "mine"  # the input's id wins over the fresh UUID
+    assert ex.states_entered() == [
+        "Start?", "NewJobId", "NameJob", "StartJob", "CapacityLeft?", "WaitForCapacity",
+        "CountCapacityWait", "StartJob", "CapacityLeft?", "CapacityExhausted", "NotifyFailure",
+        "NoticeFacts", "FifoTopic?", "PublishFailure", "Failed"]
+    scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])
+                 for e in ex.events("TaskScheduled")
+                 if e["taskScheduledEventDetails"]["resourceType"] == "aws-sdk:quicksight"]
+    assert [p["SnapshotJobId"] for p in scheduled] == ["mine", "mine"]  # the input's id wins
     calls = stack.emulator("GET", "calls")
-    assert calls["byOperation"] == {"start": 1, "describe": 0, "result": 0} and calls["jobs"] == []
+    assert calls["byOperation"] == {"start": 2, "describe": 0, "result": 0} and calls["jobs"] == []
     assert stack.lambda_invocations() == []
     [message] = stack.sns_messages()
     assert message["attributes"] == {"source": "state-machine", "errorType": ex.error}
-    assert message["message"]["state"]["request"]["SnapshotJobId"] == "mine"
+    assert "EMEA-secret-tag" not in json.dumps(message), "row-level permission values never leave"
+
+
+def test_a_start_answered_internal_failure_is_retried_with_the_same_job_id(stack):
+    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
+    stack.emulator("POST", "faults", {"faults": [
+        {"operation": "start", "error": "InternalFailureException", "count": 1}]})
+    ex = stack.start_execution("start-retried", {"start": {**START_REQUEST, "SnapshotJobId": "again"}})
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])["SnapshotJobId"]
+                 for e in ex.events("TaskScheduled")
+                 if e["taskScheduledEventDetails"]["resourceType"] == "aws-sdk:quicksight"]
+    assert scheduled == ["again", "again"]
+    assert stack.sns_messages() == []
+
+
+def test_a_start_whose_job_exists_already_polls_that_job(stack):
+    add_job(stack, "exists", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
+    ex = stack.start_execution("start-exists", {"start": {**START_REQUEST, "SnapshotJobId": "exists"}})
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    assert ex.states_entered()[:5] == ["Start?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
+    assert ex.output["job"]["snapshotJobId"] == "exists"
+    assert stack.sns_messages() == []
+
+
+def test_the_state_machines_notice_works_on_a_fifo_topic(stack):
+    topic_arn, queue_url = stack.create_fifo_tap("sm-notices")
+    machine = stack.create_state_machine(
+        "quicksight-snapshot-poller-fifo",
+        load_definition(Partition="aws", PollerFunctionArn=FUNCTION_ARN, FailureTopicArn=topic_arn,
+                        StartCapacityWaitMinutes="30"))
+    ex = stack.start_execution("fifo-invalid", {"AwsAccountId": "12"}, state_machine_arn=machine)
+
+    assert ex.status == "FAILED", ex.summary()
+    assert "PublishFailureFifo" in ex.states_entered()
+    [message] = stack.sns_messages(queue_url)
+    assert message["message"]["error"] == "InvalidJobReference"
+    assert message["message"]["executionName"] == "fifo-invalid"
 
 
 def test_a_start_request_missing_a_required_field_is_notified_without_calling_quicksight(stack):
@@ -235,7 +310,8 @@ def test_a_start_request_missing_a_required_field_is_notified_without_calling_qu
 
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "InvalidStartRequest"
-    assert ex.states_entered() == ["Start?", "InvalidStartRequest", "NotifyFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "InvalidStartRequest", "NotifyFailure", "NoticeFacts",
+                                   "FifoTopic?", "PublishFailure", "Failed"]
     assert stack.emulator("GET", "calls")["total"] == 0
     [message] = stack.sns_messages()
     assert message["attributes"] == {"source": "state-machine", "errorType": "InvalidStartRequest"}
@@ -296,3 +372,63 @@ def test_a_result_that_lags_its_terminal_status_is_polled_again_not_failed(stack
     assert all(o["requestId"] for o in outputs)
     assert ex.task_failures() == []
     assert stack.sns_messages() == []
+
+
+def batch_of(*job_ids: str) -> dict:
+    return {"jobs": [job_reference(job) for job in job_ids]}
+
+
+def test_a_batch_that_succeeds_ends_in_succeeded_without_a_notice(stack):
+    for job in ("batch-ok-1", "batch-ok-2"):
+        add_job(stack, job, queuedPolls=0, runningPolls=1, outcome="COMPLETED")
+    ex = stack.start_execution("batch-ok", batch_of("batch-ok-1", "batch-ok-2"))
+
+    assert ex.status == "SUCCEEDED", ex.summary()
+    assert ex.output["status"] == "SUCCEEDED" and ex.output["error"] is None
+    assert ex.output["counts"]["SUCCEEDED"] == 2
+    assert "NotifyFailure" not in ex.states_entered()
+    assert stack.sns_messages() == []
+
+
+def test_a_batch_with_failed_jobs_ends_in_job_failed_with_one_notice_per_failed_job(stack):
+    add_job(stack, "batch-fine", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
+    for job in ("batch-bad-1", "batch-bad-2"):
+        add_job(stack, job, queuedPolls=0, runningPolls=0, outcome="FAILED",
+                errorInfo={"ErrorType": "DATASET_DELETED", "ErrorMessage": "gone"})
+    ex = stack.start_execution("batch-bad", batch_of("batch-fine", "batch-bad-1", "batch-bad-2"))
+
+    assert ex.status == "FAILED", ex.summary()
+    assert ex.error == "JobsFailed"
+    assert ex.cause.startswith("2 of 3 jobs failed: dash-1/batch-bad-1 (DATASET_DELETED)"), ex.cause
+    entered = ex.states_entered()
+    assert entered[-1] == "JobFailed" and "NotifyFailure" not in entered
+    messages = stack.sns_messages()
+    assert sorted(m["message"]["job"]["snapshotJobId"] for m in messages) == ["batch-bad-1", "batch-bad-2"]
+    assert all(m["attributes"].get("source") != "state-machine" for m in messages)
+
+
+def test_an_execution_that_times_out_or_is_aborted_is_told_by_the_execution_monitor(stack):
+    """template.yaml's EventBridge rule sends these two ends of the wait loop to
+    statemachine/execution-ended.asl.json; here moto runs that definition on such events."""
+    text = (ASL_PATH.parent / "execution-ended.asl.json").read_text()
+    monitor = stack.create_state_machine(
+        "quicksight-snapshot-poller-execution-ended",
+        text.replace("${Partition}", "aws").replace("${FailureTopicArn}", stack.topic_arn))
+    loop = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:quicksight-snapshot-poller"
+    for status in ("TIMED_OUT", "ABORTED"):
+        name = f"job-{status.lower()}"
+        event = {
+            "version": "0", "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": {"executionArn": f"{loop.replace(':stateMachine:', ':execution:')}:{name}",
+                       "stateMachineArn": loop, "name": name, "status": status,
+                       "input": json.dumps({"start": START_REQUEST}), "output": None},
+        }
+        ex = stack.start_execution(f"ended-{status.lower()}", event, state_machine_arn=monitor)
+        assert ex.status == "SUCCEEDED", ex.summary()
+        [message] = stack.sns_messages()
+        assert message["subject"] == f"QuickSight snapshot poller: execution {status}"
+        assert message["attributes"] == {"source": "execution-monitor", "errorType": f"Execution{status}"}
+        assert message["message"] == {"source": "execution-monitor", "status": status,
+                                       "execution": event["detail"]["executionArn"],
+                                       "executionName": name, "stateMachine": loop}
