@@ -18,7 +18,7 @@ use crate::reference::{parse_event, parse_invocation, Invocation, PollRequest};
 use crate::status::{build_output, Observation};
 
 /// Kept back from the Lambda deadline so the runtime can still post the answer.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// The most of the remaining time the QuickSight calls may use; the rest is kept for SNS.
 const QUICKSIGHT_SHARE_PERCENT: u32 = 70;
 /// How long after a job's terminal LastUpdatedTime a refused Result call is taken for

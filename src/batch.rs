@@ -74,7 +74,8 @@ impl App {
             }
         }
         let limiter = RateLimiter::new(config.batch_rate_per_second);
-        let deadline = Instant::now() + time_left;
+        // Kept back from the Lambda deadline, as for one job, so the answer still gets out.
+        let deadline = Instant::now() + time_left.saturating_sub(crate::app::DEADLINE_MARGIN);
         // Jobs the last round had no time for go first, so a batch larger than one round can
         // poll never starves its tail; answers are put back in input order.
         let mut items: Vec<(usize, BatchItem)> = batch.items.into_iter().enumerate().collect();
@@ -140,46 +141,76 @@ impl App {
             limiter,
             start_by: deadline.checked_sub(LAST_START).unwrap_or(deadline),
         };
-        let (result, metrics) = self.poll_request(request, left, Some(&pace)).await;
+        let (result, mut metrics) = self.poll_request(request, left, Some(&pace)).await;
         let err = match result {
             Ok(output) => return Ok((output, metrics)),
             Err(err) => err,
         };
         let mut output = build_output(request, Observation::NotPolled, SystemTime::now(), config);
         output.error_streak = request.carried.error_streak.saturating_add(1);
+        // Back off while the failure lasts (the shortest wait, doubled each round), as a single
+        // job's poll would be retried with backoff by the state machine.
+        let backoff = config
+            .wait
+            .min_seconds
+            .saturating_mul(1u64 << output.error_streak.min(16))
+            .min(config.wait.max_seconds);
+        output.wait_seconds = output.wait_seconds.max(backoff);
         let past_deadline = output
             .age_seconds
             .is_some_and(|age| age > config.job_deadline.as_secs());
-        let escalate = output.error_streak >= config.batch_max_error_rounds || past_deadline;
-        output.error = Some(ErrorDetail {
-            kind: err.error_type().into(),
-            message: if escalate {
-                crate::text::truncate(
-                    &format!(
-                        "{} round(s) in a row{}: {}",
-                        output.error_streak,
-                        if past_deadline {
-                            ", past the job's deadline"
-                        } else {
-                            ""
-                        },
-                        err.message()
-                    ),
-                    crate::text::ERROR_MESSAGE_MAX,
-                )
-                .into_owned()
-            } else {
-                err.message()
-            },
-        });
-        if escalate {
-            output.status = Status::Failed;
-            output.done = true;
-            output.wait_seconds = 0;
-            let left = deadline.saturating_duration_since(Instant::now());
-            self.notify(&mut output, left).await?;
+        let rounds = config.batch_max_error_rounds;
+        if output.error_streak < rounds && !past_deadline {
+            output.error = Some(ErrorDetail {
+                kind: err.error_type().into(),
+                message: err.message(),
+            });
+            return Ok((output, metrics));
         }
-        Ok((output, metrics))
+        // Escalated: the job is FAILED with the error that lasted, and notified.
+        let why = format!(
+            "{} round(s) in a row{}: {}",
+            output.error_streak,
+            if past_deadline {
+                ", past the job's deadline"
+            } else {
+                ""
+            },
+            err.message()
+        );
+        let mut escalated = output.clone();
+        escalated.status = Status::Failed;
+        escalated.done = true;
+        escalated.wait_seconds = 0;
+        escalated.error = Some(ErrorDetail {
+            kind: err.error_type().into(),
+            message: crate::text::truncate_bytes(&why, crate::text::ERROR_MESSAGE_MAX).into_owned(),
+        });
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.notify(&mut escalated, left).await {
+            Ok(()) => {
+                metrics.notified = escalated.notification.is_some();
+                Ok((escalated, metrics))
+            }
+            // Failing the invocation would poll, and notify, the batch's other jobs again on
+            // the retry: the job waits for its notice instead, polled again next round, and
+            // only after as many more rounds is its failure the invocation's (Retry, Catch).
+            Err(notice) if output.error_streak < rounds.saturating_mul(2) => {
+                output.error = Some(ErrorDetail {
+                    kind: notice.error_type().into(),
+                    message: crate::text::truncate_bytes(
+                        &format!(
+                            "FAILED after {why}; its notice could not be published yet: {}",
+                            notice.message()
+                        ),
+                        crate::text::ERROR_MESSAGE_MAX,
+                    )
+                    .into_owned(),
+                });
+                Ok((output, metrics))
+            }
+            Err(notice) => Err(notice),
+        }
     }
 }
 
@@ -275,7 +306,7 @@ fn summary(status: Status, counts: &Counts, jobs: &[PollOutput]) -> Option<Error
     };
     Some(ErrorDetail {
         kind: kind.into(),
-        message: crate::text::truncate(&message, crate::text::ERROR_MESSAGE_MAX).into_owned(),
+        message: crate::text::truncate_bytes(&message, crate::text::ERROR_MESSAGE_MAX).into_owned(),
     })
 }
 

@@ -6,13 +6,15 @@ use crate::arn::{is_valid_region, SnsTopicArn};
 use crate::error::Error;
 use crate::http::TrustStore;
 use crate::reference::JobReference;
+use crate::text::quote;
 use crate::wait::WaitPolicy;
 
 /// The most polls one job may take: a Standard execution's history holds 25,000 events, a poll
 /// round writes about 9 (Task, Choice, Wait), and the rest is room for retries and a start.
 pub const MAX_POLLS_PER_EXECUTION: u64 = 2_000;
-/// What one job adds to a batch's answer, rounded up, for the default `BATCH_MAX_JOBS`.
-const BYTES_PER_BATCH_JOB: u64 = 1_000;
+/// What one finished job adds to a batch's answer with a few files (about 0.8 KB, and 0.2 KB
+/// more a file), rounded up, for the default `BATCH_MAX_JOBS`.
+const BYTES_PER_BATCH_JOB: u64 = 2_000;
 
 /// Everything the poller can be told through its environment. README.md lists each variable.
 #[derive(Debug, Clone)]
@@ -43,8 +45,8 @@ pub struct Config {
     pub batch_rate_per_second: u32,
     /// `BATCH_CONCURRENCY` (default 4): jobs of a batch polled at once.
     pub batch_concurrency: usize,
-    /// `BATCH_MAX_JOBS` (default `MAX_OUTPUT_BYTES` / 1000, i.e. 200): the largest batch
-    /// accepted, so that its answer fits the output budget (about 0.8 KB a job).
+    /// `BATCH_MAX_JOBS` (default `MAX_OUTPUT_BYTES` / 2000, i.e. 100): the largest batch
+    /// accepted, so that its answer fits the output budget (about 0.8 KB a job, 0.2 KB a file).
     pub batch_max_jobs: usize,
     /// `BATCH_MAX_ERROR_ROUNDS` (default 5): rounds in a row a batch job's poll may fail with a
     /// retryable error before the job is FAILED with it and notified.
@@ -118,7 +120,15 @@ impl Config {
             )));
         }
 
-        let max_output_bytes = number(&get, "MAX_OUTPUT_BYTES", 200_000, 10_000, 6_000_000)?;
+        // Step Functions passes at most 256 KiB between states, envelope included.
+        let max_output_bytes = number(&get, "MAX_OUTPUT_BYTES", 200_000, 10_000, 250_000)?;
+        let max_event_bytes = number(&get, "MAX_EVENT_BYTES", 1 << 20, 1024, 6 << 20)?;
+        if max_output_bytes > max_event_bytes {
+            return Err(Error::InvalidConfiguration(format!(
+                "MAX_OUTPUT_BYTES ({max_output_bytes}) is larger than MAX_EVENT_BYTES \
+                 ({max_event_bytes}): a wait loop would send back an answer the function refuses"
+            )));
+        }
         let job_deadline =
             Duration::from_secs(number(&get, "JOB_DEADLINE_SECONDS", 3600, 1, 7 * 86_400)?);
         let not_found_grace_polls = number(&get, "NOT_FOUND_GRACE_POLLS", 2, 0, 100)? as u32;
@@ -126,14 +136,37 @@ impl Config {
             .worst_case_polls(job_deadline)
             .saturating_add(u64::from(not_found_grace_polls));
         if polls > MAX_POLLS_PER_EXECUTION {
+            // The smallest MAX_WAIT_SECONDS that fits, if any does: with a small
+            // WAIT_AGE_PERCENT the waits may never reach it.
+            let fits = |max_seconds: u64| {
+                WaitPolicy {
+                    max_seconds,
+                    ..wait
+                }
+                .worst_case_polls(job_deadline)
+                    + u64::from(not_found_grace_polls)
+                    <= MAX_POLLS_PER_EXECUTION
+            };
+            let advice = if fits(86_400) {
+                let (mut low, mut high) = (wait.max_seconds, 86_400);
+                while low + 1 < high {
+                    let middle = (low + high) / 2;
+                    if fits(middle) {
+                        high = middle;
+                    } else {
+                        low = middle;
+                    }
+                }
+                format!("raise MAX_WAIT_SECONDS to at least {high}")
+            } else {
+                "raise MIN_WAIT_SECONDS or WAIT_AGE_PERCENT".to_owned()
+            };
             return Err(Error::InvalidConfiguration(format!(
                 "JOB_DEADLINE_SECONDS ({}) with MAX_WAIT_SECONDS ({}) lets one job take up to \
                  {polls} polls, more than the {MAX_POLLS_PER_EXECUTION} a Step Functions \
-                 execution's 25,000-event history holds: raise MAX_WAIT_SECONDS to at least {} \
-                 or lower JOB_DEADLINE_SECONDS",
+                 execution's 25,000-event history holds: {advice}, or lower JOB_DEADLINE_SECONDS",
                 job_deadline.as_secs(),
                 wait.max_seconds,
-                job_deadline.as_secs() / (MAX_POLLS_PER_EXECUTION / 2) + 1,
             )));
         }
 
@@ -143,13 +176,15 @@ impl Config {
             .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(Error::InvalidConfiguration(format!(
-                "ALLOWED_ACCOUNT_IDS holds {bad:?}, not a 12-digit account id"
+                "ALLOWED_ACCOUNT_IDS holds {}, not a 12-digit account id",
+                quote(bad)
             )));
         }
         let allowed_regions = list(&get, "ALLOWED_REGIONS");
         if let Some(bad) = allowed_regions.iter().find(|r| !is_valid_region(r)) {
             return Err(Error::InvalidConfiguration(format!(
-                "ALLOWED_REGIONS holds {bad:?}, not an AWS region"
+                "ALLOWED_REGIONS holds {}, not an AWS region",
+                quote(bad)
             )));
         }
 
@@ -185,7 +220,7 @@ impl Config {
             batch_max_error_rounds: number(&get, "BATCH_MAX_ERROR_ROUNDS", 5, 1, 1_000)? as u32,
             max_output_bytes: max_output_bytes as usize,
             // Lambda's own limit for a synchronous payload is 6 MB.
-            max_event_bytes: number(&get, "MAX_EVENT_BYTES", 1 << 20, 1024, 6 << 20)? as usize,
+            max_event_bytes: max_event_bytes as usize,
             allowed_accounts,
             allowed_regions,
             topic,
@@ -258,7 +293,8 @@ fn number(
     match raw.trim().parse::<u64>() {
         Ok(value) if (min..=max).contains(&value) => Ok(value),
         _ => Err(Error::InvalidConfiguration(format!(
-            "{name} must be a whole number from {min} to {max}, got {raw:?}"
+            "{name} must be a whole number from {min} to {max}, got {}",
+            quote(&raw)
         ))),
     }
 }
@@ -271,7 +307,8 @@ fn flag(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Res
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
         _ => Err(Error::InvalidConfiguration(format!(
-            "{name} must be true or false, got {raw:?}"
+            "{name} must be true or false, got {}",
+            quote(&raw)
         ))),
     }
 }
@@ -415,29 +452,48 @@ mod tests {
 
     #[test]
     fn settings_whose_loop_outgrows_an_execution_history_are_refused() {
-        let err = config(&[TOPIC, ("JOB_DEADLINE_SECONDS", "604800")]).unwrap_err();
+        let week = ("JOB_DEADLINE_SECONDS", "604800");
+        let err = config(&[TOPIC, week]).unwrap_err();
         assert_eq!(err.error_type(), "InvalidConfiguration");
         let message = err.to_string();
         assert!(message.contains("25,000-event history"), "{message}");
+        let advised: String = message
+            .split("at least ")
+            .nth(1)
+            .expect("advice")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let fixed = config(&[TOPIC, week, ("MAX_WAIT_SECONDS", advised.as_str())]);
         assert!(
-            message.contains("raise MAX_WAIT_SECONDS to at least 605"),
-            "{message}"
+            fixed.is_ok(),
+            "the advised MAX_WAIT_SECONDS ({advised}) is enough"
         );
-        let fixed = config(&[
-            TOPIC,
-            ("JOB_DEADLINE_SECONDS", "604800"),
-            ("MAX_WAIT_SECONDS", "605"),
-        ]);
-        assert!(fixed.is_ok(), "the suggested MAX_WAIT_SECONDS is enough");
+        let one_less = (advised.parse::<u64>().expect("a number") - 1).to_string();
+        let short = config(&[TOPIC, week, ("MAX_WAIT_SECONDS", one_less.as_str())]);
+        assert!(short.is_err(), "and it is the smallest that is");
+        let flat = config(&[TOPIC, week, ("WAIT_AGE_PERCENT", "0")]).unwrap_err();
+        assert!(
+            flat.to_string()
+                .contains("raise MIN_WAIT_SECONDS or WAIT_AGE_PERCENT"),
+            "{flat}"
+        );
     }
 
     #[test]
     fn batch_size_defaults_to_what_fits_the_output_budget() {
         let defaults = config(&[TOPIC]).expect("valid");
         assert_eq!(defaults.max_output_bytes, 200_000);
-        assert_eq!(defaults.batch_max_jobs, 200);
-        let larger = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "1000000")]).expect("valid");
-        assert_eq!(larger.batch_max_jobs, 1_000);
+        assert_eq!(defaults.batch_max_jobs, 100);
+        let smaller = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "100000")]).expect("valid");
+        assert_eq!(smaller.batch_max_jobs, 50);
+        let err = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "300000")]).unwrap_err();
+        assert!(err.to_string().contains("MAX_OUTPUT_BYTES"), "{err}");
+        let err = config(&[TOPIC, ("MAX_EVENT_BYTES", "50000")]).unwrap_err();
+        assert!(
+            err.to_string().contains("larger than MAX_EVENT_BYTES"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use lambda_runtime::Diagnostic;
 
-use crate::text::{truncate, ERROR_MESSAGE_MAX};
+use crate::text::{truncate, truncate_bytes, ERROR_MESSAGE_MAX};
 
 /// Every way an invocation can fail. Each variant maps to one stable PascalCase `errorType`
 /// (see [`Error::error_type`]); Step Functions' Retry/Catch and the README list these names,
@@ -241,7 +241,8 @@ impl Error {
     /// The message as it leaves the function (errorMessage, log): at most
     /// [`ERROR_MESSAGE_MAX`] characters, whatever the input quoted in it.
     pub fn message(&self) -> String {
-        truncate(&self.to_string(), ERROR_MESSAGE_MAX).into_owned()
+        let text = self.to_string();
+        truncate_bytes(&truncate(&text, ERROR_MESSAGE_MAX), ERROR_MESSAGE_MAX).into_owned()
     }
 }
 

@@ -25,8 +25,8 @@ pub fn parse_raw(raw: &RawValue, max_bytes: usize) -> Result<Value, Error> {
 fn check_size(bytes: usize, max_bytes: usize) -> Result<(), Error> {
     if bytes > max_bytes {
         return Err(Error::invalid(format!(
-            "the event is {bytes} bytes, more than this function's MAX_EVENT_BYTES ({max_bytes}); \
-             split a batch into smaller ones"
+            "the event is larger than this function's MAX_EVENT_BYTES ({max_bytes}): {bytes} \
+             bytes read; split a batch into smaller ones"
         )));
     }
     Ok(())

@@ -38,7 +38,8 @@ impl FromStr for TrustStore {
             "system" => Ok(TrustStore::System),
             "amazon" => Ok(TrustStore::Amazon),
             _ => Err(format!(
-                "TRUST_STORE must be \"system\" or \"amazon\", got {raw:?}"
+                "TRUST_STORE must be \"system\" or \"amazon\", got {}",
+                crate::text::quote(raw)
             )),
         }
     }

@@ -58,7 +58,7 @@ pub struct PollArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventSource {
     Stdin,
-    File(String),
+    File(std::path::PathBuf),
     /// A job named by its ARN on the command line.
     JobArn(String),
 }
@@ -68,28 +68,39 @@ impl EventSource {
         let text = match self {
             // A named job, as `{"Arn": ...}` with no RequestId: not-found is a failure at once.
             EventSource::JobArn(arn) => return Ok(serde_json::json!({ "Arn": arn })),
-            EventSource::Stdin => {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map_err(|e| {
-                    Error::invalid(format!("could not read the event from stdin: {e}"))
-                })?;
-                text
-            }
-            EventSource::File(path) => std::fs::read_to_string(path).map_err(|e| {
-                Error::invalid(format!("could not read the event file {path}: {e}"))
-            })?,
+            EventSource::Stdin => read_bounded(std::io::stdin(), max_bytes)
+                .map_err(|e| Error::invalid(format!("could not read the event from stdin: {e}")))?,
+            EventSource::File(path) => std::fs::File::open(path)
+                .and_then(|file| read_bounded(file, max_bytes))
+                .map_err(|e| {
+                    Error::invalid(format!(
+                        "could not read the event file {}: {e}",
+                        crate::text::quote(&path.to_string_lossy())
+                    ))
+                })?,
         };
         crate::event::parse(&text, max_bytes)
     }
 }
 
+/// Reads at most one byte more than `max_bytes`: enough for the size check to refuse a larger
+/// event without holding all of it (`yes |`, `/dev/zero`).
+fn read_bounded(source: impl Read, max_bytes: usize) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    source.take(max_bytes as u64 + 1).read_to_end(&mut bytes)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the event is not UTF-8"))
+}
+
 /// Reads the arguments after the program name. The error is a one-line usage message.
-pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+pub fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, String> {
     let mut notify = true;
     let mut positional = Vec::new();
     let mut options_done = false;
     for arg in args {
-        match arg.as_str() {
+        // Paths need not be UTF-8; options and ARNs are, and are read as text.
+        let text = arg.to_string_lossy().into_owned();
+        match text.as_str() {
             _ if options_done => positional.push(arg),
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
@@ -98,8 +109,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             "-" => positional.push(arg),
             option if option.starts_with('-') => {
                 return Err(format!(
-                    "unknown option {option:?} (try --help)",
-                    option = crate::text::truncate(option, 64)
+                    "unknown option {} (try --help)",
+                    crate::text::quote(option)
                 ))
             }
             _ => positional.push(arg),
@@ -108,12 +119,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
     let event = match positional.as_slice() {
         [] => EventSource::Stdin,
         [one] if one == "-" => EventSource::Stdin,
-        [one] if one.starts_with("arn:") => EventSource::JobArn(one.clone()),
-        [one] => EventSource::File(one.clone()),
+        [one] if one.to_string_lossy().starts_with("arn:") => {
+            EventSource::JobArn(one.to_string_lossy().into_owned())
+        }
+        [one] => EventSource::File(one.into()),
         [_, extra, ..] => {
             return Err(format!(
-                "one job at a time: unexpected argument {:?} (try --help)",
-                crate::text::truncate(extra, 64)
+                "one job at a time: unexpected argument {} (try --help)",
+                crate::text::quote(&extra.to_string_lossy())
             ))
         }
     };
@@ -160,7 +173,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Command, String> {
-        parse_args(args.iter().map(|a| a.to_string()))
+        parse_args(args.iter().map(std::ffi::OsString::from))
     }
 
     fn poll(notify: bool, event: EventSource) -> Result<Command, String> {
@@ -200,6 +213,15 @@ mod tests {
             parse(&["--", "--odd-name.json"]),
             poll(true, EventSource::File("--odd-name.json".into()))
         );
+    }
+
+    #[test]
+    fn an_event_read_from_a_stream_stops_one_byte_past_the_limit() {
+        let endless = std::io::repeat(b'x');
+        let text = read_bounded(endless, 1_000).expect("read");
+        assert_eq!(text.len(), 1_001, "enough for the size check to refuse it");
+        let err = crate::event::parse(&text, 1_000).unwrap_err();
+        assert!(err.to_string().contains("MAX_EVENT_BYTES"), "{err}");
     }
 
     #[test]

@@ -13,11 +13,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let local = if in_lambda {
         None
     } else {
-        // Lossy, not `std::env::args`, which panics on an argument that is not UTF-8.
-        let args = std::env::args_os()
-            .skip(1)
-            .map(|a| a.to_string_lossy().into_owned());
-        match local::parse_args(args) {
+        // `args_os`, not `args`, which panics on an argument that is not UTF-8.
+        match local::parse_args(std::env::args_os().skip(1)) {
             Ok(Command::Help) => {
                 print!("{}", local::USAGE);
                 return Ok(());
@@ -72,6 +69,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 /// A function that is not set up must not answer events: exiting before the runtime loop makes
 /// Lambda report a failed init to the invoker instead, with this line in the log.
 fn exit_at_cold_start(err: &quicksight_snapshot_poller::Error) -> ! {
-    eprintln!("{}: {err}", err.error_type());
+    eprintln!("{}: {}", err.error_type(), err.message());
     std::process::exit(2);
 }

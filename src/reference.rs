@@ -163,8 +163,18 @@ pub fn parse_invocation(
             let job_object = as_object(job, &format!("{prefix}jobs[{i}]"))?;
             if job_object.get("done") == Some(&Value::Bool(true)) {
                 let finished: PollOutput = serde_json::from_value(job.clone()).map_err(|e| {
-                    Error::invalid(format!("{here}: a finished job's output is not valid: {e}"))
+                    Error::invalid(crate::text::truncate(
+                        &format!("{here}: a finished job's output is not valid: {e}"),
+                        300,
+                    ))
                 })?;
+                // A "finished" job still IN_PROGRESS would be carried over unpolled for ever.
+                if !finished.status.is_done() {
+                    return Err(Error::invalid(format!(
+                        "{here}status {} contradicts done: true",
+                        finished.status.as_str()
+                    )));
+                }
                 return Ok(BatchItem::Finished(Box::new(finished)));
             }
             let overdue = job_object

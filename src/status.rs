@@ -139,6 +139,24 @@ pub fn build_output(
                     }
                     output.error = Some(error);
                 }
+                // COMPLETED without an error, yet every file failed: no export happened.
+                (_, None)
+                    if !output.results.is_empty()
+                        && output.results.iter().all(|file| file.s3_uri.is_none()) =>
+                {
+                    output.status = Status::Failed;
+                    let first = output.results.iter().find_map(|file| file.errors.first());
+                    output.error = Some(ErrorDetail {
+                        kind: first
+                            .map_or("SnapshotFilesFailed", |e| e.kind.as_str())
+                            .into(),
+                        message: format!(
+                            "QuickSight says COMPLETED, but none of the {} files was written{}",
+                            output.results.len(),
+                            first.map_or(String::new(), |e| format!(": {}", e.message))
+                        ),
+                    });
+                }
                 (_, None) => {}
             }
             output.rerunnable = output
@@ -310,6 +328,36 @@ mod tests {
         assert_eq!(later.status, Status::TimedOut);
         let error = later.error.expect("error");
         assert!(error.message.contains("first seen"), "{}", error.message);
+    }
+
+    #[test]
+    fn completed_job_whose_every_file_failed_is_a_failure() {
+        use crate::contract::{FileResult, UserType};
+        let failed_file = FileResult {
+            user_type: UserType::Anonymous,
+            user_index: 0,
+            file_group_index: 0,
+            format: Some("CSV".into()),
+            s3_uri: None,
+            errors: vec![ErrorDetail {
+                kind: "RLS_CHANGED".into(),
+                message: "re-run".into(),
+            }],
+        };
+        let result = JobResult {
+            files: vec![failed_file],
+            ..JobResult::default()
+        };
+        let out = output(Observation::Finished(description("COMPLETED", 30), result));
+        assert_eq!(out.status, Status::Failed);
+        let error = out.error.expect("error");
+        assert_eq!(error.kind, "RLS_CHANGED");
+        assert!(out.rerunnable);
+        assert!(
+            error.message.contains("none of the 1 files"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

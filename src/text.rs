@@ -16,18 +16,39 @@ pub fn truncate(text: &str, max_chars: usize) -> Cow<'_, str> {
     }
 }
 
+/// `text` cut to at most `max_bytes` bytes of UTF-8, on a character boundary, with `...`
+/// marking the cut (counted in the limit).
+pub fn truncate_bytes(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    if text.len() <= max_bytes {
+        return Cow::Borrowed(text);
+    }
+    let mut cut = max_bytes.saturating_sub(3);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Cow::Owned(format!("{}...", &text[..cut]))
+}
+
 /// Quotes `text` for an error message or a log line, cut to 80 characters.
 pub fn quote(text: &str) -> String {
     format!("{:?}", truncate(text, 80))
 }
 
-/// The most a raised error's message may hold (the Lambda answer's `errorMessage`, the
-/// state machine's failure cause, the log), whatever the input.
+/// The most a raised error's message may hold, in characters and in bytes (the Lambda answer's
+/// `errorMessage`, the state machine's failure cause, the log), whatever the input.
 pub const ERROR_MESSAGE_MAX: usize = 1000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_bound_cuts_multibyte_text_on_a_character_boundary() {
+        let text = "é".repeat(1_000); // 2,000 bytes
+        let cut = truncate_bytes(&text, 1_000);
+        assert!(cut.len() <= 1_000 && cut.ends_with("..."));
+        assert_eq!(truncate_bytes("short", 10), "short");
+    }
 
     #[test]
     fn quoting_bounds_and_escapes() {

@@ -335,23 +335,89 @@ async fn a_job_whose_poll_keeps_failing_is_escalated_and_notified_after_the_boun
 }
 
 #[tokio::test]
-async fn an_escalated_job_whose_notice_fails_fails_the_invocation_to_be_retried() {
+async fn an_escalated_job_whose_notice_fails_waits_for_it_then_fails_the_invocation() {
     let throttled = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
         .then_http_response(|| error_response(429, "ThrottlingException", "Rate exceeded"));
     let sns = mock!(aws_sdk_sns::Client::publish)
         .then_http_response(|| sns_error_response(500, "InternalError", "SNS is down"));
     let app = app(
-        &[("SDK_MAX_ATTEMPTS", "1"), ("BATCH_MAX_ERROR_ROUNDS", "1")],
+        &[("SDK_MAX_ATTEMPTS", "1"), ("BATCH_MAX_ERROR_ROUNDS", "2")],
         &[&throttled],
         &[&sns],
     );
 
+    // Escalated, but SNS is down: the batch answers (its other jobs are not polled again by
+    // a retry) and the job waits for its notice.
+    let out = batch(
+        app.invoke(&previous_round(failing_job(1, "NAMED")), TIME_LEFT)
+            .await
+            .expect("the batch still answers"),
+    );
+    let job = &out.jobs[0];
+    assert_eq!(job.status, Status::InProgress);
+    assert_eq!(job.error_streak, 2);
+    let error = job.error.as_ref().expect("error");
+    assert_eq!(error.kind, "NotificationFailed");
+    assert!(
+        error
+            .message
+            .starts_with("FAILED after 2 round(s) in a row"),
+        "{}",
+        error.message
+    );
+    assert!(sns.num_calls() >= 1, "the escalation notice was tried");
+
+    // As many rounds again without a notice: the invocation fails, for Retry and Catch.
     let err = app
-        .invoke(&previous_round(failing_job(0, "NAMED")), TIME_LEFT)
+        .invoke(&previous_round(failing_job(3, "NAMED")), TIME_LEFT)
         .await
         .expect_err("the notice could not be published");
-
     assert_eq!(err.error_type(), "NotificationFailed");
+}
+
+#[tokio::test]
+async fn a_failing_batch_job_backs_off_round_after_round() {
+    let throttled = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+        .then_http_response(|| error_response(429, "ThrottlingException", "Rate exceeded"));
+    let app = app(&[("SDK_MAX_ATTEMPTS", "1")], &[&throttled], &[]);
+    let mut waits = Vec::new();
+    for streak in 0..4 {
+        let out = batch(
+            app.invoke(&previous_round(failing_job(streak, "NAMED")), TIME_LEFT)
+                .await
+                .unwrap(),
+        );
+        waits.push(out.jobs[0].wait_seconds);
+    }
+    assert_eq!(
+        waits,
+        [10, 20, 40, 60],
+        "doubling from MIN_WAIT_SECONDS, up to MAX_WAIT_SECONDS"
+    );
+}
+
+#[tokio::test]
+async fn a_finished_job_whose_status_says_otherwise_is_refused() {
+    let app = app(&[], &[], &[]);
+    // A whole output, as a previous round wrote it, but "done" while IN_PROGRESS.
+    let job = json!({
+        "status": "IN_PROGRESS", "done": true, "jobStatus": "RUNNING",
+        "job": {"arn": "x", "partition": "aws", "region": "us-east-1",
+                "awsAccountId": "123456789012", "dashboardId": "d", "snapshotJobId": "j"},
+        "attempt": 2, "waitSeconds": 0, "createdTime": null, "lastUpdatedTime": null,
+        "ageSeconds": null, "requestId": null, "results": [], "error": null,
+        "notification": null
+    });
+    let err = app
+        .invoke(&previous_round(job), TIME_LEFT)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.error_type(), "InvalidJobReference");
+    assert!(
+        err.to_string()
+            .contains("status IN_PROGRESS contradicts done: true"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

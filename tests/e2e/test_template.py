@@ -165,3 +165,19 @@ def test_a_fifo_topic_cannot_be_combined_with_the_schedule():
     rule = template()["Rules"]["FifoTopicWithoutSchedule"]
     assert rule["RuleCondition"] == {"Equals": [{"Ref": "FifoTopic"}, "true"]}
     assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "ScheduledJobReference"}, ""]}
+
+
+def test_failed_asynchronous_invocations_reach_the_topic_unless_it_is_fifo():
+    # SAM drops a DestinationConfig written as an If inside a function's EventInvokeConfig:
+    # read the deployed template, where the destination must survive.
+    resources = deployed()["Resources"]
+    configs = [r["Properties"] for r in resources.values()
+               if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert len(configs) == 1, "one invoke config, as deployed"
+    [config] = configs
+    assert config["MaximumRetryAttempts"] == 2 and config["MaximumEventAgeInSeconds"] == 300
+    destination = config["DestinationConfig"]
+    # The If stays in the deployed template; CloudFormation resolves it with IsFifoTopic.
+    assert destination["Fn::If"][0] == "IsFifoTopic"
+    assert destination["Fn::If"][1] == {"Ref": "AWS::NoValue"}
+    assert destination["Fn::If"][2] == {"OnFailure": {"Destination": {"Ref": "FailureTopic"}}}
