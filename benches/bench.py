@@ -232,6 +232,9 @@ def batch_round(subject: Subject, emulator: str, n: int) -> dict:
     control(emulator, "/_emulator/faults", {"throttleRps": 10})
     jobs = [seed(emulator, f"batch-{n}-{i}", "NEVER", dashboard=f"batch-dash-{i % 50}") for i in range(n)]
     api = RuntimeApi(deadline_seconds=900)
+    # A direct invocation may answer up to Lambda's 6 MB: lift the state-machine-sized defaults.
+    subject = Subject(subject.name, subject.argv, dict(
+        subject.env, BATCH_MAX_JOBS=str(n), MAX_OUTPUT_BYTES="6000000", MAX_EVENT_BYTES="6291456"))
     proc = subject.start(api)
     try:
         request_id = api.push({"jobs": jobs})

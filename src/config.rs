@@ -120,8 +120,9 @@ impl Config {
             )));
         }
 
-        // Step Functions passes at most 256 KiB between states, envelope included.
-        let max_output_bytes = number(&get, "MAX_OUTPUT_BYTES", 200_000, 10_000, 250_000)?;
+        // The default fits Step Functions' 256 KiB between states; direct invocations may raise
+        // it to Lambda's 6 MB response.
+        let max_output_bytes = number(&get, "MAX_OUTPUT_BYTES", 200_000, 10_000, 6_000_000)?;
         let max_event_bytes = number(&get, "MAX_EVENT_BYTES", 1 << 20, 1024, 6 << 20)?;
         if max_output_bytes > max_event_bytes {
             return Err(Error::InvalidConfiguration(format!(
@@ -487,7 +488,7 @@ mod tests {
         assert_eq!(defaults.batch_max_jobs, 100);
         let smaller = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "100000")]).expect("valid");
         assert_eq!(smaller.batch_max_jobs, 50);
-        let err = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "300000")]).unwrap_err();
+        let err = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "7000000")]).unwrap_err();
         assert!(err.to_string().contains("MAX_OUTPUT_BYTES"), "{err}");
         let err = config(&[TOPIC, ("MAX_EVENT_BYTES", "50000")]).unwrap_err();
         assert!(
