@@ -147,13 +147,18 @@ def test_executions_that_end_timed_out_or_aborted_reach_the_execution_monitor():
     resources = template()["Resources"]
     monitor = resources["ExecutionEndedNotifier"]["Properties"]
     assert monitor["DefinitionUri"] == "statemachine/execution-ended.asl.json"
-    [rule] = monitor["Events"].values()
-    assert rule["Type"] == "EventBridgeRule"
-    pattern = rule["Properties"]["Pattern"]
-    assert pattern["source"] == ["aws.states"]
-    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    assert pattern["detail"] == {"status": ["TIMED_OUT", "ABORTED"],
-                                 "stateMachineArn": [{"Ref": "PollerStateMachine"}]}
+    ended, uncaught = monitor["Events"].values()
+    for rule in (ended, uncaught):
+        assert rule["Type"] == "EventBridgeRule"
+        pattern = rule["Properties"]["Pattern"]
+        assert pattern["source"] == ["aws.states"]
+        assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+        assert pattern["detail"]["stateMachineArn"] == [{"Ref": "PollerStateMachine"}]
+    assert ended["Properties"]["Pattern"]["detail"]["status"] == ["TIMED_OUT", "ABORTED"]
+    # FAILED only with the errors no Catch handles: the others were notified by NotifyFailure.
+    failed = uncaught["Properties"]["Pattern"]["detail"]
+    assert failed["status"] == ["FAILED"]
+    assert failed["error"] == ["States.Runtime", "States.DataLimitExceeded"]
     # ...and a wait loop that never ends by itself times out: beyond the longest job deadline.
     asl = json.loads((ROOT / "statemachine" / "poller.asl.json").read_text())
     assert asl["TimeoutSeconds"] > template()["Parameters"]["JobDeadlineSeconds"]["MaxValue"]

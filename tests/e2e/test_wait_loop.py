@@ -407,7 +407,7 @@ def test_a_batch_with_failed_jobs_ends_in_job_failed_with_one_notice_per_failed_
     assert all(m["attributes"].get("source") != "state-machine" for m in messages)
 
 
-def test_an_execution_that_times_out_or_is_aborted_is_told_by_the_execution_monitor(stack):
+def test_an_execution_that_ends_where_it_cannot_notify_is_told_by_the_execution_monitor(stack):
     """template.yaml's EventBridge rule sends these two ends of the wait loop to
     statemachine/execution-ended.asl.json; here moto runs that definition on such events."""
     text = (ASL_PATH.parent / "execution-ended.asl.json").read_text()
@@ -415,7 +415,7 @@ def test_an_execution_that_times_out_or_is_aborted_is_told_by_the_execution_moni
         "quicksight-snapshot-poller-execution-ended",
         text.replace("${Partition}", "aws").replace("${FailureTopicArn}", stack.topic_arn))
     loop = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:quicksight-snapshot-poller"
-    for status in ("TIMED_OUT", "ABORTED"):
+    for status in ("TIMED_OUT", "ABORTED", "FAILED"):  # FAILED: with States.Runtime, say
         name = f"job-{status.lower()}"
         event = {
             "version": "0", "source": "aws.states",
