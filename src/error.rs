@@ -58,6 +58,18 @@ pub enum Error {
     InvalidConfiguration(String),
 }
 
+/// Every `errorType` an invocation can fail with (and `InvalidConfiguration`, at cold start).
+pub const ERROR_TYPES: [&str; 8] = [
+    "InvalidJobReference",
+    "QuickSightThrottled",
+    "QuickSightUnavailable",
+    "NotificationFailed",
+    "NotificationRejected",
+    "CredentialsError",
+    "OutputTooLarge",
+    "InvalidConfiguration",
+];
+
 impl Error {
     /// The stable name a state machine's Retry/Catch `ErrorEquals` uses.
     pub fn error_type(&self) -> &'static str {
@@ -279,6 +291,40 @@ mod tests {
             diagnostic.error_message,
             "QuickSight throttled DescribeDashboardSnapshotJob: Rate exceeded"
         );
+    }
+
+    #[test]
+    fn every_error_type_is_listed_once() {
+        let text = || String::from("x");
+        let all = [
+            Error::InvalidJobReference(text()),
+            Error::QuickSightThrottled {
+                operation: "o",
+                message: text(),
+            },
+            Error::QuickSightUnavailable {
+                operation: "o",
+                message: text(),
+            },
+            Error::NotificationFailed {
+                topic_arn: text(),
+                message: text(),
+            },
+            Error::NotificationRejected {
+                topic_arn: text(),
+                message: text(),
+            },
+            Error::CredentialsError {
+                service: "s",
+                operation: "o",
+                problem: CredentialsProblem::Missing,
+                message: text(),
+            },
+            Error::OutputTooLarge { bytes: 2, max: 1 },
+            Error::InvalidConfiguration(text()),
+        ];
+        let names: Vec<&str> = all.iter().map(Error::error_type).collect();
+        assert_eq!(names, ERROR_TYPES);
     }
 
     #[test]

@@ -27,6 +27,8 @@ Arguments:
 
 Options:
   --no-notify  poll and print, but never publish to SNS; SNS_TOPIC_ARN is then not required
+  --print-metrics
+               print the CloudWatch metrics it writes (namespace, dimension, names) as JSON
   -h, --help   print this help
   -V, --version
                print the version
@@ -43,6 +45,8 @@ errorType, printed as {\"errorType\",\"errorMessage\"}; 2 usage or configuration
 pub enum Command {
     Help,
     Version,
+    /// `--print-metrics`: what the EMF lines hold, for alarms to be checked against.
+    PrintMetrics,
     Poll(PollArgs),
 }
 
@@ -104,6 +108,7 @@ pub fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
             _ if options_done => positional.push(arg),
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
+            "--print-metrics" => return Ok(Command::PrintMetrics),
             "--no-notify" => notify = false,
             "--" => options_done = true,
             "-" => positional.push(arg),

@@ -23,6 +23,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 println!("{}", local::version());
                 return Ok(());
             }
+            Ok(Command::PrintMetrics) => {
+                println!("{}", quicksight_snapshot_poller::metrics::catalogue());
+                return Ok(());
+            }
             Ok(Command::Poll(args)) => Some(args),
             Err(usage) => {
                 eprintln!("quicksight-snapshot-poller: {usage}");

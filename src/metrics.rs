@@ -7,6 +7,40 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 pub const NAMESPACE: &str = "QuickSightSnapshotPoller";
+/// The one dimension: the answer's status, or the errorType of a failed invocation.
+pub const DIMENSION: &str = "Outcome";
+/// Every metric a line can carry, with its unit (`QuickSightLatency` and `JobAge` only when
+/// measured).
+pub const METRICS: [(&str, &str); 5] = [
+    ("Polls", "Count"),
+    ("Throttles", "Count"),
+    ("Notifications", "Count"),
+    ("QuickSightLatency", "Milliseconds"),
+    ("JobAge", "Seconds"),
+];
+
+/// What the metrics are, for alarms and dashboards to be checked against
+/// (`quicksight-snapshot-poller --print-metrics`): namespace, dimension, metric names and units,
+/// and every value the dimension can take.
+pub fn catalogue() -> Value {
+    let statuses = [
+        crate::contract::Status::InProgress,
+        crate::contract::Status::Succeeded,
+        crate::contract::Status::Failed,
+        crate::contract::Status::TimedOut,
+    ]
+    .map(|status| status.as_str());
+    let outcomes: Vec<&str> = statuses
+        .into_iter()
+        .chain(crate::error::ERROR_TYPES)
+        .collect();
+    json!({
+        "namespace": NAMESPACE,
+        "dimension": DIMENSION,
+        "metrics": METRICS.map(|(name, unit)| json!({"name": name, "unit": unit})),
+        "outcomes": outcomes,
+    })
+}
 
 /// Where the EMF lines go: stdout in Lambda (CloudWatch Logs reads it), stderr when run
 /// locally (stdout carries the answer), nowhere in tests that do not look.
@@ -82,20 +116,19 @@ impl InvocationMetrics {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
-        let mut metrics = vec![
-            json!({"Name": "Polls", "Unit": "Count"}),
-            json!({"Name": "Throttles", "Unit": "Count"}),
-            json!({"Name": "Notifications", "Unit": "Count"}),
-        ];
+        let [polls, throttles, notifications, latency, age] = METRICS;
+        let mut metrics: Vec<Value> = [polls, throttles, notifications]
+            .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
+            .into();
         let mut line = json!({
             "_aws": {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [],
             },
-            "Outcome": self.outcome,
-            "Polls": self.polls,
-            "Throttles": self.throttles,
-            "Notifications": self.notifications,
+            DIMENSION: self.outcome,
+            polls.0: self.polls,
+            throttles.0: self.throttles,
+            notifications.0: self.notifications,
         });
         let millis: Vec<f64> = self
             .quicksight_latency
@@ -103,10 +136,7 @@ impl InvocationMetrics {
             .map(|d| d.as_secs_f64() * 1000.0)
             .collect();
         let seconds: Vec<f64> = self.job_age.iter().map(|d| d.as_secs() as f64).collect();
-        for (name, unit, values) in [
-            ("QuickSightLatency", "Milliseconds", millis),
-            ("JobAge", "Seconds", seconds),
-        ] {
+        for ((name, unit), values) in [(latency, millis), (age, seconds)] {
             // A metric with no value is left out; one value is a number, several an array.
             let value = match values.as_slice() {
                 [] => continue,
@@ -118,7 +148,7 @@ impl InvocationMetrics {
         }
         line["_aws"]["CloudWatchMetrics"] = json!([{
             "Namespace": NAMESPACE,
-            "Dimensions": [["Outcome"]],
+            "Dimensions": [[DIMENSION]],
             "Metrics": metrics,
         }]);
         line
@@ -237,6 +267,38 @@ mod tests {
             Some(100)
         );
         assert_eq!(value["Outcome"], "FAILED");
+    }
+
+    #[test]
+    fn the_catalogue_names_every_metric_a_line_carries_and_every_outcome() {
+        let catalogue = catalogue();
+        let names: Vec<&str> = catalogue["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        let line = InvocationMetrics::of("FAILED", &[poll("FAILED", Some(1), 2, true)])
+            .to_emf(SystemTime::now());
+        for metric in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(
+                names.contains(&metric["Name"].as_str().unwrap()),
+                "{metric}"
+            );
+        }
+        assert_eq!(names.len(), 5);
+        let outcomes = catalogue["outcomes"].as_array().unwrap();
+        for outcome in [
+            "FAILED",
+            "TIMED_OUT",
+            "QuickSightThrottled",
+            "NotificationFailed",
+        ] {
+            assert!(outcomes.contains(&json!(outcome)), "{outcome}");
+        }
     }
 
     #[test]

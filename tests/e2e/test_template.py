@@ -3,6 +3,7 @@ as written and as deployed (after the SAM transform, which may add roles and pol
 
 import functools
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -91,7 +92,6 @@ def test_kms_grants_hold_only_through_sns_and_take_a_key_arn():
         assert statement["Condition"] == {
             "StringEquals": {"kms:ViaService": {"Sub": "sns.${AWS::Region}.amazonaws.com"}}}
     pattern = template()["Parameters"]["TopicKmsKeyId"]["AllowedPattern"]
-    import re
     assert re.match(pattern, "alias/aws/sns")
     assert re.match(pattern, "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     assert not re.match(pattern, "alias/my-key"), "an alias matches no IAM resource"
@@ -186,3 +186,58 @@ def test_failed_asynchronous_invocations_reach_the_topic_unless_it_is_fifo():
     assert destination["Fn::If"][0] == "IsFifoTopic"
     assert destination["Fn::If"][1] == {"Ref": "AWS::NoValue"}
     assert destination["Fn::If"][2] == {"OnFailure": {"Destination": {"Ref": "FailureTopic"}}}
+
+
+def written_metrics() -> dict:
+    """What the binary says its EMF lines hold (`--print-metrics`)."""
+    from stack import POLLER_BIN  # noqa: PLC0415  (the binary is needed here only)
+    if not POLLER_BIN.exists():
+        pytest.fail(f"missing {POLLER_BIN}: cargo build --workspace first")
+    done = subprocess.run([str(POLLER_BIN), "--print-metrics"], capture_output=True, text=True,
+                          timeout=30, check=True, env={"PATH": "/usr/bin:/bin"})
+    return json.loads(done.stdout)
+
+
+def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_write():
+    catalogue = written_metrics()
+    names = {m["name"] for m in catalogue["metrics"]}
+    resources = deployed()["Resources"]
+    alarms = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {"JobsFailedAlarm", "JobsTimedOutAlarm", "ThrottlingAlarm", "NotificationFailedAlarm",
+            "FunctionErrorsAlarm", "ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm",
+            "ExecutionsAbortedAlarm"} == set(alarms)
+    watched = []
+    for name, alarm in alarms.items():
+        metrics = [alarm] + [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        for metric in metrics:
+            if "MetricName" not in metric:
+                continue
+            if metric["Namespace"] == catalogue["namespace"]:
+                assert metric["MetricName"] in names, (name, metric["MetricName"])
+                [dimension] = metric["Dimensions"]
+                assert dimension["Name"] == catalogue["dimension"], name
+                assert dimension["Value"] in catalogue["outcomes"], (name, dimension["Value"])
+                watched.append((metric["MetricName"], dimension["Value"]))
+            elif metric["Namespace"] == "AWS/States":
+                assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "PollerStateMachine"}}]
+            else:
+                assert metric["Namespace"] == "AWS/Lambda", name
+                assert metric["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "PollerFunction"}}]
+        assert alarm["AlarmActions"] == [{"Fn::If": ["CreatesAlarmTopic", {"Ref": "AlarmTopic"},
+                                                     {"Ref": "AlarmTopicArn"}]}], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+    for expected in [("Polls", "FAILED"), ("Polls", "TIMED_OUT"), ("Throttles", "QuickSightThrottled"),
+                     ("Polls", "NotificationFailed"), ("Polls", "NotificationRejected")]:
+        assert expected in watched, expected
+
+
+def test_the_dashboard_plots_metrics_the_function_writes():
+    catalogue = written_metrics()
+    names = {m["name"] for m in catalogue["metrics"]}
+    body = template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Sub"]
+    searched = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    assert searched and searched <= names, searched
+    listed = set(re.findall(r'\["QuickSightSnapshotPoller", "(\w+)"', body))
+    assert listed and listed <= names, listed
+    substituted = body.replace("${AWS::Region}", "us-east-1").replace("${PollerStateMachine}", "arn")
+    assert len(json.loads(substituted)["widgets"]) == 4, "the body is JSON once substituted"
