@@ -13,6 +13,7 @@ use crate::contract::{Answer, PollOutput};
 use crate::error::Error;
 use crate::metrics::{InvocationMetrics, PollMetrics, Sink};
 use crate::notify::{should_notify, Notifier};
+use crate::presign::Presigner;
 use crate::quicksight::{self, QuickSightClients};
 use crate::reference::{parse_event, parse_invocation, Invocation, PollRequest};
 use crate::status::{build_output, Observation};
@@ -33,6 +34,8 @@ pub struct App {
     quicksight: QuickSightClients,
     /// None when notices are off (`--no-notify` at a terminal).
     notifier: Option<Notifier>,
+    /// Signs download links for notices, with `PRESIGN_SECONDS`.
+    presigner: Option<Presigner>,
     metrics: Sink,
 }
 
@@ -42,8 +45,15 @@ impl App {
             config,
             quicksight,
             notifier,
+            presigner: None,
             metrics: Sink::Off,
         }
+    }
+
+    /// Signs a download link for each `s3://` result of a notice.
+    pub fn with_presigner(mut self, presigner: Presigner) -> Self {
+        self.presigner = Some(presigner);
+        self
     }
 
     /// Where each invocation's EMF metrics line goes.
@@ -176,7 +186,17 @@ impl App {
             tracing::info!("notices are off: nothing published");
             return Ok(());
         };
-        let notification = timeout(left, notifier.publish(output))
+        let started = tokio::time::Instant::now();
+        let links = match &self.presigner {
+            Some(presigner) if output.results.iter().any(|f| f.s3_uri.is_some()) => {
+                timeout(left, presigner.links(output))
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let left = left.saturating_sub(started.elapsed());
+        let notification = timeout(left, notifier.publish(output, &links))
             .await
             .map_err(|_| Error::NotificationFailed {
                 topic_arn: notifier.topic_arn().to_owned(),

@@ -54,6 +54,9 @@ pub struct Config {
     /// `MAX_OUTPUT_BYTES` (default 200,000): the largest answer; a larger one fails the
     /// invocation with `OutputTooLarge` (Step Functions passes at most 256 KB between states).
     pub max_output_bytes: usize,
+    /// `PRESIGN_SECONDS` (default 0, off; at most 604800): the life of the download links a
+    /// notice carries for each `s3://` result.
+    pub presign: Option<Duration>,
     /// `MAX_EVENT_BYTES` (default 1 MiB): a larger event is refused before it is parsed.
     pub max_event_bytes: usize,
     /// `ALLOWED_ACCOUNT_IDS` (comma-separated; empty = any): accounts the function may describe.
@@ -222,6 +225,10 @@ impl Config {
             max_output_bytes: max_output_bytes as usize,
             // Lambda's own limit for a synchronous payload is 6 MB.
             max_event_bytes: max_event_bytes as usize,
+            presign: match number(&get, "PRESIGN_SECONDS", 0, 0, 604_800)? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
             allowed_accounts,
             allowed_regions,
             topic,

@@ -157,6 +157,10 @@ pub struct FileResult {
     /// null when this file failed; see `errors`.
     pub s3_uri: Option<String>,
     pub errors: Vec<ErrorDetail>,
+    /// The bucket's region, as QuickSight reported it, to sign a download link in; not part of
+    /// the output.
+    #[serde(skip)]
+    pub bucket_region: Option<String>,
 }
 
 /// Why a job or one of its files failed.

@@ -15,6 +15,7 @@ pub mod http;
 pub mod local;
 pub mod metrics;
 pub mod notify;
+pub mod presign;
 pub mod quicksight;
 pub mod reference;
 pub mod setup;

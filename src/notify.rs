@@ -61,7 +61,8 @@ pub struct Message {
     pub fifo: Option<(String, String)>,
 }
 
-pub fn compose(output: &PollOutput, topic: &SnsTopicArn) -> Message {
+/// `links`: a download link per result (or none), for the notice only.
+pub fn compose(output: &PollOutput, topic: &SnsTopicArn, links: &[Option<String>]) -> Message {
     let error_type = output.error.as_ref().map(|e| e.kind.clone());
     let attributes: Vec<(&'static str, String)> = [
         ("status", Some(output.status.as_str().to_owned())),
@@ -100,7 +101,7 @@ pub fn compose(output: &PollOutput, topic: &SnsTopicArn) -> Message {
 
     Message {
         subject: subject(output),
-        message: envelope(output),
+        message: envelope(output, links),
         attributes,
         fifo,
     }
@@ -128,23 +129,32 @@ fn subject(output: &PollOutput) -> String {
     truncate(&clean, SUBJECT_MAX).into_owned()
 }
 
-fn envelope(output: &PollOutput) -> String {
-    let full = render(output);
+fn envelope(output: &PollOutput, links: &[Option<String>]) -> String {
+    let full = render(output, links);
     if full.len() <= MESSAGE_MAX {
         return full;
     }
     // A notice that is too big would fail every retry; drop the file list rather than the notice.
     let mut trimmed = output.clone();
     trimmed.results.clear();
-    render(&trimmed)
+    render(&trimmed, &[])
 }
 
-fn render(output: &PollOutput) -> String {
-    let body = serde_json::to_string(output).unwrap_or_else(|_| "{}".into());
-    serde_json::json!({ "default": body, "email": email_text(output) }).to_string()
+fn render(output: &PollOutput, links: &[Option<String>]) -> String {
+    let mut body = serde_json::to_value(output).unwrap_or_default();
+    // The links ride in the notice's copy of the output only, next to the URI they open.
+    if let Some(results) = body.get_mut("results").and_then(|r| r.as_array_mut()) {
+        for (result, link) in results.iter_mut().zip(links) {
+            if let (Some(result), Some(link)) = (result.as_object_mut(), link) {
+                result.insert("downloadUrl".into(), link.clone().into());
+            }
+        }
+    }
+    serde_json::json!({ "default": body.to_string(), "email": email_text(output, links) })
+        .to_string()
 }
 
-fn email_text(output: &PollOutput) -> String {
+fn email_text(output: &PollOutput, links: &[Option<String>]) -> String {
     let job = &output.job;
     let mut text = format!(
         "QuickSight dashboard snapshot job {}\n\n\
@@ -172,7 +182,7 @@ fn email_text(output: &PollOutput) -> String {
     }
     if !output.results.is_empty() {
         text.push_str("\nFiles:\n");
-        for file in &output.results {
+        for (index, file) in output.results.iter().enumerate() {
             let user = match file.user_type {
                 UserType::Anonymous => "anonymous user",
                 UserType::Registered => "registered user",
@@ -184,7 +194,12 @@ fn email_text(output: &PollOutput) -> String {
                 file.file_group_index + 1
             );
             match (&file.s3_uri, file.errors.is_empty()) {
-                (Some(uri), true) => text.push_str(&format!("  - {place}: {uri}\n")),
+                (Some(uri), true) => {
+                    text.push_str(&format!("  - {place}: {uri}\n"));
+                    if let Some(Some(link)) = links.get(index) {
+                        text.push_str(&format!("    download: {link}\n"));
+                    }
+                }
                 _ => {
                     for error in &file.errors {
                         text.push_str(&format!(
@@ -237,8 +252,12 @@ impl Notifier {
             .get_or_init(|| aws_sdk_sns::Client::from_conf(self.config.clone()))
     }
 
-    pub async fn publish(&self, output: &PollOutput) -> Result<Notification, Error> {
-        let message = compose(output, &self.topic);
+    pub async fn publish(
+        &self,
+        output: &PollOutput,
+        links: &[Option<String>],
+    ) -> Result<Notification, Error> {
+        let message = compose(output, &self.topic, links);
         let mut request = self
             .client()
             .publish()
@@ -329,7 +348,7 @@ mod tests {
     #[test]
     fn subject_stays_within_sns_limits_for_the_longest_ids() {
         let long = "d".repeat(512);
-        let message = compose(&output(&long, &long, Status::Failed), &topic("t"));
+        let message = compose(&output(&long, &long, Status::Failed), &topic("t"), &[]);
         assert_eq!(message.subject.len(), 99, "SNS: less than 100 characters");
         assert!(message.subject.ends_with("..."));
         assert!(message
@@ -344,7 +363,7 @@ mod tests {
     #[test]
     fn fifo_group_id_of_long_ids_is_a_digest_within_128_characters() {
         let long = "j".repeat(512);
-        let message = compose(&output("d", &long, Status::Failed), &topic("t.fifo"));
+        let message = compose(&output("d", &long, Status::Failed), &topic("t.fifo"), &[]);
         let (group, dedup) = message.fifo.expect("fifo ids");
         assert_eq!(group.len(), 64);
         assert_eq!(dedup.len(), 64);
@@ -353,8 +372,8 @@ mod tests {
 
     #[test]
     fn different_outcomes_of_one_job_get_different_dedup_ids() {
-        let failed = compose(&output("d", "j", Status::Failed), &topic("t.fifo"));
-        let timed_out = compose(&output("d", "j", Status::TimedOut), &topic("t.fifo"));
+        let failed = compose(&output("d", "j", Status::Failed), &topic("t.fifo"), &[]);
+        let timed_out = compose(&output("d", "j", Status::TimedOut), &topic("t.fifo"), &[]);
         assert_eq!(
             failed.fifo.as_ref().unwrap().0,
             timed_out.fifo.as_ref().unwrap().0
@@ -372,10 +391,11 @@ mod tests {
                 file_group_index: i,
                 format: Some("CSV".into()),
                 s3_uri: Some(format!("s3://bucket/{}/{i}.csv", "p".repeat(60))),
+                bucket_region: None,
                 errors: Vec::new(),
             })
             .collect();
-        let message = compose(&big, &topic("t"));
+        let message = compose(&big, &topic("t"), &[]);
         assert!(
             message.message.len() <= MESSAGE_MAX,
             "{}",

@@ -218,6 +218,11 @@ fn collect_groups(
                 file_group_index,
                 format: format.clone(),
                 s3_uri: s3.s3_uri().map(str::to_owned),
+                bucket_region: s3
+                    .s3_destination_configuration()
+                    .and_then(|destination| destination.bucket_configuration())
+                    .map(|bucket| bucket.bucket_region().to_owned())
+                    .filter(|region| crate::arn::is_valid_region(region)),
                 errors: s3
                     .error_info()
                     .iter()

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::http;
 use crate::notify::Notifier;
+use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
 
 /// The SDK's own standard retry (exponential backoff with jitter, throttling-aware) and
@@ -52,7 +53,14 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
         .topic
         .clone()
         .map(|topic| Notifier::new(sns_config(&topic, sdk), topic));
-    App::new(config, quicksight, notifier)
+    let presign = config.presign;
+    let app = App::new(config, quicksight, notifier);
+    match (presign, sdk.credentials_provider()) {
+        (Some(expires), Some(credentials)) => {
+            app.with_presigner(Presigner::new(credentials, expires))
+        }
+        _ => app,
+    }
 }
 
 /// A topic is published to in its own region, wherever the function runs.

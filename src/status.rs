@@ -339,6 +339,7 @@ mod tests {
             file_group_index: 0,
             format: Some("CSV".into()),
             s3_uri: None,
+            bucket_region: None,
             errors: vec![ErrorDetail {
                 kind: "RLS_CHANGED".into(),
                 message: "re-run".into(),

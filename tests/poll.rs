@@ -869,3 +869,41 @@ async fn every_answer_names_a_request_id_errors_included() {
         .expect_err("fault");
     assert!(err.to_string().ends_with("(request id req-err)"), "{err}");
 }
+
+#[tokio::test]
+async fn success_notice_carries_download_links_that_the_output_never_does() {
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_credential_types::Credentials;
+    use quicksight_snapshot_poller::presign::Presigner;
+
+    let FinishedJob { app, published, .. } = finished_job(
+        &[("NOTIFY_ON_SUCCESS", "true")],
+        "COMPLETED",
+        clean_completed_result,
+    );
+    let credentials = Credentials::new("AKIDEXAMPLE", "secret", Some("token".into()), None, "test");
+    let app = app.with_presigner(Presigner::new(
+        SharedCredentialsProvider::new(credentials),
+        Duration::from_secs(3600),
+    ));
+
+    let out = app.poll(&reference(), TIME_LEFT).await.expect("answered");
+
+    let output_json = serde_json::to_string(&out).unwrap();
+    assert!(!output_json.contains("X-Amz-Signature") && !output_json.contains("downloadUrl"));
+    let sent = published.all();
+    let envelope: serde_json::Value = serde_json::from_str(sent[0].message().unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(envelope["default"].as_str().unwrap()).unwrap();
+    let link = body["results"][0]["downloadUrl"].as_str().expect("a link");
+    assert!(
+        link.starts_with("https://bucket.s3.us-east-1.amazonaws.com/a/report.pdf?X-Amz-Algorithm="),
+        "{link}"
+    );
+    assert!(link.contains("X-Amz-Expires=3600") && link.contains("X-Amz-Signature="));
+    let email = envelope["email"].as_str().unwrap();
+    assert!(
+        email.contains(&format!("    download: {link}\n")),
+        "{email}"
+    );
+}

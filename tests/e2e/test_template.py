@@ -82,7 +82,20 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "logs:PutLogEvents",
         "kms:GenerateDataKey",
         "kms:Decrypt",
+        "s3:GetObject",
     }
+    [read] = [st for st in statements(role["Policies"]) if st["Action"] == "s3:GetObject"]
+    assert read["Resource"] == {"Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportPrefix}*"}
+
+
+def test_download_links_are_granted_only_when_a_report_bucket_is_named():
+    role = deployed()["Resources"]["PollerRole"]["Properties"]
+    wrapped = [p for p in role["Policies"][0]["PolicyDocument"]["Statement"]
+               if "Fn::If" in p and p["Fn::If"][0] == "HasReportBucket"]
+    assert len(wrapped) == 1 and wrapped[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    function = deployed()["Resources"]["PollerFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["PRESIGN_SECONDS"] == {"Ref": "PresignSeconds"}
+    assert template()["Parameters"]["PresignSeconds"]["Default"] == 0, "off by default"
 
 
 def test_kms_grants_hold_only_through_sns_and_take_a_key_arn():
