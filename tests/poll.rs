@@ -907,3 +907,45 @@ async fn success_notice_carries_download_links_that_the_output_never_does() {
         "{email}"
     );
 }
+
+#[tokio::test]
+async fn a_file_quicksight_gave_as_an_https_link_is_passed_on_as_it_is() {
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_credential_types::Credentials;
+    use quicksight_snapshot_poller::presign::Presigner;
+
+    let presigner = Presigner::new(
+        SharedCredentialsProvider::new(Credentials::new("AKID", "secret", None, None, "test")),
+        Duration::from_secs(600),
+    );
+    let mut output: quicksight_snapshot_poller::PollOutput = serde_json::from_value(json!({
+        "status": "SUCCEEDED", "done": true, "jobStatus": "COMPLETED", "attempt": 1,
+        "job": {"arn": "x", "partition": "aws", "region": "eu-west-1",
+                "awsAccountId": "123456789012", "dashboardId": "d", "snapshotJobId": "j"},
+        "waitSeconds": 0, "createdTime": null, "lastUpdatedTime": null, "ageSeconds": null,
+        "requestId": null, "error": null, "notification": null,
+        "results": [
+            {"userType": "ANONYMOUS", "userIndex": 0, "fileGroupIndex": 0, "format": "PDF",
+             "s3Uri": "https://quicksight-owned.example/report.pdf?token=1", "errors": []},
+            {"userType": "ANONYMOUS", "userIndex": 0, "fileGroupIndex": 1, "format": "CSV",
+             "s3Uri": "s3://qs-exports/a.csv", "errors": []},
+            {"userType": "ANONYMOUS", "userIndex": 0, "fileGroupIndex": 2, "format": "CSV",
+             "s3Uri": null, "errors": [{"type": "X", "message": "failed"}]}
+        ]
+    }))
+    .expect("an output");
+    output.results[1].bucket_region = Some("ap-south-1".into());
+
+    let links = presigner.links(&output).await;
+
+    assert_eq!(
+        links[0].as_deref(),
+        Some("https://quicksight-owned.example/report.pdf?token=1")
+    );
+    let signed = links[1].as_deref().expect("a link");
+    assert!(
+        signed.starts_with("https://qs-exports.s3.ap-south-1.amazonaws.com/a.csv?"),
+        "{signed}"
+    );
+    assert_eq!(links[2], None, "a failed file has nothing to open");
+}
