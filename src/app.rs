@@ -74,7 +74,7 @@ impl App {
             .filter(|left| !left.is_zero())
             .unwrap_or(UNKNOWN_DEADLINE_BUDGET);
         let payload = crate::event::parse_raw(&event.payload, self.config.max_event_bytes)
-            .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
+            .inspect_err(|err| self.write_metrics(InvocationMetrics::refused(err)))?;
         self.invoke(&payload, remaining).await
     }
 
@@ -90,7 +90,7 @@ impl App {
             self.config.default_region.as_deref(),
             self.config.batch_max_jobs,
         )
-        .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
+        .inspect_err(|err| self.write_metrics(InvocationMetrics::refused(err)))?;
         let answer = match invocation {
             Invocation::Single(request) => self
                 .poll_one(&request, time_left)
@@ -119,7 +119,7 @@ impl App {
     /// Polls the one job `event` names, answering within `time_left`.
     pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
         let request = parse_event(event, self.config.default_region.as_deref())
-            .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
+            .inspect_err(|err| self.write_metrics(InvocationMetrics::refused(err)))?;
         self.poll_one(&request, time_left).await
     }
 
@@ -132,14 +132,17 @@ impl App {
     ) -> Result<PollOutput, Error> {
         self.config
             .permits(&request.job)
-            .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics))?;
+            .inspect_err(|err| self.write_metrics(InvocationMetrics::refused(err)))?;
         let (result, metrics) = self.poll_request(request, time_left, None).await;
-        InvocationMetrics::of(&metrics.outcome, [&metrics]).emit(self.metrics);
+        self.write_metrics(InvocationMetrics::of(&metrics.outcome, [&metrics]));
         result
     }
 
-    pub(crate) fn metrics_sink(&self) -> Sink {
-        self.metrics
+    /// Writes one invocation's metrics line, named for this function.
+    pub(crate) fn write_metrics(&self, metrics: InvocationMetrics) {
+        metrics
+            .for_function(self.config.function_name.as_deref())
+            .emit(self.metrics);
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -187,11 +190,19 @@ impl App {
             return Ok(());
         };
         let started = tokio::time::Instant::now();
+        // Links are a courtesy: they may take a quarter of the time (a second at most), and
+        // without them the notice still goes.
         let links = match &self.presigner {
             Some(presigner) if output.results.iter().any(|f| f.s3_uri.is_some()) => {
-                timeout(left, presigner.links(output))
+                let budget = (left / 4).min(Duration::from_secs(1));
+                timeout(budget, presigner.links(output))
                     .await
-                    .unwrap_or_default()
+                    .unwrap_or_else(|_| {
+                        tracing::warn!(
+                            "download links not signed in time; the notice goes without them"
+                        );
+                        Vec::new()
+                    })
             }
             _ => Vec::new(),
         };

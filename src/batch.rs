@@ -70,7 +70,7 @@ impl App {
             if let BatchItem::Poll { request, .. } = item {
                 config
                     .permits(&request.job)
-                    .inspect_err(|err| InvocationMetrics::refused(err).emit(self.metrics_sink()))?;
+                    .inspect_err(|err| self.write_metrics(InvocationMetrics::refused(err)))?;
             }
         }
         let limiter = RateLimiter::new(config.batch_rate_per_second);
@@ -104,7 +104,7 @@ impl App {
         let mut jobs = match results.into_iter().collect::<Result<Vec<_>, Error>>() {
             Ok(jobs) => jobs,
             Err(err) => {
-                InvocationMetrics::refused(&err).emit(self.metrics_sink());
+                self.write_metrics(InvocationMetrics::refused(&err));
                 return Err(err);
             }
         };
@@ -120,7 +120,7 @@ impl App {
             .collect();
         let jobs = jobs.into_iter().map(|(_, output, _)| output).collect();
         let answer = aggregate(jobs, batch.previous_attempt.saturating_add(1));
-        InvocationMetrics::of(answer.status.as_str(), &polls).emit(self.metrics_sink());
+        self.write_metrics(InvocationMetrics::of(answer.status.as_str(), &polls));
         Ok(answer)
     }
 
@@ -190,6 +190,7 @@ impl App {
         match self.notify(&mut escalated, left).await {
             Ok(()) => {
                 metrics.notified = escalated.notification.is_some();
+                metrics.outcome = Status::Failed.as_str().to_owned();
                 Ok((escalated, metrics))
             }
             // Failing the invocation would poll, and notify, the batch's other jobs again on

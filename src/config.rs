@@ -32,6 +32,8 @@ pub struct Config {
     /// `NOT_FOUND_GRACE_POLLS` (default 2): how many polls of a just-started job may answer
     /// ResourceNotFound before that is a failure.
     pub not_found_grace_polls: u32,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): names the metrics of this function.
+    pub function_name: Option<String>,
     /// `AWS_REGION` / `AWS_DEFAULT_REGION`: the region of references that name none.
     pub default_region: Option<String>,
     /// `SDK_MAX_ATTEMPTS` (default 3): attempts per AWS call, the SDK's standard retry with backoff.
@@ -237,6 +239,8 @@ impl Config {
             job_deadline,
             not_found_grace_polls,
             default_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+                .map(|name| crate::text::truncate(name.trim(), 140).into_owned()),
             sdk_max_attempts: number(&get, "SDK_MAX_ATTEMPTS", 3, 1, 10)? as u32,
             sdk_attempt_timeout: Duration::from_millis(number(
                 &get,

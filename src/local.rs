@@ -92,6 +92,10 @@ impl EventSource {
 fn read_bounded(source: impl Read, max_bytes: usize) -> std::io::Result<String> {
     let mut bytes = Vec::new();
     source.take(max_bytes as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max_bytes {
+        // Too large whatever it holds; the cut may split a character, so say the size.
+        return Ok("x".repeat(bytes.len()));
+    }
     String::from_utf8(bytes)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the event is not UTF-8"))
 }

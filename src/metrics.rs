@@ -7,8 +7,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 pub const NAMESPACE: &str = "QuickSightSnapshotPoller";
-/// The one dimension: the answer's status, or the errorType of a failed invocation.
+/// The dimension of every metric but the job counts: the answer's status, or the errorType of
+/// a failed invocation.
 pub const DIMENSION: &str = "Outcome";
+/// The function's name (in Lambda), so that two stacks in one account keep their metrics
+/// apart; a dimension of every metric.
+pub const FUNCTION_DIMENSION: &str = "Function";
+/// Jobs that ended FAILED or TIMED_OUT on this invocation's polls (a batch's carried-over jobs
+/// not counted again), under `Function` alone: what the job alarms count, whatever the
+/// invocation's own outcome.
+pub const JOB_METRICS: [(&str, &str); 2] = [("JobsFailed", "Count"), ("JobsTimedOut", "Count")];
 /// Every metric a line can carry, with its unit (`QuickSightLatency` and `JobAge` only when
 /// measured).
 pub const METRICS: [(&str, &str); 5] = [
@@ -30,14 +38,28 @@ pub fn catalogue() -> Value {
         crate::contract::Status::TimedOut,
     ]
     .map(|status| status.as_str());
+    // Raised at cold start or after the line is written: never an outcome of a line.
+    let unwritten = ["InvalidConfiguration", "OutputTooLarge"];
     let outcomes: Vec<&str> = statuses
         .into_iter()
         .chain(crate::error::ERROR_TYPES)
+        .filter(|outcome| !unwritten.contains(outcome))
+        .collect();
+    let metric = |(name, unit): (&str, &str), dimensions: &[&str]| json!({"name": name, "unit": unit, "dimensions": dimensions});
+    let by_outcome = [FUNCTION_DIMENSION, DIMENSION];
+    let metrics: Vec<Value> = METRICS
+        .iter()
+        .map(|m| metric(*m, &by_outcome))
+        .chain(
+            JOB_METRICS
+                .iter()
+                .map(|m| metric(*m, &[FUNCTION_DIMENSION])),
+        )
         .collect();
     json!({
         "namespace": NAMESPACE,
         "dimension": DIMENSION,
-        "metrics": METRICS.map(|(name, unit)| json!({"name": name, "unit": unit})),
+        "metrics": metrics,
         "outcomes": outcomes,
     })
 }
@@ -79,6 +101,10 @@ pub struct InvocationMetrics {
     pub job_age: Vec<Duration>,
     pub throttles: usize,
     pub notifications: usize,
+    pub jobs_failed: usize,
+    pub jobs_timed_out: usize,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, when there is one.
+    pub function: Option<String>,
 }
 
 impl InvocationMetrics {
@@ -96,8 +122,16 @@ impl InvocationMetrics {
             job_age: Vec::new(),
             throttles: 0,
             notifications: 0,
+            jobs_failed: 0,
+            jobs_timed_out: 0,
+            function: None,
         };
         for poll in polls {
+            match poll.outcome.as_str() {
+                "FAILED" => metrics.jobs_failed += 1,
+                "TIMED_OUT" => metrics.jobs_timed_out += 1,
+                _ => {}
+            }
             metrics.polls += 1;
             if metrics.quicksight_latency.len() < MAX_VALUES {
                 metrics.quicksight_latency.push(poll.quicksight_latency);
@@ -109,6 +143,12 @@ impl InvocationMetrics {
             metrics.notifications += usize::from(poll.notified);
         }
         metrics
+    }
+
+    /// Names the function the line is about.
+    pub fn for_function(mut self, function: Option<&str>) -> Self {
+        self.function = function.map(str::to_owned);
+        self
     }
 
     pub fn to_emf(&self, now: SystemTime) -> Value {
@@ -146,11 +186,24 @@ impl InvocationMetrics {
             metrics.push(json!({"Name": name, "Unit": unit}));
             line[name] = value;
         }
-        line["_aws"]["CloudWatchMetrics"] = json!([{
-            "Namespace": NAMESPACE,
-            "Dimensions": [[DIMENSION]],
-            "Metrics": metrics,
-        }]);
+        let [failed, timed_out] = JOB_METRICS;
+        line[failed.0] = json!(self.jobs_failed);
+        line[timed_out.0] = json!(self.jobs_timed_out);
+        let (by_outcome, alone): (Vec<&str>, Vec<&str>) = match &self.function {
+            Some(function) => {
+                line[FUNCTION_DIMENSION] = json!(function);
+                (
+                    vec![FUNCTION_DIMENSION, DIMENSION],
+                    vec![FUNCTION_DIMENSION],
+                )
+            }
+            None => (vec![DIMENSION], vec![]),
+        };
+        line["_aws"]["CloudWatchMetrics"] = json!([
+            {"Namespace": NAMESPACE, "Dimensions": [by_outcome], "Metrics": metrics},
+            {"Namespace": NAMESPACE, "Dimensions": [alone],
+             "Metrics": JOB_METRICS.map(|(name, unit)| json!({"Name": name, "Unit": unit}))},
+        ]);
         line
     }
 
@@ -177,7 +230,7 @@ mod tests {
             .as_u64()
             .is_some_and(|t| t > 1_600_000_000_000));
         let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
-        assert_eq!(directives.len(), 1);
+        assert_eq!(directives.len(), 2, "by outcome, and the job counts");
         for directive in directives {
             assert_eq!(directive["Namespace"], NAMESPACE);
             for set in directive["Dimensions"].as_array().expect("dimension sets") {
@@ -227,6 +280,23 @@ mod tests {
             value["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Outcome"]])
         );
+        let named = InvocationMetrics::of("FAILED", &[poll("FAILED", None, 3, false)])
+            .for_function(Some("stack-poller"))
+            .to_emf(SystemTime::now());
+        assert_valid_emf(&named.to_string());
+        assert_eq!(named["Function"], "stack-poller");
+        assert_eq!(
+            named["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "Outcome"]])
+        );
+        assert_eq!(
+            named["_aws"]["CloudWatchMetrics"][1]["Dimensions"],
+            json!([["Function"]])
+        );
+        assert_eq!(
+            (named["JobsFailed"].as_u64(), named["JobsTimedOut"].as_u64()),
+            (Some(1), Some(0))
+        );
     }
 
     #[test]
@@ -263,6 +333,10 @@ mod tests {
         assert_eq!(value["Throttles"], 50);
         assert_eq!(value["Notifications"], 3);
         assert_eq!(
+            value["JobsFailed"], 3,
+            "each failed job counted, whatever the batch's outcome"
+        );
+        assert_eq!(
             value["QuickSightLatency"].as_array().map(Vec::len),
             Some(100)
         );
@@ -280,16 +354,13 @@ mod tests {
             .collect();
         let line = InvocationMetrics::of("FAILED", &[poll("FAILED", Some(1), 2, true)])
             .to_emf(SystemTime::now());
-        for metric in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap()
-        {
-            assert!(
-                names.contains(&metric["Name"].as_str().unwrap()),
-                "{metric}"
-            );
+        for directive in line["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(names.contains(&name), "{metric}");
+            }
         }
-        assert_eq!(names.len(), 5);
+        assert_eq!(names.len(), 7);
         let outcomes = catalogue["outcomes"].as_array().unwrap();
         for outcome in [
             "FAILED",

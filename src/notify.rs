@@ -201,6 +201,9 @@ fn email_text(output: &PollOutput, links: &[Option<String>]) -> String {
                     }
                 }
                 _ => {
+                    if let (Some(uri), Some(Some(link))) = (&file.s3_uri, links.get(index)) {
+                        text.push_str(&format!("  - {place}: {uri}\n    download: {link}\n"));
+                    }
                     for error in &file.errors {
                         text.push_str(&format!(
                             "  - {place}: failed: {}: {}\n",

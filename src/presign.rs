@@ -78,10 +78,12 @@ pub fn presign(
     if bucket.is_empty() || key.is_empty() {
         return None;
     }
-    let suffix = if partition == "aws-cn" {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
+    // The partitions whose S3 domain is known here; another gets no link rather than a
+    // wrong one.
+    let suffix = match partition {
+        "aws" | "aws-us-gov" => "amazonaws.com",
+        "aws-cn" => "amazonaws.com.cn",
+        _ => return None,
     };
     let key = encode(key, false);
     // A bucket name with dots breaks the wildcard TLS certificate of virtual-hosted names.
@@ -203,5 +205,10 @@ mod tests {
         assert_eq!(link("s3://bucket-only", "us-east-1", "aws"), None);
         assert_eq!(link("s3:///key", "us-east-1", "aws"), None);
         assert_eq!(link("ftp://x/y", "us-east-1", "aws"), None);
+        assert_eq!(
+            link("s3://b/k", "us-iso-east-1", "aws-iso"),
+            None,
+            "unknown S3 domain"
+        );
     }
 }

@@ -59,6 +59,10 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
         (Some(expires), Some(credentials)) => {
             app.with_presigner(Presigner::new(credentials, expires))
         }
+        (Some(_), None) => {
+            tracing::warn!("PRESIGN_SECONDS is set but there are no credentials to sign with: notices go without download links");
+            app
+        }
         _ => app,
     }
 }

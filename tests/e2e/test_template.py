@@ -213,7 +213,7 @@ def written_metrics() -> dict:
 
 def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_write():
     catalogue = written_metrics()
-    names = {m["name"] for m in catalogue["metrics"]}
+    dimensions_of = {m["name"]: m["dimensions"] for m in catalogue["metrics"]}
     resources = deployed()["Resources"]
     alarms = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {"JobsFailedAlarm", "JobsTimedOutAlarm", "ThrottlingAlarm", "NotificationFailedAlarm",
@@ -226,11 +226,14 @@ def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_writ
             if "MetricName" not in metric:
                 continue
             if metric["Namespace"] == catalogue["namespace"]:
-                assert metric["MetricName"] in names, (name, metric["MetricName"])
-                [dimension] = metric["Dimensions"]
-                assert dimension["Name"] == catalogue["dimension"], name
-                assert dimension["Value"] in catalogue["outcomes"], (name, dimension["Value"])
-                watched.append((metric["MetricName"], dimension["Value"]))
+                assert metric["MetricName"] in dimensions_of, (name, metric["MetricName"])
+                given = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+                # Exactly the dimensions the line writes for that metric, this stack's function.
+                assert sorted(given) == sorted(dimensions_of[metric["MetricName"]]), (name, given)
+                assert given["Function"] == {"Ref": "PollerFunction"}, name
+                if "Outcome" in given:
+                    assert given["Outcome"] in catalogue["outcomes"], (name, given["Outcome"])
+                watched.append((metric["MetricName"], given.get("Outcome")))
             elif metric["Namespace"] == "AWS/States":
                 assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "PollerStateMachine"}}]
             else:
@@ -239,7 +242,7 @@ def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_writ
         assert alarm["AlarmActions"] == [{"Fn::If": ["CreatesAlarmTopic", {"Ref": "AlarmTopic"},
                                                      {"Ref": "AlarmTopicArn"}]}], name
         assert alarm["TreatMissingData"] == "notBreaching", name
-    for expected in [("Polls", "FAILED"), ("Polls", "TIMED_OUT"), ("Throttles", "QuickSightThrottled"),
+    for expected in [("JobsFailed", None), ("JobsTimedOut", None), ("Throttles", "QuickSightThrottled"),
                      ("Polls", "NotificationFailed"), ("Polls", "NotificationRejected")]:
         assert expected in watched, expected
 
@@ -248,9 +251,11 @@ def test_the_dashboard_plots_metrics_the_function_writes():
     catalogue = written_metrics()
     names = {m["name"] for m in catalogue["metrics"]}
     body = template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Sub"]
+    assert body.count("{QuickSightSnapshotPoller,Function,Outcome} Function=") == 4, "this stack only"
     searched = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
     assert searched and searched <= names, searched
     listed = set(re.findall(r'\["QuickSightSnapshotPoller", "(\w+)"', body))
     assert listed and listed <= names, listed
-    substituted = body.replace("${AWS::Region}", "us-east-1").replace("${PollerStateMachine}", "arn")
+    substituted = (body.replace("${AWS::Region}", "us-east-1").replace("${PollerStateMachine}", "arn")
+                   .replace("${PollerFunction}", "poller"))
     assert len(json.loads(substituted)["widgets"]) == 4, "the body is JSON once substituted"
