@@ -104,7 +104,9 @@ impl App {
     /// Refuses an answer a state machine could not pass on: `States.DataLimitExceeded` cannot
     /// be caught, `OutputTooLarge` can (and is notified).
     fn within_output_budget(&self, answer: Answer) -> Result<Answer, Error> {
-        let bytes = serde_json::to_vec(&answer).map_or(0, |json| json.len());
+        // Counted, not written out: the runtime serializes the answer once more to send it.
+        let mut counter = ByteCount(0);
+        let bytes = serde_json::to_writer(&mut counter, &answer).map_or(0, |()| counter.0);
         if bytes > self.config.max_output_bytes {
             let err = Error::OutputTooLarge {
                 bytes,
@@ -328,5 +330,19 @@ impl App {
                 description: Some(description),
             }),
         }
+    }
+}
+
+/// A writer that only counts what it is given.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -8,8 +8,14 @@ use crate::error::Error;
 
 /// Reads `text` as a JSON event if it is at most `max_bytes` long.
 pub fn parse(text: &str, max_bytes: usize) -> Result<Value, Error> {
-    check_size(text.len(), max_bytes)?;
-    serde_json::from_str(text).map_err(|e| {
+    parse_bytes(text.as_bytes(), max_bytes)
+}
+
+/// Reads raw bytes (a file, stdin) as a JSON event: the size is checked before anything else,
+/// so a cut through a multi-byte character is still refused for its size.
+pub fn parse_bytes(bytes: &[u8], max_bytes: usize) -> Result<Value, Error> {
+    check_size(bytes.len(), max_bytes)?;
+    serde_json::from_slice(bytes).map_err(|e| {
         Error::invalid(crate::text::truncate(
             &format!("the event is not valid JSON: {e}"),
             200,

@@ -69,7 +69,7 @@ pub enum EventSource {
 
 impl EventSource {
     fn read(&self, max_bytes: usize) -> Result<Value, Error> {
-        let text = match self {
+        let bytes = match self {
             // A named job, as `{"Arn": ...}` with no RequestId: not-found is a failure at once.
             EventSource::JobArn(arn) => return Ok(serde_json::json!({ "Arn": arn })),
             EventSource::Stdin => read_bounded(std::io::stdin(), max_bytes)
@@ -83,21 +83,16 @@ impl EventSource {
                     ))
                 })?,
         };
-        crate::event::parse(&text, max_bytes)
+        crate::event::parse_bytes(&bytes, max_bytes)
     }
 }
 
 /// Reads at most one byte more than `max_bytes`: enough for the size check to refuse a larger
 /// event without holding all of it (`yes |`, `/dev/zero`).
-fn read_bounded(source: impl Read, max_bytes: usize) -> std::io::Result<String> {
+fn read_bounded(source: impl Read, max_bytes: usize) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     source.take(max_bytes as u64 + 1).read_to_end(&mut bytes)?;
-    if bytes.len() > max_bytes {
-        // Too large whatever it holds; the cut may split a character, so say the size.
-        return Ok("x".repeat(bytes.len()));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the event is not UTF-8"))
+    Ok(bytes)
 }
 
 /// Reads the arguments after the program name. The error is a one-line usage message.
@@ -227,9 +222,14 @@ mod tests {
     #[test]
     fn an_event_read_from_a_stream_stops_one_byte_past_the_limit() {
         let endless = std::io::repeat(b'x');
-        let text = read_bounded(endless, 1_000).expect("read");
-        assert_eq!(text.len(), 1_001, "enough for the size check to refuse it");
-        let err = crate::event::parse(&text, 1_000).unwrap_err();
+        let bytes = read_bounded(endless, 1_000).expect("read");
+        assert_eq!(bytes.len(), 1_001, "enough for the size check to refuse it");
+        let err = crate::event::parse_bytes(&bytes, 1_000).unwrap_err();
+        assert!(err.to_string().contains("MAX_EVENT_BYTES"), "{err}");
+        // Cut through a multi-byte character: still refused for its size, not its encoding.
+        let accents = "é".repeat(1_000);
+        let cut = read_bounded(accents.as_bytes(), 1_000).expect("read");
+        let err = crate::event::parse_bytes(&cut, 1_000).unwrap_err();
         assert!(err.to_string().contains("MAX_EVENT_BYTES"), "{err}");
     }
 

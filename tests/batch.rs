@@ -455,3 +455,36 @@ async fn a_named_job_gets_no_not_found_grace_after_a_throttled_round() {
     );
     assert_eq!(published.all().len(), 1);
 }
+
+#[tokio::test]
+async fn an_answer_over_the_output_budget_fails_as_output_too_large() {
+    let running = mock!(aws_sdk_quicksight::Client::describe_dashboard_snapshot_job)
+        .then_output(|| described("RUNNING", Duration::from_secs(30)));
+    let app = app(
+        &[("MAX_OUTPUT_BYTES", "10000"), ("BATCH_MAX_JOBS", "20")],
+        &[&running],
+        &[],
+    );
+    let jobs: Vec<serde_json::Value> = (0..20)
+        .map(|i| json!({"AwsAccountId": "123456789012", "DashboardId": "d", "SnapshotJobId": format!("j{i}")}))
+        .collect();
+
+    let err = app
+        .invoke(&json!({ "jobs": jobs }), TIME_LEFT)
+        .await
+        .expect_err("too large");
+
+    assert_eq!(err.error_type(), "OutputTooLarge");
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string()
+            .contains("more than MAX_OUTPUT_BYTES (10000)"),
+        "{err}"
+    );
+    let bytes: usize = err.to_string()["the answer is ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a size");
+    assert!(bytes > 10_000, "{bytes}");
+}
