@@ -325,6 +325,35 @@ mod tests {
         ];
         let names: Vec<&str> = all.iter().map(Error::error_type).collect();
         assert_eq!(names, ERROR_TYPES);
+
+        // statemachine/error-types.json is what the definition tests match Retry/Catch against.
+        let listed: Vec<serde_json::Value> = all
+            .iter()
+            .map(|err| {
+                let raised_at = match err {
+                    Error::InvalidConfiguration(_) => "coldStart",
+                    _ => "invocation",
+                };
+                serde_json::json!({
+                    "errorType": err.error_type(),
+                    "retryable": err.is_retryable(),
+                    "raisedAt": raised_at,
+                })
+            })
+            .collect();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/statemachine/error-types.json");
+        let mut file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        if std::env::var_os("UPDATE_ERROR_TYPES").is_some() {
+            file["errorTypes"] = listed.into();
+            std::fs::write(path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
+            return;
+        }
+        assert_eq!(
+            file["errorTypes"],
+            serde_json::Value::from(listed),
+            "statemachine/error-types.json is stale: run UPDATE_ERROR_TYPES=1 cargo test"
+        );
     }
 
     #[test]
