@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use quicksight_snapshot_poller::wait::WaitPolicy;
+use quicksight_snapshot_poller::WaitPolicy;
 
 /// A Lambda poll plus the Step Functions transitions around it take about this long.
 const POLL_OVERHEAD_SECONDS: f64 = 0.3;

@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use quicksight_snapshot_poller::presign::presign;
+use quicksight_snapshot_poller::presign;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -35,6 +35,11 @@ pub fn partition_for_region(region: &str) -> &'static str {
         .map_or("aws", |(_, partition)| partition)
 }
 
+/// An AWS account id: exactly 12 digits.
+pub fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A region name as AWS spells them: lowercase letters, digits and dashes, e.g. `ap-southeast-2`.
 pub fn is_valid_region(region: &str) -> bool {
     (4..=32).contains(&region.len())
@@ -150,8 +155,7 @@ impl SnsTopicArn {
         if !is_known_partition(partition)
             || !is_valid_region(region)
             || partition_for_region(region) != *partition
-            || account.len() != 12
-            || !account.bytes().all(|b| b.is_ascii_digit())
+            || !is_account_id(account)
             || !name_ok
         {
             return Err(format!("{} is not a valid SNS topic ARN", quote(arn)));

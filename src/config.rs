@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use crate::arn::{is_valid_region, SnsTopicArn};
+use crate::arn::{is_account_id, is_valid_region, SnsTopicArn};
 use crate::error::Error;
 use crate::http::TrustStore;
 use crate::reference::JobReference;
+use crate::settings::{self, Kind, Setting};
 use crate::text::quote;
 use crate::wait::WaitPolicy;
 
@@ -19,9 +20,9 @@ const BYTES_PER_BATCH_JOB: u64 = 2_000;
 /// Everything the poller can be told through its environment. README.md lists each variable.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `SNS_TOPIC_ARN` (required unless notices are off): where failures (and, optionally,
-    /// successes) are published. None only with [`Notices::Off`].
-    pub topic: Option<SnsTopicArn>,
+    /// Where failures (and, optionally, successes) are told: `SNS_TOPIC_ARN`, required unless
+    /// notices are off. None only with [`Notices::Off`].
+    pub notify_to: Option<Destination>,
     /// `NOTIFY_ON_SUCCESS` (default false): also publish when a job completes.
     pub notify_on_success: bool,
     /// `MIN_WAIT_SECONDS`, `MAX_WAIT_SECONDS`, `WAIT_AGE_PERCENT`: the adaptive wait.
@@ -76,188 +77,213 @@ pub struct Config {
 /// them off (`--no-notify`) and then needs no topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notices {
-    Sns,
+    /// Notices go to the configured destination, which is then required.
+    On,
+    /// No notices (a terminal's `--no-notify`); no destination needed.
     Off,
+}
+
+/// Where notices are delivered; each variant has its channel in `notice/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// An SNS topic (`SNS_TOPIC_ARN`), published to in its own region.
+    Sns(SnsTopicArn),
+}
+
+impl Destination {
+    /// The partition the function runs in: its destination's.
+    pub fn partition(&self) -> &str {
+        match self {
+            Destination::Sns(topic) => &topic.partition,
+        }
+    }
 }
 
 impl Config {
     /// The settings of a function that publishes notices (`SNS_TOPIC_ARN` required).
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_env_with(Notices::Sns)
+        Self::from_env_with(Notices::On)
     }
 
+    /// The settings, with notices on or off.
     pub fn from_env_with(notices: Notices) -> Result<Self, Error> {
         Self::read(|name| std::env::var(name).ok(), notices)
     }
 
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        Self::read(lookup, Notices::Sns)
+        Self::read(lookup, Notices::On)
     }
 
+    /// Reads every setting of [`settings::ALL`] through `lookup`; blank counts as unset.
     pub fn read(lookup: impl Fn(&str) -> Option<String>, notices: Notices) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let topic =
-            match notices {
-                Notices::Off => None,
-                Notices::Sns => {
-                    let raw = get("SNS_TOPIC_ARN").ok_or_else(|| {
-                        Error::InvalidConfiguration(
-                        "SNS_TOPIC_ARN is not set (at a terminal, --no-notify polls without it)"
-                            .into(),
-                    )
-                    })?;
-                    Some(SnsTopicArn::parse(raw.trim()).map_err(|why| {
-                        Error::InvalidConfiguration(format!("SNS_TOPIC_ARN {why}"))
-                    })?)
-                }
-            };
-
-        let wait = WaitPolicy {
-            min_seconds: number(&get, "MIN_WAIT_SECONDS", 5, 1, 86_400)?,
-            max_seconds: number(&get, "MAX_WAIT_SECONDS", 60, 1, 86_400)?,
-            age_percent: number(&get, "WAIT_AGE_PERCENT", 20, 0, 1_000)?,
+        let notify_to = match notices {
+            Notices::Off => None,
+            Notices::On => Some(Destination::Sns(topic(&get)?)),
         };
-        if wait.min_seconds > wait.max_seconds {
-            return Err(Error::InvalidConfiguration(format!(
-                "MIN_WAIT_SECONDS ({}) is greater than MAX_WAIT_SECONDS ({})",
-                wait.min_seconds, wait.max_seconds
-            )));
-        }
-
-        // The default fits Step Functions' 256 KiB between states; direct invocations may raise
-        // it to Lambda's 6 MB response.
-        let max_output_bytes = number(&get, "MAX_OUTPUT_BYTES", 200_000, 10_000, 6_000_000)?;
-        let max_event_bytes = number(&get, "MAX_EVENT_BYTES", 1 << 20, 1024, 6 << 20)?;
-        if max_output_bytes > max_event_bytes {
-            return Err(Error::InvalidConfiguration(format!(
-                "MAX_OUTPUT_BYTES ({max_output_bytes}) is larger than MAX_EVENT_BYTES \
-                 ({max_event_bytes}): a wait loop would send back an answer the function refuses"
-            )));
-        }
-        let job_deadline =
-            Duration::from_secs(number(&get, "JOB_DEADLINE_SECONDS", 3600, 1, 7 * 86_400)?);
-        let not_found_grace_polls = number(&get, "NOT_FOUND_GRACE_POLLS", 2, 0, 100)? as u32;
-        let polls = wait
-            .worst_case_polls(job_deadline)
-            .saturating_add(u64::from(not_found_grace_polls));
-        if polls > MAX_POLLS_PER_EXECUTION {
-            // The smallest MAX_WAIT_SECONDS that fits, if any does: with a small
-            // WAIT_AGE_PERCENT the waits may never reach it.
-            let fits = |max_seconds: u64| {
-                WaitPolicy {
-                    max_seconds,
-                    ..wait
-                }
-                .worst_case_polls(job_deadline)
-                    + u64::from(not_found_grace_polls)
-                    <= MAX_POLLS_PER_EXECUTION
-            };
-            let advice = if fits(86_400) {
-                let (mut low, mut high) = (wait.max_seconds, 86_400);
-                while low + 1 < high {
-                    let middle = (low + high) / 2;
-                    if fits(middle) {
-                        high = middle;
-                    } else {
-                        low = middle;
-                    }
-                }
-                format!("raise MAX_WAIT_SECONDS to at least {high}")
-            } else {
-                "raise MIN_WAIT_SECONDS or WAIT_AGE_PERCENT".to_owned()
-            };
-            return Err(Error::InvalidConfiguration(format!(
-                "JOB_DEADLINE_SECONDS ({}) with MAX_WAIT_SECONDS ({}) lets one job take up to \
-                 {polls} polls, more than the {MAX_POLLS_PER_EXECUTION} a Step Functions \
-                 execution's 25,000-event history holds: {advice}, or lower JOB_DEADLINE_SECONDS",
-                job_deadline.as_secs(),
-                wait.max_seconds,
-            )));
-        }
-
-        let allowed_accounts = list(&get, "ALLOWED_ACCOUNT_IDS");
-        if let Some(bad) = allowed_accounts
-            .iter()
-            .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(Error::InvalidConfiguration(format!(
-                "ALLOWED_ACCOUNT_IDS holds {}, not a 12-digit account id",
-                quote(bad)
-            )));
-        }
-        let allowed_regions = list(&get, "ALLOWED_REGIONS");
-        if let Some(bad) = allowed_regions.iter().find(|r| !is_valid_region(r)) {
-            return Err(Error::InvalidConfiguration(format!(
-                "ALLOWED_REGIONS holds {}, not an AWS region",
-                quote(bad)
-            )));
-        }
-
-        let trust_store = match get("TRUST_STORE") {
-            Some(raw) => raw.parse().map_err(Error::InvalidConfiguration)?,
-            None => TrustStore::default(),
-        };
-        // The function runs in its topic's partition; aws-cn endpoints are not known to chain
-        // to Amazon Trust Services, so every call there would fail its TLS handshake.
-        let partition = topic.as_ref().map(|t| t.partition.as_str());
-        if let Some(partition) = partition
-            .filter(|p| trust_store == TrustStore::Amazon && !matches!(*p, "aws" | "aws-us-gov"))
-        {
-            return Err(Error::InvalidConfiguration(format!(
-                "TRUST_STORE=amazon is for the aws and aws-us-gov partitions; this function's \
-                 topic is in {partition}: use TRUST_STORE=system"
-            )));
-        }
+        let wait = wait_policy(&get)?;
+        let (max_output_bytes, max_event_bytes) = sizes(&get)?;
+        let job_deadline = Duration::from_secs(number(&get, &settings::JOB_DEADLINE_SECONDS)?);
+        let not_found_grace_polls = number(&get, &settings::NOT_FOUND_GRACE_POLLS)? as u32;
+        check_history(&wait, job_deadline, not_found_grace_polls)?;
+        let trust_store = trust_store(&get, notify_to.as_ref())?;
 
         Ok(Config {
             trust_store,
             credentials_in_env: get("AWS_ACCESS_KEY_ID").is_some()
                 && get("AWS_SECRET_ACCESS_KEY").is_some(),
-            batch_rate_per_second: number(&get, "BATCH_RATE_PER_SECOND", 8, 1, 1_000)? as u32,
-            batch_concurrency: number(&get, "BATCH_CONCURRENCY", 4, 1, 64)? as usize,
-            batch_max_jobs: number(
+            batch_rate_per_second: number(&get, &settings::BATCH_RATE_PER_SECOND)? as u32,
+            batch_concurrency: number(&get, &settings::BATCH_CONCURRENCY)? as usize,
+            batch_max_jobs: number_or(
                 &get,
-                "BATCH_MAX_JOBS",
+                &settings::BATCH_MAX_JOBS,
                 max_output_bytes / BYTES_PER_BATCH_JOB,
-                1,
-                100_000,
             )? as usize,
-            batch_max_error_rounds: number(&get, "BATCH_MAX_ERROR_ROUNDS", 5, 1, 1_000)? as u32,
+            batch_max_error_rounds: number(&get, &settings::BATCH_MAX_ERROR_ROUNDS)? as u32,
             max_output_bytes: max_output_bytes as usize,
-            // Lambda's own limit for a synchronous payload is 6 MB.
             max_event_bytes: max_event_bytes as usize,
-            presign: match number(&get, "PRESIGN_SECONDS", 0, 0, 604_800)? {
+            presign: match number(&get, &settings::PRESIGN_SECONDS)? {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),
             },
-            allowed_accounts,
-            allowed_regions,
-            topic,
-            notify_on_success: flag(&get, "NOTIFY_ON_SUCCESS", false)?,
+            allowed_accounts: checked_list(
+                &get,
+                &settings::ALLOWED_ACCOUNT_IDS,
+                is_account_id,
+                "a 12-digit account id",
+            )?,
+            allowed_regions: checked_list(
+                &get,
+                &settings::ALLOWED_REGIONS,
+                is_valid_region,
+                "an AWS region",
+            )?,
+            notify_to,
+            notify_on_success: flag(&get, &settings::NOTIFY_ON_SUCCESS)?,
             wait,
             job_deadline,
             not_found_grace_polls,
             default_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .map(|name| crate::text::truncate(name.trim(), 140).into_owned()),
-            sdk_max_attempts: number(&get, "SDK_MAX_ATTEMPTS", 3, 1, 10)? as u32,
+            sdk_max_attempts: number(&get, &settings::SDK_MAX_ATTEMPTS)? as u32,
             sdk_attempt_timeout: Duration::from_millis(number(
                 &get,
-                "SDK_ATTEMPT_TIMEOUT_MS",
-                3_000,
-                100,
-                900_000,
+                &settings::SDK_ATTEMPT_TIMEOUT_MS,
             )?),
             sdk_operation_timeout: Duration::from_millis(number(
                 &get,
-                "SDK_OPERATION_TIMEOUT_MS",
-                10_000,
-                100,
-                900_000,
+                &settings::SDK_OPERATION_TIMEOUT_MS,
             )?),
         })
     }
+}
+
+/// `MIN_WAIT_SECONDS`, `MAX_WAIT_SECONDS` and `WAIT_AGE_PERCENT`, the min not above the max.
+fn wait_policy(get: &impl Fn(&str) -> Option<String>) -> Result<WaitPolicy, Error> {
+    let wait = WaitPolicy {
+        min_seconds: number(get, &settings::MIN_WAIT_SECONDS)?,
+        max_seconds: number(get, &settings::MAX_WAIT_SECONDS)?,
+        age_percent: number(get, &settings::WAIT_AGE_PERCENT)?,
+    };
+    if wait.min_seconds > wait.max_seconds {
+        return Err(Error::InvalidConfiguration(format!(
+            "MIN_WAIT_SECONDS ({}) is greater than MAX_WAIT_SECONDS ({})",
+            wait.min_seconds, wait.max_seconds
+        )));
+    }
+    Ok(wait)
+}
+
+/// `MAX_OUTPUT_BYTES` and `MAX_EVENT_BYTES`: an answer must fit the next poll's event.
+fn sizes(get: &impl Fn(&str) -> Option<String>) -> Result<(u64, u64), Error> {
+    // The default output fits Step Functions' 256 KiB between states; direct invocations may
+    // raise it to Lambda's 6 MB response.
+    let max_output_bytes = number(get, &settings::MAX_OUTPUT_BYTES)?;
+    let max_event_bytes = number(get, &settings::MAX_EVENT_BYTES)?;
+    if max_output_bytes > max_event_bytes {
+        return Err(Error::InvalidConfiguration(format!(
+            "MAX_OUTPUT_BYTES ({max_output_bytes}) is larger than MAX_EVENT_BYTES \
+             ({max_event_bytes}): a wait loop would send back an answer the function refuses"
+        )));
+    }
+    Ok((max_output_bytes, max_event_bytes))
+}
+
+/// `SNS_TOPIC_ARN`, required when notices are on.
+fn topic(get: &impl Fn(&str) -> Option<String>) -> Result<SnsTopicArn, Error> {
+    let name = settings::SNS_TOPIC_ARN.name;
+    let raw = get(name).ok_or_else(|| {
+        Error::InvalidConfiguration(format!(
+            "{name} is not set (at a terminal, --no-notify polls without it)"
+        ))
+    })?;
+    SnsTopicArn::parse(raw.trim())
+        .map_err(|why| Error::InvalidConfiguration(format!("{name} {why}")))
+}
+
+/// Refuses settings that let one job take more polls than a Standard execution's history
+/// holds, naming the `MAX_WAIT_SECONDS` that would fit.
+fn check_history(wait: &WaitPolicy, job_deadline: Duration, grace_polls: u32) -> Result<(), Error> {
+    let polls_with = |max_seconds: u64| {
+        WaitPolicy {
+            max_seconds,
+            ..*wait
+        }
+        .worst_case_polls(job_deadline)
+        .saturating_add(u64::from(grace_polls))
+    };
+    let polls = polls_with(wait.max_seconds);
+    if polls <= MAX_POLLS_PER_EXECUTION {
+        return Ok(());
+    }
+    let fits = |max_seconds: u64| polls_with(max_seconds) <= MAX_POLLS_PER_EXECUTION;
+    // With a small WAIT_AGE_PERCENT the waits may never reach a larger MAX_WAIT_SECONDS.
+    let advice = if fits(86_400) {
+        let (mut low, mut high) = (wait.max_seconds, 86_400);
+        while low + 1 < high {
+            let middle = (low + high) / 2;
+            if fits(middle) {
+                high = middle;
+            } else {
+                low = middle;
+            }
+        }
+        format!("raise MAX_WAIT_SECONDS to at least {high}")
+    } else {
+        "raise MIN_WAIT_SECONDS or WAIT_AGE_PERCENT".to_owned()
+    };
+    Err(Error::InvalidConfiguration(format!(
+        "JOB_DEADLINE_SECONDS ({}) with MAX_WAIT_SECONDS ({}) lets one job take up to \
+         {polls} polls, more than the {MAX_POLLS_PER_EXECUTION} a Step Functions \
+         execution's 25,000-event history holds: {advice}, or lower JOB_DEADLINE_SECONDS",
+        job_deadline.as_secs(),
+        wait.max_seconds,
+    )))
+}
+
+/// `TRUST_STORE`, which must suit the partition the function runs in (its destination's).
+fn trust_store(
+    get: &impl Fn(&str) -> Option<String>,
+    destination: Option<&Destination>,
+) -> Result<TrustStore, Error> {
+    let trust_store = match get(settings::TRUST_STORE.name) {
+        Some(raw) => raw.parse().map_err(Error::InvalidConfiguration)?,
+        None => TrustStore::default(),
+    };
+    // aws-cn endpoints are not known to chain to Amazon Trust Services, so every call there
+    // would fail its TLS handshake.
+    let partition = destination.map(Destination::partition);
+    if let Some(partition) = partition
+        .filter(|p| trust_store == TrustStore::Amazon && !matches!(*p, "aws" | "aws-us-gov"))
+    {
+        return Err(Error::InvalidConfiguration(format!(
+            "TRUST_STORE=amazon is for the aws and aws-us-gov partitions; this function's \
+             topic is in {partition}: use TRUST_STORE=system"
+        )));
+    }
+    Ok(trust_store)
 }
 
 impl Config {
@@ -280,8 +306,14 @@ impl Config {
     }
 }
 
-fn list(get: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
-    get(name)
+/// A list setting whose every value must pass `valid` (described as `what` when not).
+fn checked_list(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+    valid: fn(&str) -> bool,
+    what: &str,
+) -> Result<Vec<String>, Error> {
+    let values: Vec<String> = get(setting.name)
         .map(|raw| {
             raw.split(',')
                 .map(str::trim)
@@ -289,37 +321,69 @@ fn list(get: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
                 .map(str::to_owned)
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    match values.iter().find(|value| !valid(value)) {
+        Some(bad) => Err(Error::InvalidConfiguration(format!(
+            "{} holds {}, not {what}",
+            setting.name,
+            quote(bad)
+        ))),
+        None => Ok(values),
+    }
 }
 
-fn number(
+/// A number setting, with its table default.
+fn number(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<u64, Error> {
+    match setting.kind {
+        Kind::Number { default, .. } => number_or(get, setting, default),
+        _ => Err(Error::InvalidConfiguration(format!(
+            "{} is not a number",
+            setting.name
+        ))),
+    }
+}
+
+/// A number setting whose default depends on other settings.
+fn number_or(
     get: &impl Fn(&str) -> Option<String>,
-    name: &str,
+    setting: &Setting,
     default: u64,
-    min: u64,
-    max: u64,
 ) -> Result<u64, Error> {
-    let Some(raw) = get(name) else {
+    let Kind::Number { min, max, .. } = setting.kind else {
+        return Err(Error::InvalidConfiguration(format!(
+            "{} is not a number",
+            setting.name
+        )));
+    };
+    let Some(raw) = get(setting.name) else {
         return Ok(default);
     };
     match raw.trim().parse::<u64>() {
         Ok(value) if (min..=max).contains(&value) => Ok(value),
         _ => Err(Error::InvalidConfiguration(format!(
-            "{name} must be a whole number from {min} to {max}, got {}",
+            "{} must be a whole number from {min} to {max}, got {}",
+            setting.name,
             quote(&raw)
         ))),
     }
 }
 
-fn flag(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, Error> {
-    let Some(raw) = get(name) else {
+fn flag(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<bool, Error> {
+    let Kind::Flag { default } = setting.kind else {
+        return Err(Error::InvalidConfiguration(format!(
+            "{} is not a flag",
+            setting.name
+        )));
+    };
+    let Some(raw) = get(setting.name) else {
         return Ok(default);
     };
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
         _ => Err(Error::InvalidConfiguration(format!(
-            "{name} must be true or false, got {}",
+            "{} must be true or false, got {}",
+            setting.name,
             quote(&raw)
         ))),
     }
@@ -353,13 +417,13 @@ mod tests {
     #[test]
     fn without_notices_no_topic_is_needed_or_read() {
         let off = Config::read(|_| None, Notices::Off).expect("valid without a topic");
-        assert!(off.topic.is_none());
+        assert!(off.notify_to.is_none());
         let ignored = Config::read(
             |name| (name == "SNS_TOPIC_ARN").then(|| "not-an-arn".to_owned()),
             Notices::Off,
         )
         .expect("the topic is not read");
-        assert!(ignored.topic.is_none());
+        assert!(ignored.notify_to.is_none());
     }
 
     #[test]
@@ -377,7 +441,10 @@ mod tests {
         assert_eq!(config.job_deadline, Duration::from_secs(3600));
         assert_eq!(config.not_found_grace_polls, 2);
         assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
-        assert!(!config.topic.expect("a topic").is_fifo());
+        let Some(Destination::Sns(topic)) = config.notify_to else {
+            panic!("an SNS topic");
+        };
+        assert!(!topic.is_fifo());
         assert_eq!(config.trust_store, TrustStore::System);
         assert!(!config.credentials_in_env);
     }

@@ -19,6 +19,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::InProgress => "IN_PROGRESS",
@@ -28,6 +29,7 @@ impl Status {
         }
     }
 
+    /// Whether the loop ends here (anything but IN_PROGRESS).
     pub fn is_done(self) -> bool {
         self != Status::InProgress
     }
@@ -38,11 +40,14 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PollOutput {
+    /// The normalized status a Choice state branches on.
     pub status: Status,
+    /// True when `status` is not IN_PROGRESS: the loop ends.
     pub done: bool,
     /// QuickSight's own JobStatus (QUEUED, RUNNING, COMPLETED, FAILED, or a value added later);
     /// null when QuickSight did not describe the job.
     pub job_status: Option<String>,
+    /// The job polled.
     pub job: JobInfo,
     /// 1 on the first poll; +1 each time the previous output comes back as input.
     pub attempt: u32,
@@ -59,6 +64,7 @@ pub struct PollOutput {
     pub request_id: Option<String>,
     /// Every S3 object QuickSight reported, for every user and file group.
     pub results: Vec<FileResult>,
+    /// Why the job failed, timed out or lacks files; or why this poll could not tell.
     pub error: Option<ErrorDetail>,
     /// QuickSight said the job can be re-run as it is and succeed (RLS_CHANGED, CLS_CHANGED:
     /// "re-run the job with current settings"). Absent in outputs of older builds.
@@ -76,6 +82,7 @@ pub struct PollOutput {
     /// `BATCH_MAX_ERROR_ROUNDS` the job is FAILED with that error and notified. 0 otherwise.
     #[serde(default)]
     pub error_streak: u32,
+    /// The notice published on this poll, if one was.
     pub notification: Option<Notification>,
 }
 
@@ -91,6 +98,7 @@ pub enum JobOrigin {
 }
 
 impl JobOrigin {
+    /// The origin as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             JobOrigin::Started => "STARTED",
@@ -128,11 +136,17 @@ impl PollOutput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobInfo {
+    /// The snapshot job's ARN.
     pub arn: String,
+    /// Its partition (`aws`, `aws-cn`, `aws-us-gov`, ...).
     pub partition: String,
+    /// Its region.
     pub region: String,
+    /// The account that owns the dashboard.
     pub aws_account_id: String,
+    /// The dashboard exported.
     pub dashboard_id: String,
+    /// The snapshot job's id.
     pub snapshot_job_id: String,
 }
 
@@ -140,7 +154,9 @@ pub struct JobInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserType {
+    /// An anonymous user's files (`UserConfiguration.AnonymousUsers`).
     Anonymous,
+    /// A registered user's files.
     Registered,
 }
 
@@ -148,14 +164,17 @@ pub enum UserType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileResult {
+    /// Whose files these are.
     pub user_type: UserType,
     /// Position of the user in QuickSight's list, so results of several users stay apart.
     pub user_index: usize,
+    /// The file group's place in the user's list (0-based).
     pub file_group_index: usize,
     /// PDF, CSV or EXCEL (several joined by `,` should QuickSight ever put more than one file in a group).
     pub format: Option<String>,
     /// null when this file failed; see `errors`.
     pub s3_uri: Option<String>,
+    /// Why this file was not written, as QuickSight reported it.
     pub errors: Vec<ErrorDetail>,
     /// The bucket's region, as QuickSight reported it, to sign a download link in; not part of
     /// the output.
@@ -172,6 +191,7 @@ pub struct ErrorDetail {
     /// `JobDeadlineExceeded`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// What went wrong, in words (bounded).
     pub message: String,
 }
 
@@ -179,7 +199,9 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
+    /// The id the channel gave the notice (SNS MessageId).
     pub message_id: String,
+    /// Where it was published.
     pub topic_arn: String,
 }
 
@@ -187,8 +209,20 @@ pub struct Notification {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Answer {
+    /// The answer for one job reference.
     Single(Box<PollOutput>),
+    /// The answer for a batch `{"jobs": [...]}`.
     Batch(BatchOutput),
+}
+
+impl Answer {
+    /// The job's status, or the batch's aggregate one.
+    pub fn status(&self) -> Status {
+        match self {
+            Answer::Single(output) => output.status,
+            Answer::Batch(batch) => batch.status,
+        }
+    }
 }
 
 /// A batch `{"jobs": [...]}`'s answer. Its `jobs` come back as the next poll's input unchanged:
@@ -206,11 +240,13 @@ pub struct BatchOutput {
     pub wait_seconds: u64,
     /// 1 on the first poll of the batch, +1 each time its previous output comes back.
     pub attempt: u32,
+    /// How many jobs are in each status.
     pub counts: Counts,
     /// Set when FAILED or TIMED_OUT, so a state machine fails the execution with it:
     /// `{type: JobsFailed | JobsTimedOut, message: "2 of 22 jobs failed: ..."}` (bounded). Each
     /// job's own error is in `jobs`, and each was notified on its own.
     pub error: Option<ErrorDetail>,
+    /// Every job's output, in input order.
     pub jobs: Vec<PollOutput>,
 }
 
@@ -218,9 +254,13 @@ pub struct BatchOutput {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct Counts {
+    /// Jobs still running.
     pub in_progress: usize,
+    /// Jobs that completed.
     pub succeeded: usize,
+    /// Jobs that failed.
     pub failed: usize,
+    /// Jobs past their deadline.
     pub timed_out: usize,
 }
 

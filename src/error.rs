@@ -16,42 +16,66 @@ pub enum Error {
     /// QuickSight kept throttling after the SDK's own retries. Retryable.
     #[error("QuickSight throttled {operation}: {message}")]
     QuickSightThrottled {
+        /// The QuickSight operation.
         operation: &'static str,
+        /// The service's code and message, bounded.
         message: String,
     },
 
     /// QuickSight failed, timed out or could not be reached after the SDK's own retries. Retryable.
     #[error("QuickSight {operation} unavailable: {message}")]
     QuickSightUnavailable {
+        /// The QuickSight operation.
         operation: &'static str,
+        /// What went wrong, bounded.
         message: String,
     },
 
     /// The notification could not be published; failing the invocation makes the poll run again,
     /// so the notice is retried rather than lost. Retryable.
-    #[error("could not publish to SNS topic {topic_arn}: {message}")]
-    NotificationFailed { topic_arn: String, message: String },
+    #[error("could not publish to {destination}: {message}")]
+    NotificationFailed {
+        /// Where the notice was going, e.g. "SNS topic arn:...".
+        destination: String,
+        /// What went wrong, bounded.
+        message: String,
+    },
 
-    /// SNS refused the notice in a way no retry changes (topic or KMS key gone, disabled or
-    /// forbidden). Not retryable: the invocation fails so the state machine's Catch reports it.
-    #[error("SNS topic {topic_arn} refused the notice: {message}")]
-    NotificationRejected { topic_arn: String, message: String },
+    /// The channel refused the notice in a way no retry changes (an SNS topic or its KMS key
+    /// gone, disabled or forbidden). Not retryable: the invocation fails so the state
+    /// machine's Catch reports it.
+    #[error("{destination} refused the notice: {message}")]
+    NotificationRejected {
+        /// Where the notice was going, e.g. "SNS topic arn:...".
+        destination: String,
+        /// The channel's refusal, bounded.
+        message: String,
+    },
 
     /// The function's own AWS credentials are missing, expired or rejected (or its clock is
     /// skewed): an operational problem, not the job's. Retryable: a new execution environment
     /// gets fresh credentials.
     #[error("AWS credentials {problem} ({service} {operation}): {message}")]
     CredentialsError {
+        /// The service called (QuickSight, SNS).
         service: &'static str,
+        /// The operation called.
         operation: &'static str,
+        /// Missing or rejected.
         problem: CredentialsProblem,
+        /// What to do, or the service's refusal.
         message: String,
     },
 
     /// The answer is larger than `MAX_OUTPUT_BYTES`, more than a state machine can pass on.
     /// Not retryable: the same jobs would answer the same.
     #[error("the answer is {bytes} bytes, more than MAX_OUTPUT_BYTES ({max}); poll fewer jobs per batch")]
-    OutputTooLarge { bytes: usize, max: usize },
+    OutputTooLarge {
+        /// The answer's size.
+        bytes: usize,
+        /// `MAX_OUTPUT_BYTES`.
+        max: usize,
+    },
 
     /// The function's own settings are wrong; raised at cold start, before any event.
     #[error("invalid configuration: {0}")]
@@ -231,11 +255,7 @@ where
         SdkError::ConstructionFailure(_) => "the request could not be built".to_owned(),
         _ => "the call failed".to_owned(),
     };
-    let text = text.replace(['\n', '\r'], " ");
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
+    truncate(&text.replace(['\n', '\r'], " "), MAX).into_owned()
 }
 
 /// An error's causes, each level's Display only: "io error: client error (Connect): ...".
@@ -307,11 +327,11 @@ mod tests {
                 message: text(),
             },
             Error::NotificationFailed {
-                topic_arn: text(),
+                destination: text(),
                 message: text(),
             },
             Error::NotificationRejected {
-                topic_arn: text(),
+                destination: text(),
                 message: text(),
             },
             Error::CredentialsError {
@@ -361,7 +381,7 @@ mod tests {
         assert!(!Error::invalid("x").is_retryable());
         assert!(!Error::InvalidConfiguration("x".into()).is_retryable());
         assert!(Error::NotificationFailed {
-            topic_arn: "t".into(),
+            destination: "t".into(),
             message: "m".into()
         }
         .is_retryable());

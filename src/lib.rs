@@ -1,29 +1,56 @@
-//! Polls an Amazon QuickSight dashboard snapshot job once and answers with a normalized status a
-//! Step Functions Choice state can branch on; publishes to SNS when the job fails.
+//! Polls an Amazon QuickSight dashboard snapshot job and answers with a normalized status a
+//! Step Functions Choice state can branch on; notifies (SNS) when the job fails.
 //!
-//! `main.rs` builds an [`App`] once per cold start and hands it every invocation.
+//! `main.rs` reads the [`Config`], builds an [`App`] once per cold start ([`setup`]) and hands
+//! it every invocation. How an invocation flows through the modules:
+//!
+//! | step | module |
+//! |---|---|
+//! | the event's size, then its shape: one job, a batch, an EventBridge envelope | `event`, `reference`, `carried` |
+//! | the allow-lists, one metrics line per invocation, the answer's size | `app`, `metrics` |
+//! | one job: describe, result, output, notice | `poller`, `quicksight`, `status`, `wait` |
+//! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
+//! | the notice and its channel (SNS), download links | `notice`, `presign` |
+//! | what goes out: the output contract, the errorTypes | [`contract`], [`Error`] |
+//! | settings, SDK clients, TLS | `settings`, `config`, [`setup`], `http` |
+//! | ids and ARNs, bounded text | `arn`, `text` |
+//! | the same binary at a terminal | [`local`] |
+#![warn(missing_docs)]
 
-pub mod app;
-pub mod arn;
-pub mod batch;
-pub mod carried;
-pub mod config;
+mod app;
+mod arn;
+mod batch;
+mod carried;
+mod config;
 pub mod contract;
-pub mod error;
-pub mod event;
-pub mod http;
+mod error;
+mod event;
+mod http;
 pub mod local;
-pub mod metrics;
-pub mod notify;
-pub mod presign;
-pub mod quicksight;
-pub mod reference;
+mod metrics;
+mod notice;
+mod pace;
+mod poller;
+mod presign;
+mod quicksight;
+mod reference;
+mod settings;
 pub mod setup;
-pub mod status;
-pub mod text;
-pub mod wait;
+mod status;
+mod text;
+mod wait;
 
 pub use app::App;
-pub use config::Config;
+pub use config::{Config, Destination, Notices};
 pub use contract::PollOutput;
 pub use error::Error;
+pub use metrics::{catalogue as metrics_catalogue, Sink};
+pub use notice::{Channel, Notice, Notifier, SnsChannel};
+pub use presign::{presign, Presigner};
+pub use quicksight::QuickSightClients;
+pub use reference::{
+    parse_invocation, BatchItem, BatchRequest, Invocation, JobReference, PollRequest,
+};
+/// What an invocation's event is read as; public for the property tests of `tests/`.
+pub use settings::catalogue as settings_catalogue;
+pub use wait::WaitPolicy;

@@ -29,6 +29,8 @@ Options:
   --no-notify  poll and print, but never publish to SNS; SNS_TOPIC_ARN is then not required
   --print-metrics
                print the CloudWatch metrics it writes (namespace, dimension, names) as JSON
+  --print-settings
+               print every setting (environment variable, default, bounds) as JSON
   -h, --help   print this help
   -V, --version
                print the version
@@ -43,10 +45,15 @@ errorType, printed as {\"errorType\",\"errorMessage\"}; 2 usage or configuration
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// `--help`: print the usage.
     Help,
+    /// `-V`/`--version`: print the version.
     Version,
     /// `--print-metrics`: what the EMF lines hold, for alarms to be checked against.
     PrintMetrics,
+    /// `--print-settings`: every environment variable read, its default and bounds.
+    PrintSettings,
+    /// Poll once and print the answer.
     Poll(PollArgs),
 }
 
@@ -55,13 +62,16 @@ pub enum Command {
 pub struct PollArgs {
     /// False with `--no-notify`: nothing is published.
     pub notify: bool,
+    /// Where the event comes from.
     pub event: EventSource,
 }
 
 /// Where the job reference comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventSource {
+    /// Standard input.
     Stdin,
+    /// A file, or the job ARN given as the argument.
     File(std::path::PathBuf),
     /// A job named by its ARN on the command line.
     JobArn(String),
@@ -108,6 +118,7 @@ pub fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             "--print-metrics" => return Ok(Command::PrintMetrics),
+            "--print-settings" => return Ok(Command::PrintSettings),
             "--no-notify" => notify = false,
             "--" => options_done = true,
             "-" => positional.push(arg),
@@ -196,6 +207,11 @@ mod tests {
         assert_eq!(parse(&["-h", "x", "y"]), Ok(Command::Help));
         assert_eq!(parse(&["-V"]), Ok(Command::Version));
         assert_eq!(parse(&["--version"]), Ok(Command::Version));
+        assert_eq!(parse(&["--print-metrics"]), Ok(Command::PrintMetrics));
+        assert_eq!(
+            parse(&["--print-settings", "x"]),
+            Ok(Command::PrintSettings)
+        );
         assert_eq!(
             version(),
             format!("quicksight-snapshot-poller {}", env!("CARGO_PKG_VERSION"))

@@ -1,7 +1,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
-use quicksight_snapshot_poller::config::Notices;
 use quicksight_snapshot_poller::local::{self, Command};
-use quicksight_snapshot_poller::metrics::Sink;
+use quicksight_snapshot_poller::Notices;
+use quicksight_snapshot_poller::Sink;
 use quicksight_snapshot_poller::{setup, Config};
 use serde_json::value::RawValue;
 
@@ -24,7 +24,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 return Ok(());
             }
             Ok(Command::PrintMetrics) => {
-                println!("{}", quicksight_snapshot_poller::metrics::catalogue());
+                println!("{}", quicksight_snapshot_poller::metrics_catalogue());
+                return Ok(());
+            }
+            Ok(Command::PrintSettings) => {
+                println!("{}", quicksight_snapshot_poller::settings_catalogue());
                 return Ok(());
             }
             Ok(Command::Poll(args)) => Some(args),
@@ -42,7 +46,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let notices = match &local {
         Some(args) if !args.notify => Notices::Off,
-        _ => Notices::Sns,
+        _ => Notices::On,
     };
     let config = match Config::from_env_with(notices) {
         Ok(config) => config,

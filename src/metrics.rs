@@ -68,8 +68,11 @@ pub fn catalogue() -> Value {
 /// locally (stdout carries the answer), nowhere in tests that do not look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sink {
+    /// Lambda: CloudWatch Logs reads stdout.
     Stdout,
+    /// A terminal: stdout carries the answer.
     Stderr,
+    /// No metrics (tests).
     Off,
 }
 
@@ -108,11 +111,6 @@ pub struct InvocationMetrics {
 }
 
 impl InvocationMetrics {
-    /// An invocation refused before any call (bad input): counted under its errorType.
-    pub fn refused(err: &crate::error::Error) -> Self {
-        Self::of(err.error_type(), &[])
-    }
-
     /// One invocation's polls (one, or a batch's) under the invocation's outcome.
     pub fn of<'a>(outcome: &str, polls: impl IntoIterator<Item = &'a PollMetrics>) -> Self {
         let mut metrics = InvocationMetrics {
@@ -375,7 +373,7 @@ mod tests {
     #[test]
     fn a_refused_invocation_counts_no_poll() {
         let err = crate::error::Error::InvalidJobReference("x".into());
-        let line = InvocationMetrics::refused(&err)
+        let line = InvocationMetrics::of(err.error_type(), &[])
             .to_emf(SystemTime::now())
             .to_string();
         assert_valid_emf(&line);

@@ -24,6 +24,7 @@ pub struct Presigner {
 }
 
 impl Presigner {
+    /// Signs with `credentials`; links live for `expires`.
     pub fn new(credentials: SharedCredentialsProvider, expires: Duration) -> Self {
         Presigner {
             credentials,

@@ -30,6 +30,7 @@ pub struct QuickSightClients {
 }
 
 impl QuickSightClients {
+    /// Clients configured like `base`, one per region.
     pub fn new(base: aws_sdk_quicksight::config::Builder) -> Self {
         QuickSightClients {
             base,
@@ -37,6 +38,7 @@ impl QuickSightClients {
         }
     }
 
+    /// The client for `region`, built on first use.
     pub fn for_region(&self, region: &str) -> Client {
         // A poisoned lock only means another poll panicked mid-insert; the map is still usable.
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::arn::SnsTopicArn;
-use crate::config::Config;
+use crate::config::{Config, Destination};
 use crate::error::Error;
 use crate::http;
-use crate::notify::Notifier;
+use crate::notice::{Notifier, SnsChannel};
 use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
 
@@ -50,9 +50,13 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
 pub fn app(config: Config, sdk: &SdkConfig) -> App {
     let quicksight = QuickSightClients::new(aws_sdk_quicksight::config::Builder::from(sdk));
     let notifier = config
-        .topic
+        .notify_to
         .clone()
-        .map(|topic| Notifier::new(sns_config(&topic, sdk), topic));
+        .map(|destination| match destination {
+            Destination::Sns(topic) => {
+                Notifier::new(SnsChannel::new(sns_config(&topic, sdk), topic))
+            }
+        });
     let presign = config.presign;
     let app = App::new(config, quicksight, notifier);
     match (presign, sdk.credentials_provider()) {
@@ -111,7 +115,10 @@ mod tests {
     async fn sns_is_configured_for_the_topic_region_not_the_function_region() {
         let config = config(&[TOPIC, ("AWS_REGION", "us-east-1")]);
         let sdk = sdk_config(&config).await.expect("an SDK configuration");
-        let sns = sns_config(config.topic.as_ref().expect("a topic"), &sdk);
+        let Some(Destination::Sns(topic)) = &config.notify_to else {
+            panic!("an SNS topic");
+        };
+        let sns = sns_config(topic, &sdk);
         assert_eq!(sns.region().map(|r| r.as_ref()), Some("eu-west-3"));
     }
 }

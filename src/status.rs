@@ -31,6 +31,10 @@ pub enum Observation {
 /// `error.type` of a job whose result lags its terminal status.
 pub const RESULT_NOT_READY: &str = "ResultNotReady";
 
+/// Why a batch job has no news this round.
+const NOT_POLLED_MESSAGE: &str =
+    "not reached before the invocation's deadline; polled first next round";
+
 /// QuickSight's ErrorTypes that say "re-run the job with current settings".
 const RERUNNABLE: &[&str] = &["RLS_CHANGED", "CLS_CHANGED"];
 
@@ -88,8 +92,7 @@ pub fn build_output(
             output.error_streak = carried.error_streak;
             output.error = Some(ErrorDetail {
                 kind: NOT_POLLED.into(),
-                message: "not reached before the invocation's deadline; polled first next round"
-                    .into(),
+                message: NOT_POLLED_MESSAGE.into(),
             });
         }
         Observation::Rejected { rejection, .. } => {
@@ -101,79 +104,15 @@ pub fn build_output(
             });
         }
         Observation::Unfinished(description) => {
-            if age.is_some_and(|age| age > config.job_deadline) {
-                let since = if description.created.is_some() || carried.created.is_some() {
-                    "after"
-                } else {
-                    "since it was first seen, QuickSight giving no CreatedTime, after"
-                };
-                output.status = Status::TimedOut;
-                output.error = Some(ErrorDetail {
-                    kind: "JobDeadlineExceeded".into(),
-                    message: format!(
-                        "job is still {} {since} {} s, past the {} s deadline (JOB_DEADLINE_SECONDS)",
-                        crate::text::truncate(&description.job_status, 64),
-                        age.map_or(0, |a| a.as_secs()),
-                        config.job_deadline.as_secs()
-                    ),
-                });
+            let age = age.unwrap_or_default();
+            if age > config.job_deadline {
+                let created_known = description.created.is_some() || carried.created.is_some();
+                timed_out(&mut output, &description, age, created_known, config);
             }
         }
-        Observation::Finished(description, result) => {
-            output.status = normalize(&description.job_status);
-            output.request_id = result.request_id.or(output.request_id.take());
-            output.results = result.files;
-            match (output.status, result.error) {
-                (Status::Failed, error) => {
-                    output.error = Some(error.unwrap_or_else(|| ErrorDetail {
-                        kind: "SnapshotJobFailed".into(),
-                        message: "QuickSight reported the job FAILED without error details".into(),
-                    }));
-                }
-                // COMPLETED, yet the Result carries an error (CAPABILITY_RESTRICTED,
-                // RLS_CHANGED, DATASET_DELETED, ...): without a single file the export did not
-                // happen; with some, it partly did, and the error still reaches people.
-                (_, Some(error)) => {
-                    if !output.results.iter().any(|file| file.s3_uri.is_some()) {
-                        output.status = Status::Failed;
-                    }
-                    output.error = Some(error);
-                }
-                // COMPLETED without an error, yet every file failed: no export happened.
-                (_, None)
-                    if !output.results.is_empty()
-                        && output.results.iter().all(|file| file.s3_uri.is_none()) =>
-                {
-                    output.status = Status::Failed;
-                    let first = output.results.iter().find_map(|file| file.errors.first());
-                    output.error = Some(ErrorDetail {
-                        kind: first
-                            .map_or("SnapshotFilesFailed", |e| e.kind.as_str())
-                            .into(),
-                        message: format!(
-                            "QuickSight says COMPLETED, but none of the {} files was written{}",
-                            output.results.len(),
-                            first.map_or(String::new(), |e| format!(": {}", e.message))
-                        ),
-                    });
-                }
-                (_, None) => {}
-            }
-            output.rerunnable = output
-                .error
-                .as_ref()
-                .is_some_and(|error| RERUNNABLE.contains(&error.kind.as_str()));
-        }
+        Observation::Finished(description, result) => finished(&mut output, &description, result),
         Observation::ResultLagging(description, rejection) => {
-            output.request_id = rejection.request_id.or(output.request_id.take());
-            output.error = Some(ErrorDetail {
-                kind: RESULT_NOT_READY.into(),
-                message: format!(
-                    "QuickSight says the job is {} but its result is not readable yet ({}: {}); \
-                     polling again",
-                    description.job_status, rejection.code, rejection.message
-                ),
-            });
+            result_lagging(&mut output, &description, rejection);
             // Catching up takes seconds: the shortest wait, whatever the job's age.
             wait_age = None;
         }
@@ -186,6 +125,94 @@ pub fn build_output(
         config.wait.next_wait(wait_age, config.job_deadline)
     };
     output
+}
+
+/// A terminal job whose result QuickSight does not serve yet: still IN_PROGRESS, saying why.
+fn result_lagging(output: &mut PollOutput, description: &JobDescription, rejection: Rejection) {
+    output.request_id = rejection.request_id.or(output.request_id.take());
+    output.error = Some(ErrorDetail {
+        kind: RESULT_NOT_READY.into(),
+        message: format!(
+            "QuickSight says the job is {} but its result is not readable yet ({}: {}); \
+             polling again",
+            description.job_status, rejection.code, rejection.message
+        ),
+    });
+}
+
+/// An unfinished job past `JOB_DEADLINE_SECONDS`: TIMED_OUT, saying since when it is counted.
+fn timed_out(
+    output: &mut PollOutput,
+    description: &JobDescription,
+    age: Duration,
+    created_known: bool,
+    config: &Config,
+) {
+    let since = if created_known {
+        "after"
+    } else {
+        "since it was first seen, QuickSight giving no CreatedTime, after"
+    };
+    output.status = Status::TimedOut;
+    output.error = Some(ErrorDetail {
+        kind: "JobDeadlineExceeded".into(),
+        message: format!(
+            "job is still {} {since} {} s, past the {} s deadline (JOB_DEADLINE_SECONDS)",
+            crate::text::truncate(&description.job_status, 64),
+            age.as_secs(),
+            config.job_deadline.as_secs()
+        ),
+    });
+}
+
+/// A COMPLETED or FAILED job with its result: its files, and whether it really succeeded.
+fn finished(output: &mut PollOutput, description: &JobDescription, result: JobResult) {
+    output.status = normalize(&description.job_status);
+    output.request_id = result.request_id.or(output.request_id.take());
+    output.results = result.files;
+    output.error = match (output.status, result.error) {
+        (Status::Failed, error) => Some(error.unwrap_or_else(|| ErrorDetail {
+            kind: "SnapshotJobFailed".into(),
+            message: "QuickSight reported the job FAILED without error details".into(),
+        })),
+        // COMPLETED, yet the Result carries an error (CAPABILITY_RESTRICTED, RLS_CHANGED,
+        // DATASET_DELETED, ...): without a single file the export did not happen; with some,
+        // it partly did, and the error still reaches people.
+        (_, Some(error)) => {
+            if !output.results.iter().any(|file| file.s3_uri.is_some()) {
+                output.status = Status::Failed;
+            }
+            Some(error)
+        }
+        // COMPLETED without an error, yet every file failed: no export happened.
+        (_, None)
+            if !output.results.is_empty()
+                && output.results.iter().all(|file| file.s3_uri.is_none()) =>
+        {
+            output.status = Status::Failed;
+            Some(no_file_written(&output.results))
+        }
+        (_, None) => None,
+    };
+    output.rerunnable = output
+        .error
+        .as_ref()
+        .is_some_and(|error| RERUNNABLE.contains(&error.kind.as_str()));
+}
+
+/// The error of a COMPLETED job none of whose files was written: the first file's error.
+fn no_file_written(files: &[crate::contract::FileResult]) -> ErrorDetail {
+    let first = files.iter().find_map(|file| file.errors.first());
+    ErrorDetail {
+        kind: first
+            .map_or("SnapshotFilesFailed", |e| e.kind.as_str())
+            .into(),
+        message: format!(
+            "QuickSight says COMPLETED, but none of the {} files was written{}",
+            files.len(),
+            first.map_or(String::new(), |e| format!(": {}", e.message))
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,11 @@ use std::time::Duration;
 /// fraction of its run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitPolicy {
+    /// `MIN_WAIT_SECONDS`: the shortest wait.
     pub min_seconds: u64,
+    /// `MAX_WAIT_SECONDS`: the longest wait.
     pub max_seconds: u64,
+    /// `WAIT_AGE_PERCENT`: the wait as a percentage of the job's age.
     pub age_percent: u64,
 }
 

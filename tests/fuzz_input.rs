@@ -3,10 +3,8 @@
 //! `PROPTEST_CASES=200000 cargo test --test fuzz_input` runs a longer search locally.
 
 use proptest::prelude::*;
-use quicksight_snapshot_poller::reference::{
-    parse_invocation, BatchItem, Invocation, JobReference,
-};
 use quicksight_snapshot_poller::Error;
+use quicksight_snapshot_poller::{parse_invocation, BatchItem, Invocation, JobReference};
 use serde_json::{json, Map, Value};
 
 const FIELDS: [&str; 16] = [

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job_result::DescribeDashboardSnapshotJobResultOutput;
 use aws_sdk_quicksight::types::{
-    AnonymousUserSnapshotJobResult, RegisteredUserSnapshotJobResult, SnapshotFile,
-    SnapshotFileFormatType, SnapshotFileSheetSelection, SnapshotFileSheetSelectionScope,
-    SnapshotJobErrorInfo, SnapshotJobResult, SnapshotJobResultErrorInfo,
-    SnapshotJobResultFileGroup, SnapshotJobS3Result, SnapshotJobStatus,
+    AnonymousUserSnapshotJobResult, RegisteredUserSnapshotJobResult, SnapshotFileFormatType,
+    SnapshotJobErrorInfo, SnapshotJobResult, SnapshotJobResultFileGroup, SnapshotJobS3Result,
+    SnapshotJobStatus,
 };
 use aws_smithy_mocks::mock;
 use quicksight_snapshot_poller::contract::{Status, UserType};
@@ -20,38 +19,6 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 fn reference() -> serde_json::Value {
     event("api-casing.json")
-}
-
-fn file_group(
-    format: SnapshotFileFormatType,
-    uris: &[&str],
-    errors: &[(&str, &str)],
-) -> SnapshotJobResultFileGroup {
-    let file = SnapshotFile::builder()
-        .format_type(format)
-        .sheet_selections(
-            SnapshotFileSheetSelection::builder()
-                .sheet_id("sheet-1")
-                .selection_scope(SnapshotFileSheetSelectionScope::AllVisuals)
-                .build()
-                .expect("sheet selection"),
-        )
-        .build()
-        .expect("file");
-    let mut group = SnapshotJobResultFileGroup::builder().files(file);
-    for uri in uris {
-        let mut s3 = SnapshotJobS3Result::builder().s3_uri(*uri);
-        for (kind, message) in errors {
-            s3 = s3.error_info(
-                SnapshotJobResultErrorInfo::builder()
-                    .error_type(*kind)
-                    .error_message(*message)
-                    .build(),
-            );
-        }
-        group = group.s3_results(s3.build());
-    }
-    group.build()
 }
 
 /// Two anonymous users (PDF + CSV groups, then EXCEL) and one registered user whose CSV failed.
@@ -93,40 +60,6 @@ fn completed_result() -> DescribeDashboardSnapshotJobResultOutput {
     DescribeDashboardSnapshotJobResultOutput::builder()
         .job_status(SnapshotJobStatus::Completed)
         .result(result)
-        .request_id("req-result")
-        .status(200)
-        .build()
-}
-
-fn clean_completed_result() -> DescribeDashboardSnapshotJobResultOutput {
-    DescribeDashboardSnapshotJobResultOutput::builder()
-        .job_status(SnapshotJobStatus::Completed)
-        .result(
-            SnapshotJobResult::builder()
-                .anonymous_users(
-                    AnonymousUserSnapshotJobResult::builder()
-                        .file_groups(file_group(
-                            SnapshotFileFormatType::Pdf,
-                            &["s3://bucket/a/report.pdf"],
-                            &[],
-                        ))
-                        .build(),
-                )
-                .build(),
-        )
-        .status(200)
-        .build()
-}
-
-fn failed_result() -> DescribeDashboardSnapshotJobResultOutput {
-    DescribeDashboardSnapshotJobResultOutput::builder()
-        .job_status(SnapshotJobStatus::Failed)
-        .error_info(
-            SnapshotJobErrorInfo::builder()
-                .error_type("DASHBOARD_ACCESS_DENIED")
-                .error_message("The registered user lost access to the dashboard.")
-                .build(),
-        )
         .request_id("req-result")
         .status(200)
         .build()
@@ -874,7 +807,7 @@ async fn every_answer_names_a_request_id_errors_included() {
 async fn success_notice_carries_download_links_that_the_output_never_does() {
     use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_credential_types::Credentials;
-    use quicksight_snapshot_poller::presign::Presigner;
+    use quicksight_snapshot_poller::Presigner;
 
     let FinishedJob { app, published, .. } = finished_job(
         &[("NOTIFY_ON_SUCCESS", "true")],
@@ -912,7 +845,7 @@ async fn success_notice_carries_download_links_that_the_output_never_does() {
 async fn a_file_quicksight_gave_as_an_https_link_is_passed_on_as_it_is() {
     use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_credential_types::Credentials;
-    use quicksight_snapshot_poller::presign::Presigner;
+    use quicksight_snapshot_poller::Presigner;
 
     let presigner = Presigner::new(
         SharedCredentialsProvider::new(Credentials::new("AKID", "secret", None, None, "test")),

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::wire::ErrorType;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use crate::wire::{aws_bytes, aws_json, ErrorType, Reply, RequestId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
@@ -35,6 +38,42 @@ pub enum Distortion {
     Truncated,
     WithoutVitalField,
     UnknownStatus,
+}
+
+impl Distortion {
+    /// Applies a body-corrupting fault. `vital` is the member a client cannot do without (`JobStatus`
+    /// for the describe calls, `Arn` for Start), so "missing fields" removes exactly what hurts.
+    pub fn apply(
+        self,
+        status: StatusCode,
+        mut body: Value,
+        vital: &str,
+        request_id: &RequestId,
+    ) -> Reply {
+        match self {
+            Distortion::Truncated => {
+                let mut text = body.to_string().into_bytes();
+                text.truncate(text.len() / 2);
+                aws_bytes(status, text, request_id)
+            }
+            Distortion::WithoutVitalField => {
+                if let Some(members) = body.as_object_mut() {
+                    members.remove(vital);
+                }
+                aws_json(status, &body, request_id)
+            }
+            Distortion::UnknownStatus => {
+                if let Some(members) = body.as_object_mut() {
+                    if vital == "JobStatus" {
+                        members.insert(vital.to_owned(), json!("CANCELLING"));
+                    } else {
+                        members.remove(vital);
+                    }
+                }
+                aws_json(status, &body, request_id)
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

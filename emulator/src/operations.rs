@@ -10,7 +10,7 @@ use crate::ids::{check_account, check_resource_id};
 use crate::jobs::{Job, JobKey, NewJob, Outcome};
 use crate::shapes;
 use crate::state::Emulator;
-use crate::wire::{aws_json, distorted, epoch_now, AwsError, ErrorType, Reply, RequestId};
+use crate::wire::{aws_json, epoch_now, AwsError, ErrorType, Reply, RequestId};
 
 /// QuickSight runs at most this many snapshot jobs per account at once.
 pub const MAX_UNFINISHED_JOBS: usize = 12;
@@ -48,7 +48,7 @@ pub async fn start(
     let arn = key.arn(emulator.region());
     if let Some(distortion) = distortion {
         let body = shapes::start_body(&arn, &key.job_id, request_id);
-        return distorted(StatusCode::ACCEPTED, body, distortion, "Arn", request_id);
+        return distortion.apply(StatusCode::ACCEPTED, body, "Arn", request_id);
     }
 
     let mut state = emulator.lock();
@@ -112,7 +112,7 @@ pub async fn describe(emulator: &Emulator, key: JobKey, request_id: &RequestId) 
         }
         Some(distortion) => {
             let body = shapes::describe_body(job, request_id);
-            distorted(StatusCode::OK, body, distortion, "JobStatus", request_id)
+            distortion.apply(StatusCode::OK, body, "JobStatus", request_id)
         }
     }
 }
@@ -128,7 +128,7 @@ pub async fn result(emulator: &Emulator, key: JobKey, request_id: &RequestId) ->
     };
     let body = shapes::result_body(job, emulator.region(), request_id);
     match distortion {
-        Some(distortion) => distorted(StatusCode::OK, body, distortion, "JobStatus", request_id),
+        Some(distortion) => distortion.apply(StatusCode::OK, body, "JobStatus", request_id),
         None if job.status().is_terminal() => aws_json(StatusCode::OK, &body, request_id),
         None => {
             let message = format!(

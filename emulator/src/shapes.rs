@@ -267,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn without_anonymous_users_the_files_belong_to_the_registered_user_in_the_default_bucket() {
+    fn registered_users_files_go_to_the_default_bucket() {
         let job = finished_job(Outcome::Completed, default_snapshot_configuration(), None);
         let body = result_body(&job, "ap-south-1", &RequestId::fresh());
 

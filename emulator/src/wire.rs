@@ -10,8 +10,6 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::faults::Distortion;
-
 pub type Body = Full<Bytes>;
 
 /// Both SDKs read the error code from this header before looking at the body.
@@ -183,7 +181,7 @@ pub fn aws_json(status: StatusCode, body: &Value, request_id: &RequestId) -> Rep
     aws_bytes(status, body.to_string().into_bytes(), request_id)
 }
 
-fn aws_bytes(status: StatusCode, body: Vec<u8>, request_id: &RequestId) -> Reply {
+pub fn aws_bytes(status: StatusCode, body: Vec<u8>, request_id: &RequestId) -> Reply {
     let mut response = json_response(status, body);
     if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -203,40 +201,6 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-/// Applies a body-corrupting fault. `vital` is the member a client cannot do without (`JobStatus`
-/// for the describe calls, `Arn` for Start), so "missing fields" removes exactly what hurts.
-pub fn distorted(
-    status: StatusCode,
-    mut body: Value,
-    distortion: Distortion,
-    vital: &str,
-    request_id: &RequestId,
-) -> Reply {
-    match distortion {
-        Distortion::Truncated => {
-            let mut text = body.to_string().into_bytes();
-            text.truncate(text.len() / 2);
-            aws_bytes(status, text, request_id)
-        }
-        Distortion::WithoutVitalField => {
-            if let Some(members) = body.as_object_mut() {
-                members.remove(vital);
-            }
-            aws_json(status, &body, request_id)
-        }
-        Distortion::UnknownStatus => {
-            if let Some(members) = body.as_object_mut() {
-                if vital == "JobStatus" {
-                    members.insert(vital.to_owned(), json!("CANCELLING"));
-                } else {
-                    members.remove(vital);
-                }
-            }
-            aws_json(status, &body, request_id)
-        }
-    }
 }
 
 /// Epoch seconds with millisecond precision: restJson1 timestamps without a timestampFormat are
@@ -320,10 +284,10 @@ mod tests {
     #[tokio::test]
     async fn a_truncated_body_is_not_valid_json() {
         let body = json!({ "Arn": "arn:x", "JobStatus": "RUNNING" });
-        let reply = distorted(
+        // Distortions live with the faults; their replies are this module's.
+        let reply = crate::faults::Distortion::Truncated.apply(
             StatusCode::OK,
             body,
-            Distortion::Truncated,
             "JobStatus",
             &RequestId::fresh(),
         );

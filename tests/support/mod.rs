@@ -8,14 +8,19 @@ use aws_sdk_quicksight::config::http::HttpResponse;
 use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job::DescribeDashboardSnapshotJobOutput;
 use aws_sdk_quicksight::operation::describe_dashboard_snapshot_job_result::DescribeDashboardSnapshotJobResultOutput;
 use aws_sdk_quicksight::primitives::DateTime;
-use aws_sdk_quicksight::types::SnapshotJobStatus;
+use aws_sdk_quicksight::types::{
+    AnonymousUserSnapshotJobResult, SnapshotFile, SnapshotFileFormatType,
+    SnapshotFileSheetSelection, SnapshotFileSheetSelectionScope, SnapshotJobErrorInfo,
+    SnapshotJobResult, SnapshotJobResultErrorInfo, SnapshotJobResultFileGroup, SnapshotJobS3Result,
+    SnapshotJobStatus,
+};
 use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use quicksight_snapshot_poller::notify::Notifier;
-use quicksight_snapshot_poller::quicksight::QuickSightClients;
-use quicksight_snapshot_poller::{App, Config};
+use quicksight_snapshot_poller::QuickSightClients;
+use quicksight_snapshot_poller::{App, Config, Destination};
+use quicksight_snapshot_poller::{Notifier, SnsChannel};
 
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:snapshot-alerts";
 pub const FIFO_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:snapshot-alerts.fifo";
@@ -69,11 +74,13 @@ pub fn app(vars: &[(&str, &str)], quicksight: &[&Rule], sns: &[&Rule]) -> App {
         quicksight.iter().copied()
     );
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns.iter().copied());
-    let topic = config.topic.clone().expect("tests configure a topic");
+    let Some(Destination::Sns(topic)) = config.notify_to.clone() else {
+        panic!("tests configure a topic");
+    };
     App::new(
         config,
         QuickSightClients::new(qs.config().to_builder()),
-        Some(Notifier::new(sns.config().clone(), topic)),
+        Some(Notifier::new(SnsChannel::new(sns.config().clone(), topic))),
     )
 }
 
@@ -177,4 +184,73 @@ pub fn sns_error_response(status: u16, code: &str, message: &str) -> HttpRespons
     );
     response.headers_mut().insert("Content-Type", "text/xml");
     response
+}
+
+/// COMPLETED with one PDF.
+pub fn clean_completed_result() -> DescribeDashboardSnapshotJobResultOutput {
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Completed)
+        .result(
+            SnapshotJobResult::builder()
+                .anonymous_users(
+                    AnonymousUserSnapshotJobResult::builder()
+                        .file_groups(file_group(
+                            SnapshotFileFormatType::Pdf,
+                            &["s3://bucket/a/report.pdf"],
+                            &[],
+                        ))
+                        .build(),
+                )
+                .build(),
+        )
+        .status(200)
+        .build()
+}
+
+/// FAILED with QuickSight's error info.
+pub fn failed_result() -> DescribeDashboardSnapshotJobResultOutput {
+    DescribeDashboardSnapshotJobResultOutput::builder()
+        .job_status(SnapshotJobStatus::Failed)
+        .error_info(
+            SnapshotJobErrorInfo::builder()
+                .error_type("DASHBOARD_ACCESS_DENIED")
+                .error_message("The registered user lost access to the dashboard.")
+                .build(),
+        )
+        .request_id("req-result")
+        .status(200)
+        .build()
+}
+
+/// A file group of one file in `format`, written to `uris` or failed with `errors`.
+pub fn file_group(
+    format: SnapshotFileFormatType,
+    uris: &[&str],
+    errors: &[(&str, &str)],
+) -> SnapshotJobResultFileGroup {
+    let file = SnapshotFile::builder()
+        .format_type(format)
+        .sheet_selections(
+            SnapshotFileSheetSelection::builder()
+                .sheet_id("sheet-1")
+                .selection_scope(SnapshotFileSheetSelectionScope::AllVisuals)
+                .build()
+                .expect("sheet selection"),
+        )
+        .build()
+        .expect("file");
+    let mut group = SnapshotJobResultFileGroup::builder().files(file);
+    for uri in uris {
+        let mut s3 = SnapshotJobS3Result::builder().s3_uri(*uri);
+        for (kind, message) in errors {
+            s3 = s3.error_info(
+                SnapshotJobResultErrorInfo::builder()
+                    .error_type(*kind)
+                    .error_message(*message)
+                    .build(),
+            );
+        }
+        group = group.s3_results(s3.build());
+    }
+    group.build()
 }

@@ -1,0 +1,225 @@
+//! One job, start to finish: described (and its result read once it is finished), its output
+//! built, its notice published when it deserves one, and what it all took measured. A single
+//! job's invocation and each job of a batch go through here.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::{timeout, Instant};
+
+use crate::config::Config;
+use crate::contract::PollOutput;
+use crate::error::Error;
+use crate::metrics::PollMetrics;
+use crate::notice::{should_notify, Notifier};
+use crate::pace::Pace;
+use crate::quicksight::{self, QuickSightClients};
+use crate::reference::PollRequest;
+use crate::status::{build_output, Observation};
+use crate::text::truncate;
+
+/// The most of the time left that the QuickSight calls may use; the rest is kept for the notice.
+const QUICKSIGHT_SHARE_PERCENT: u32 = 70;
+/// How long after a job's terminal LastUpdatedTime a refused Result call is taken for
+/// QuickSight catching up rather than for the answer.
+const RESULT_LAG_GRACE: Duration = Duration::from_secs(120);
+
+/// What polling one job gave, and what the poll measured (written once per invocation).
+pub struct Polled {
+    /// The job's output, or why the poll failed.
+    pub result: Result<PollOutput, Error>,
+    /// Latency, age, throttling and notice of this poll.
+    pub metrics: PollMetrics,
+}
+
+/// Polls jobs with the function's QuickSight clients and notifier; built once per cold start.
+pub struct Poller {
+    config: Config,
+    quicksight: QuickSightClients,
+    /// None when notices are off (`--no-notify` at a terminal).
+    notifier: Option<Notifier>,
+}
+
+impl Poller {
+    /// A poller with these settings, clients and notifier.
+    pub fn new(config: Config, quicksight: QuickSightClients, notifier: Option<Notifier>) -> Self {
+        Poller {
+            config,
+            quicksight,
+            notifier,
+        }
+    }
+
+    /// The settings it polls with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Lets `change` adjust the notifier (download links), if notices are on.
+    pub fn map_notifier(&mut self, change: impl FnOnce(Notifier) -> Notifier) {
+        self.notifier = self.notifier.take().map(change);
+    }
+
+    /// Polls a job on its own: its calls go out as soon as it makes them, and the answer is
+    /// ready by `deadline`.
+    pub async fn poll_alone(&self, request: &PollRequest, deadline: Instant) -> Polled {
+        self.poll(request, deadline, None).await
+    }
+
+    /// Polls a job of a batch: its calls wait for `pace`'s slots, and a describe that cannot
+    /// start in time is not made at all (the output says `NotPolled`).
+    pub async fn poll_paced(
+        &self,
+        request: &PollRequest,
+        deadline: Instant,
+        pace: &Pace<'_>,
+    ) -> Polled {
+        self.poll(request, deadline, Some(pace)).await
+    }
+
+    /// Publishes the notice for `output` by `deadline`, and records it in the output. With
+    /// notices off (a terminal's `--no-notify`) nothing is published.
+    pub async fn notify(&self, output: &mut PollOutput, deadline: Instant) -> Result<(), Error> {
+        let Some(notifier) = &self.notifier else {
+            tracing::info!("notices are off: nothing published");
+            return Ok(());
+        };
+        notifier
+            .notify(output, deadline.saturating_duration_since(Instant::now()))
+            .await
+    }
+
+    async fn poll(
+        &self,
+        request: &PollRequest,
+        deadline: Instant,
+        pace: Option<&Pace<'_>>,
+    ) -> Polled {
+        let mut quicksight_latency = Duration::ZERO;
+        let result = self
+            .poll_measured(request, deadline, pace, &mut quicksight_latency)
+            .await;
+        let metrics = PollMetrics {
+            outcome: match &result {
+                Ok(output) => output.status.as_str().to_owned(),
+                Err(err) => err.error_type().to_owned(),
+            },
+            job_age: result
+                .as_ref()
+                .ok()
+                .and_then(|o| o.age_seconds)
+                .map(Duration::from_secs),
+            quicksight_latency,
+            throttled: matches!(result, Err(Error::QuickSightThrottled { .. })),
+            notified: result.as_ref().is_ok_and(|o| o.notification.is_some()),
+        };
+        Polled { result, metrics }
+    }
+
+    async fn poll_measured(
+        &self,
+        request: &PollRequest,
+        deadline: Instant,
+        pace: Option<&Pace<'_>>,
+        quicksight_latency: &mut Duration,
+    ) -> Result<PollOutput, Error> {
+        let started = Instant::now();
+        let quicksight_budget =
+            deadline.saturating_duration_since(started) * QUICKSIGHT_SHARE_PERCENT / 100;
+        let observation = timeout(
+            quicksight_budget,
+            self.observe(request, pace, quicksight_latency),
+        )
+        .await;
+        if observation.is_err() {
+            // Cut off mid-call: the calls' own time is unknown, the whole budget is the bound.
+            *quicksight_latency = started.elapsed();
+        }
+        let observation = observation.map_err(|_| Error::QuickSightUnavailable {
+            operation: "DescribeDashboardSnapshotJob",
+            message: format!(
+                "no answer within {} ms, before the Lambda deadline",
+                quicksight_budget.as_millis()
+            ),
+        })??;
+        let mut output = build_output(request, observation, SystemTime::now(), &self.config);
+
+        if should_notify(&output, self.config.notify_on_success) {
+            self.notify(&mut output, deadline).await?;
+        }
+
+        tracing::info!(
+            // Bounded: a log line stays under 1 KB whatever the ids.
+            job = %truncate(&output.job.arn, 300),
+            attempt = output.attempt,
+            status = output.status.as_str(),
+            job_status = %truncate(output.job_status.as_deref().unwrap_or("-"), 64),
+            wait_seconds = output.wait_seconds,
+            error_type = %truncate(output.error.as_ref().map_or("-", |e| e.kind.as_str()), 100),
+            notified = output.notification.is_some(),
+            "polled"
+        );
+        // S3 URIs may carry tenant names: debug only.
+        tracing::debug!(results = ?output.results, "results");
+        Ok(output)
+    }
+
+    /// Describes the job (and reads its result once it is finished), adding the time spent in
+    /// QuickSight calls, not in the rate limiter's waits, to `latency`.
+    async fn observe(
+        &self,
+        request: &PollRequest,
+        pace: Option<&Pace<'_>>,
+        latency: &mut Duration,
+    ) -> Result<Observation, Error> {
+        let client = self.quicksight.for_region(&request.job.region);
+        if let Some(pace) = pace {
+            if !pace.limiter.acquire_by(pace.start_by).await {
+                return Ok(Observation::NotPolled);
+            }
+        }
+        let called = Instant::now();
+        let described = quicksight::describe(&client, &request.job).await;
+        *latency += called.elapsed();
+        let description = match described? {
+            Ok(description) => description,
+            Err(rejection)
+                if rejection.is_not_found()
+                    && request.not_found_is_pending(self.config.not_found_grace_polls) =>
+            {
+                return Ok(Observation::NotVisibleYet);
+            }
+            Err(rejection) => {
+                return Ok(Observation::Rejected {
+                    rejection,
+                    description: None,
+                })
+            }
+        };
+        if !description.is_terminal() {
+            if !matches!(description.job_status.as_str(), "QUEUED" | "RUNNING") {
+                tracing::warn!(job_status = %truncate(&description.job_status, 64), "unknown JobStatus; polling on until the deadline");
+            }
+            return Ok(Observation::Unfinished(description));
+        }
+        // Only a terminal job has a result; asking earlier is an error in QuickSight.
+        if let Some(pace) = pace {
+            pace.limiter.acquire().await;
+        }
+        let called = Instant::now();
+        let result = quicksight::describe_result(&client, &request.job).await;
+        *latency += called.elapsed();
+        match result? {
+            Ok(result) => Ok(Observation::Finished(description, result)),
+            Err(rejection)
+                if rejection.may_be_result_lag()
+                    && description.finished_within(RESULT_LAG_GRACE, SystemTime::now()) =>
+            {
+                Ok(Observation::ResultLagging(description, rejection))
+            }
+            Err(rejection) => Ok(Observation::Rejected {
+                rejection,
+                description: Some(description),
+            }),
+        }
+    }
+}

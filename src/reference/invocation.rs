@@ -1,0 +1,125 @@
+//! The invocation's envelope: one job or a batch, possibly inside an EventBridge event.
+
+use serde_json::{Map, Value};
+
+use super::fields::{as_object, kind_of};
+use super::{job, PollRequest, NOT_POLLED};
+use crate::contract::PollOutput;
+use crate::error::Error;
+
+/// One invocation's work: one job, or a batch of jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    /// One job reference.
+    Single(PollRequest),
+    /// A batch `{"jobs": [...]}`.
+    Batch(BatchRequest),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+/// A batch's jobs and its round.
+pub struct BatchRequest {
+    /// The jobs, in input order.
+    pub items: Vec<BatchItem>,
+    /// The batch's previous `attempt` (0 on the first poll).
+    pub previous_attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+/// One job of a batch.
+pub enum BatchItem {
+    /// `overdue`: the previous round ran out of time before polling this job, so it goes first.
+    Poll {
+        /// The job.
+        request: PollRequest,
+        /// The previous round had no time for it: it goes first.
+        overdue: bool,
+    },
+    /// A job a previous poll already saw finished: carried over, never polled again.
+    Finished(Box<PollOutput>),
+}
+
+/// Reads an invocation's event: a batch `{"jobs": [...]}` or one job reference, either of them
+/// possibly inside an EventBridge event.
+pub fn parse_invocation(
+    event: &Value,
+    default_region: Option<&str>,
+    max_batch: usize,
+) -> Result<Invocation, Error> {
+    let mut object = as_object(event, "the event")?;
+    let mut prefix = "";
+    if let Some(detail) = eventbridge_detail(object) {
+        object = as_object(detail, "the EventBridge event's detail")?;
+        prefix = "detail.";
+    }
+    let Some(jobs) = object.get("jobs") else {
+        return job::parse_object(object, default_region, prefix).map(Invocation::Single);
+    };
+    let Value::Array(jobs) = jobs else {
+        return Err(Error::invalid(format!(
+            "{prefix}jobs must be an array of job references, got {}",
+            kind_of(jobs)
+        )));
+    };
+    if jobs.is_empty() || jobs.len() > max_batch {
+        return Err(Error::invalid(format!(
+            "{prefix}jobs must hold 1 to {max_batch} job references (BATCH_MAX_JOBS), got {}",
+            jobs.len()
+        )));
+    }
+    let items = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let here = format!("{prefix}jobs[{i}].");
+            let job_object = as_object(job, &format!("{prefix}jobs[{i}]"))?;
+            if job_object.get("done") == Some(&Value::Bool(true)) {
+                let finished: PollOutput = serde_json::from_value(job.clone()).map_err(|e| {
+                    Error::invalid(crate::text::truncate(
+                        &format!("{here}: a finished job's output is not valid: {e}"),
+                        300,
+                    ))
+                })?;
+                // A "finished" job still IN_PROGRESS would be carried over unpolled for ever.
+                if !finished.status.is_done() {
+                    return Err(Error::invalid(format!(
+                        "{here}status {} contradicts done: true",
+                        finished.status.as_str()
+                    )));
+                }
+                return Ok(BatchItem::Finished(Box::new(finished)));
+            }
+            let overdue = job_object
+                .get("error")
+                .and_then(|e| e.get("type"))
+                .and_then(Value::as_str)
+                == Some(NOT_POLLED);
+            job::parse_object(job_object, default_region, &here)
+                .map(|request| BatchItem::Poll { request, overdue })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let previous_attempt = object
+        .get("attempt")
+        .and_then(Value::as_u64)
+        .map_or(0, |n| n.min(u64::from(u32::MAX)) as u32);
+    Ok(Invocation::Batch(BatchRequest {
+        items,
+        previous_attempt,
+    }))
+}
+
+/// Reads the one job reference out of an event; a batch is refused here.
+pub fn parse_event(event: &Value, default_region: Option<&str>) -> Result<PollRequest, Error> {
+    match parse_invocation(event, default_region, usize::MAX)? {
+        Invocation::Single(request) => Ok(request),
+        Invocation::Batch(_) => Err(Error::invalid(
+            "jobs: a batch was sent where one job reference is expected",
+        )),
+    }
+}
+
+/// EventBridge rule targets receive the whole event; the reference is its `detail`.
+fn eventbridge_detail(object: &Map<String, Value>) -> Option<&Value> {
+    let is_envelope = object.contains_key("detail-type") || object.contains_key("source");
+    object.get("detail").filter(|_| is_envelope)
+}

@@ -1,0 +1,127 @@
+//! Turns whatever an invocation receives into the jobs it is about.
+//!
+//! Accepted shapes (README.md, "Input"): API casing, camelCase, the output of
+//! StartDashboardSnapshotJob (with its `Arn`), the poller's own previous output, a batch
+//! `{"jobs": [...]}` of any of these, and any of these as the `detail` of an EventBridge event.
+//! EventBridge Scheduler delivers its input verbatim, so it needs no shape of its own.
+//!
+//! `invocation` reads the envelope and batches, `job` a reference named by ids or an ARN,
+//! `previous` the poller's own output passed back, `ids` checks ids as QuickSight would, and
+//! `fields` reads typed fields with messages that name them.
+
+mod fields;
+mod ids;
+mod invocation;
+mod job;
+mod previous;
+#[cfg(test)]
+mod tests;
+
+pub use invocation::{parse_event, parse_invocation, BatchItem, BatchRequest, Invocation};
+
+use crate::arn::SnapshotJobArn;
+use crate::carried::Carried;
+use crate::contract::{JobInfo, JobOrigin};
+
+/// A validated reference to one snapshot job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReference {
+    /// The partition of the region.
+    pub partition: String,
+    /// The job's region.
+    pub region: String,
+    /// The account id (12 digits).
+    pub account: String,
+    /// The dashboard id.
+    pub dashboard: String,
+    /// The snapshot job id.
+    pub job: String,
+}
+
+impl JobReference {
+    /// The job's ARN.
+    pub fn arn(&self) -> String {
+        SnapshotJobArn::format(
+            &self.partition,
+            &self.region,
+            &self.account,
+            &self.dashboard,
+            &self.job,
+        )
+    }
+
+    /// The job as the output names it.
+    pub fn info(&self) -> JobInfo {
+        JobInfo {
+            arn: self.arn(),
+            partition: self.partition.clone(),
+            region: self.region.clone(),
+            aws_account_id: self.account.clone(),
+            dashboard_id: self.dashboard.clone(),
+            snapshot_job_id: self.job.clone(),
+        }
+    }
+}
+
+/// Where the reference came from, which decides the attempt count and whether a not-found
+/// may still mean "not visible yet".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Someone named an existing job.
+    Named,
+    /// StartDashboardSnapshotJob's output: the job was accepted moments ago.
+    JustStarted,
+    /// The poller's own previous output, passed back by a wait loop.
+    Previous {
+        attempt: u32,
+        /// QuickSight had not shown the job yet on that poll.
+        unseen: bool,
+        /// The loop itself started the job (the output's `origin`).
+        started: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+/// One job to poll, with what a wait loop carried to it.
+pub struct PollRequest {
+    /// The job.
+    pub job: JobReference,
+    /// Where the reference came from.
+    pub origin: Origin,
+    /// What the loop carried over from the previous output (nothing for a first poll).
+    pub carried: Carried,
+}
+
+impl PollRequest {
+    /// 1 on the first poll, +1 for each previous output passed back.
+    pub fn attempt(&self) -> u32 {
+        match self.origin {
+            Origin::Previous { attempt, .. } => attempt.saturating_add(1),
+            _ => 1,
+        }
+    }
+
+    /// Whether a ResourceNotFound on this poll may mean QuickSight has not shown a just-started
+    /// job yet, rather than that it does not exist.
+    pub fn not_found_is_pending(&self, grace_polls: u32) -> bool {
+        let just_started = match self.origin {
+            Origin::JustStarted => true,
+            Origin::Previous {
+                unseen, started, ..
+            } => unseen && started,
+            Origin::Named => false,
+        };
+        just_started && self.attempt() <= grace_polls
+    }
+
+    /// What the output says of the job's origin, for the next poll.
+    pub fn job_origin(&self) -> JobOrigin {
+        match self.origin {
+            Origin::JustStarted | Origin::Previous { started: true, .. } => JobOrigin::Started,
+            Origin::Named | Origin::Previous { started: false, .. } => JobOrigin::Named,
+        }
+    }
+}
+
+/// `error.type` of a batch job the invocation had no time left to poll.
+pub const NOT_POLLED: &str = "NotPolled";
