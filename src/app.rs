@@ -167,7 +167,7 @@ impl App {
     fn write_metrics(&self, outcome: &str, polls: &[PollMetrics]) {
         InvocationMetrics::of(outcome, polls)
             .for_function(self.config().function_name.as_deref())
-            .emit(self.metrics);
+            .emit(&self.metrics);
     }
 }
 

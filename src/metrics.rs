@@ -66,7 +66,7 @@ pub fn catalogue() -> Value {
 
 /// Where the EMF lines go: stdout in Lambda (CloudWatch Logs reads it), stderr when run
 /// locally (stdout carries the answer), nowhere in tests that do not look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Sink {
     /// Lambda: CloudWatch Logs reads stdout.
     Stdout,
@@ -74,6 +74,8 @@ pub enum Sink {
     Stderr,
     /// No metrics (tests).
     Off,
+    /// Kept in memory, a line each, for tests that read them.
+    Memory(std::sync::Arc<std::sync::Mutex<Vec<String>>>),
 }
 
 /// What one job's poll measured.
@@ -205,13 +207,17 @@ impl InvocationMetrics {
         line
     }
 
-    pub fn emit(&self, sink: Sink) {
+    pub fn emit(&self, sink: &Sink) {
         let line = self.to_emf(SystemTime::now()).to_string();
         // A metric that cannot be written must never fail the poll.
         let _ = match sink {
             Sink::Stdout => writeln!(std::io::stdout().lock(), "{line}"),
             Sink::Stderr => writeln!(std::io::stderr().lock(), "{line}"),
             Sink::Off => Ok(()),
+            Sink::Memory(lines) => {
+                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                Ok(())
+            }
         };
     }
 }
