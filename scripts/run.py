@@ -2,7 +2,7 @@
 """The main job, locally: the wait loop against the bundled QuickSight emulator, no AWS account.
 Started by scripts/run.sh (which installs the tools and builds first); runs with .venv's Python.
 
-Starts the end-to-end stack of tests/e2e/stack.py (QuickSight emulator, moto with SNS/SQS/Step
+Starts the end-to-end stack of harness/stack.py (QuickSight emulator, moto with SNS/SQS/Step
 Functions, the Lambda front, `cargo lambda watch` and the poller binary), scripts two sample jobs
 in the emulator, one that completes and one that fails, runs one state-machine execution for each
 (statemachine/poller.asl.json, as deployed) and prints every poll as it happens, the SNS messages
@@ -24,12 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+# The harness package sits at the repository's root, which a script's sys.path lacks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack import (  # noqa: E402  (after the path set-up)
-    ACCOUNT, EMULATOR_BIN, POLLER_BIN, TERMINAL, VENV_BIN, Stack,
-)
+from harness.aws import TERMINAL  # noqa: E402  (after the path set-up)
+from harness.env import ACCOUNT, EMULATOR_BIN, POLLER_BIN, ROOT, VENV_BIN  # noqa: E402
+from harness.stack import Stack  # noqa: E402
 
 JOBS = {  # execution name -> the sample job and how the emulator plays it
     "completes": {"dashboardId": "sales-dashboard", "snapshotJobId": "daily-export-2026-11-28",

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FUNCTION_NAME, ROOT, VENV_BIN, base_env
+from harness.env import ROOT, VENV_BIN, base_env
+from harness.stack import FUNCTION_NAME
 
 EVENTS = ROOT / "events"
 INVALID_DIR = EVENTS / "invalid"

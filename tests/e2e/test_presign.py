@@ -13,7 +13,8 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from conftest import CARGO_TARGET_DIR, require_binaries
+from conftest import require_binaries
+from harness.env import CARGO_TARGET_DIR
 
 PRESIGN_BIN = CARGO_TARGET_DIR / "debug" / "examples" / "presign"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "ASIAEXAMPLEKEY", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",

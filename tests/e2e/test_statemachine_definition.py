@@ -11,12 +11,10 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ASL_PATH = ROOT / "statemachine" / "poller.asl.json"
+from harness.env import ASL_PATH, ROOT
+
 TEMPLATE_PATH = ROOT / "template.yaml"
 ERROR_TYPES_JSON = ROOT / "statemachine" / "error-types.json"
 

@@ -5,12 +5,11 @@ import functools
 import json
 import re
 import subprocess
-from pathlib import Path
-
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.env import POLLER_BIN, ROOT
+
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
 
@@ -203,7 +202,6 @@ def test_failed_asynchronous_invocations_reach_the_topic_unless_it_is_fifo():
 
 def written_metrics() -> dict:
     """What the binary says its EMF lines hold (`--print-metrics`)."""
-    from stack import POLLER_BIN  # noqa: PLC0415  (the binary is needed here only)
     if not POLLER_BIN.exists():
         pytest.fail(f"missing {POLLER_BIN}: cargo build --workspace first")
     done = subprocess.run([str(POLLER_BIN), "--print-metrics"], capture_output=True, text=True,

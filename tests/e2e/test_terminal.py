@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from conftest import (
-    ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env, http_json, require_binaries,
-    start_emulator,
-)
+from conftest import require_binaries
+from harness.env import ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env
+from harness.services import http_json
+from harness.stack import start_emulator
 
 JOB_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dashboard/dash-cli/snapshot-job/{{job}}"
 

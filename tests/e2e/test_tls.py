@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from conftest import (
-    ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env, http_json, job_reference,
-    require_binaries, start_emulator,
-)
+from conftest import require_binaries
+from harness.definition import job_reference
+from harness.env import ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env
+from harness.services import http_json
+from harness.stack import start_emulator
 
 
 def _name(common_name: str) -> x509.Name:
