@@ -83,7 +83,7 @@ def fifo_tap(poller_stack) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------
 # QuickSight faults
 # --------------------------------------------------------------------------------------------
-def test_quicksight_slower_than_the_sdk_attempt_timeout_is_retried_as_unavailable_and_still_succeeds_without_a_notice(
+def test_quicksight_slower_than_the_attempt_timeout_is_retried_then_succeeds(
         stack, poller_env):
     poller_env(SDK_ATTEMPT_TIMEOUT_MS="300", SDK_OPERATION_TIMEOUT_MS="1000")
     # Born COMPLETED: whether the emulator counts a describe whose caller hung up as an answered
@@ -118,7 +118,7 @@ def test_quicksight_slower_than_the_sdk_attempt_timeout_is_retried_as_unavailabl
     assert stack.sns_messages() == []
 
 
-def test_dropped_connections_and_garbled_or_incomplete_answers_are_retried_as_unavailable_and_notify_once(
+def test_dropped_or_garbled_answers_are_retried_as_unavailable_and_notify_once(
         stack, fast_retry_machine):
     stack.add_job("garbled", queuedPolls=0, runningPolls=1, outcome="FAILED",
             errorInfo=FAILED_INFO, faults=[
@@ -175,7 +175,7 @@ def test_an_unknown_job_status_keeps_the_loop_polling_until_the_job_completes(st
 # --------------------------------------------------------------------------------------------
 # SNS faults
 # --------------------------------------------------------------------------------------------
-def test_sns_slower_than_the_sdk_attempt_timeout_fails_the_poll_as_notification_failed_and_notifies_exactly_once(
+def test_sns_slower_than_the_attempt_timeout_is_retried_and_notifies_once(
         stack, poller_env):
     poller_env(SDK_ATTEMPT_TIMEOUT_MS="500", SDK_OPERATION_TIMEOUT_MS="1500")
     stack.add_job("sns-slow", queuedPolls=0, runningPolls=0, outcome="FAILED",
@@ -202,7 +202,7 @@ def test_sns_slower_than_the_sdk_attempt_timeout_fails_the_poll_as_notification_
     assert message["envelope"]["MessageId"] == output["notification"]["messageId"]
 
 
-def test_sns_throttling_fails_the_poll_as_notification_failed_and_each_failed_job_is_notified_exactly_once(stack):
+def test_sns_throttling_is_retried_and_each_failed_job_is_notified_once(stack):
     jobs = ["throttled-a", "throttled-b", "throttled-c"]
     for job in jobs:
         stack.add_job(job, queuedPolls=0, runningPolls=0, outcome="FAILED", errorInfo=FAILED_INFO)
@@ -235,7 +235,7 @@ def test_sns_throttling_fails_the_poll_as_notification_failed_and_each_failed_jo
         assert message["envelope"]["MessageId"] == ex.lambda_outputs()[-1]["notification"]["messageId"]
 
 
-def test_a_lost_publish_answer_on_a_fifo_topic_is_deduplicated_to_exactly_one_message(
+def test_a_lost_publish_answer_on_a_fifo_topic_is_deduplicated_to_one_message(
         stack, poller_env, fifo_tap):
     topic_arn, queue_url = fifo_tap
     poller_env(SNS_TOPIC_ARN=topic_arn)
@@ -266,7 +266,7 @@ def test_a_lost_publish_answer_on_a_fifo_topic_is_deduplicated_to_exactly_one_me
     assert stack.sns_messages() == []  # nothing on the standard topic
 
 
-def test_a_lost_publish_answer_on_a_standard_topic_delivers_the_notice_twice_at_least_once(stack):
+def test_a_lost_publish_answer_on_a_standard_topic_delivers_the_notice_twice(stack):
     stack.add_job("standard-lost", queuedPolls=0, runningPolls=0, outcome="FAILED",
             errorInfo=FAILED_INFO)
     stack.front_faults([{"operation": "publish", "kind": "lost-answer", "count": 1}])
@@ -291,7 +291,7 @@ def test_a_lost_publish_answer_on_a_standard_topic_delivers_the_notice_twice_at_
 # --------------------------------------------------------------------------------------------
 # the runtime emulator restarted mid-run
 # --------------------------------------------------------------------------------------------
-def test_the_runtime_emulator_restarted_while_an_execution_waits_is_ridden_out_by_the_lambda_service_retry(
+def test_a_runtime_restarted_while_an_execution_waits_is_ridden_out_by_retry(
         stack, poller_env):
     poller_env(MIN_WAIT_SECONDS="3", MAX_WAIT_SECONDS="3")  # a Wait long enough to stop it in
     stack.add_job("restart", queuedPolls=1, runningPolls=1, outcome="COMPLETED")
@@ -342,7 +342,7 @@ SOAK_EXPECTED = {  # outcome -> (execution status, last output status, execution
 }
 
 
-def test_a_soak_of_thirty_concurrent_executions_against_quicksight_throttling_at_ten_calls_a_second_ends_each_as_expected_and_notifies_each_failure_once(
+def test_a_soak_of_thirty_throttled_executions_ends_each_as_expected(
         stack, poller_env):
     poller_env(JOB_DEADLINE_SECONDS=str(SOAK_DEADLINE_SECONDS))
     stack.emulator_faults(throttleRps=10)

@@ -198,7 +198,7 @@ def test_every_non_terminal_state_has_a_way_out(asl):
     assert states_without_exit(asl) == []
 
 
-def test_poll_invokes_the_substituted_function_with_the_whole_state_and_keeps_only_the_payload(asl):
+def test_poll_invokes_the_function_with_the_whole_state_keeping_the_payload(asl):
     poll = asl["States"][poll_name(asl)]
     assert poll["Type"] == "Task"
     assert poll["Resource"] == "arn:aws:states:::lambda:invoke"
@@ -207,7 +207,7 @@ def test_poll_invokes_the_substituted_function_with_the_whole_state_and_keeps_on
     assert asl["States"][poll["Next"]]["Type"] == "Choice"
 
 
-def test_poll_retries_lambda_service_errors_and_the_pollers_retryable_errors_with_backoff(asl):
+def test_poll_retries_lambda_service_errors_and_retryable_errors_with_backoff(asl):
     poll = asl["States"][poll_name(asl)]
     retried = {}
     for retrier in poll["Retry"]:
@@ -240,7 +240,7 @@ def test_poll_catches_everything_into_the_notifying_failure_path_keeping_its_inp
         assert publishes, f"catcher {c['ErrorEquals']} reaches no sns:publish"
 
 
-def test_the_failure_notice_goes_to_the_substituted_topic_and_cannot_fail_on_a_missing_path(asl):
+def test_the_failure_notice_goes_to_the_topic_and_survives_a_missing_path(asl):
     states = asl["States"]
     notify = {n: s for n, s in states.items() if s.get("Resource") == "arn:aws:states:::sns:publish"}
     assert set(notify) == {"PublishFailure", "PublishFailureFifo"}

@@ -161,7 +161,7 @@ def quicksight_calls(tls_stack) -> int:
     return http_json("GET", tls_stack["emulator"] + "/_emulator/calls")["total"]
 
 
-def test_system_trust_store_polls_quicksight_over_tls_when_the_platform_trusts_its_ca(tls_stack):
+def test_system_trust_store_polls_over_tls_when_the_platform_trusts_its_ca(tls_stack):
     code, output, stderr = poll_once(tls_stack, "tls-system")
     assert code == 0, stderr
     assert output["status"] == "IN_PROGRESS" and output["jobStatus"] == "RUNNING", output

@@ -132,7 +132,7 @@ def test_job_past_its_deadline_times_out_and_notifies_once(stack):
     assert len(stack.sns_messages()) == 1
 
 
-def test_access_denied_on_describe_fails_the_job_and_notifies_once_with_that_error_type(stack):
+def test_access_denied_on_describe_fails_the_job_and_notifies_its_error_type(stack):
     stack.add_job("denied", faults=[{"operation": "describe", "error": "AccessDeniedException"}])
     ex = stack.start_execution("denied", job_reference("denied"))
 
@@ -192,7 +192,7 @@ def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_mach
     assert "state" not in notice  # redacted: the execution's state is not sent
 
 
-def test_a_start_request_without_a_job_id_starts_a_job_named_by_the_execution_and_polls_it(stack):
+def test_a_start_without_a_job_id_names_the_job_after_the_execution(stack):
     stack.emulator("POST", "defaults", {"queuedPolls": 1, "runningPolls": 1, "outcome": "COMPLETED"})
     ex = stack.start_execution("start-completes", {"start": START_REQUEST})
 
@@ -303,7 +303,7 @@ def test_the_state_machines_notice_works_on_a_fifo_topic(stack):
     assert message["message"]["executionName"] == "fifo-invalid"
 
 
-def test_a_start_request_missing_a_required_field_is_notified_without_calling_quicksight(stack):
+def test_a_start_request_missing_a_field_is_notified_without_calling_quicksight(stack):
     ex = stack.start_execution("start-invalid", {"start": {"DashboardId": "dash-1"}})
 
     assert ex.status == "FAILED", ex.summary()
@@ -405,7 +405,7 @@ def test_a_batch_with_failed_jobs_ends_in_job_failed_with_one_notice_per_failed_
     assert all(m["attributes"].get("source") != "state-machine" for m in messages)
 
 
-def test_an_execution_that_ends_where_it_cannot_notify_is_told_by_the_execution_monitor(stack):
+def test_an_execution_ending_where_it_cannot_notify_is_told_by_the_monitor(stack):
     """template.yaml's EventBridge rule sends these two ends of the wait loop to
     statemachine/execution-ended.asl.json; here moto runs that definition on such events."""
     text = (ASL_PATH.parent / "execution-ended.asl.json").read_text()
