@@ -12,7 +12,7 @@ def load_definition(**substitutions: str) -> str:
     """statemachine/poller.asl.json with SAM-style ${Name} DefinitionSubstitutions applied."""
     text = ASL_PATH.read_text()
     for name, value in substitutions.items():
-        text = text.replace("${%s}" % name, value)
+        text = text.replace(f"${{{name}}}", value)
     leftover = [part.split("}")[0] for part in text.split("${")[1:]]
     assert not leftover, f"unsubstituted placeholders in the definition: {leftover}"
     return text

@@ -64,7 +64,8 @@ def handle(event: dict) -> dict:
     dashboard = event.get("DashboardId") or job.get("dashboardId") or "d"
     out = {
         "status": "IN_PROGRESS", "done": False, "jobStatus": "RUNNING",
-        "job": {"arn": f"arn:aws:quicksight:us-east-1:{account}:dashboard/{dashboard}/snapshot-job/{job_id}",
+        "job": {"arn": f"arn:aws:quicksight:us-east-1:{account}:dashboard/{dashboard}"
+                       f"/snapshot-job/{job_id}",
                 "partition": "aws", "region": "us-east-1", "awsAccountId": account,
                 "dashboardId": dashboard, "snapshotJobId": job_id},
         "attempt": n + 1, "waitSeconds": 1, "createdTime": None, "lastUpdatedTime": None,
@@ -75,7 +76,8 @@ def handle(event: dict) -> dict:
 
 
 def post(path: str, body: dict, headers: dict | None = None):
-    req = urllib.request.Request(runtime_api() + path, data=json.dumps(body).encode(), method="POST",
+    req = urllib.request.Request(runtime_api() + path, data=json.dumps(body).encode(),
+                                 method="POST",
                                  headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(req, timeout=30) as resp:
         resp.read()

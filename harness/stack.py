@@ -43,11 +43,22 @@ from typing import Any
 
 from harness import faults
 from harness.aws import (
-    TERMINAL, Execution, client, drain_sns_queue, execution_history, subscribe_queue,
+    TERMINAL,
+    Execution,
+    client,
+    drain_sns_queue,
+    execution_history,
+    subscribe_queue,
 )
 from harness.definition import load_definition
 from harness.env import (
-    ACCOUNT, DUMMY_CREDENTIALS, EMULATOR_BIN, POLLER_BIN, REGION, VENV_BIN, base_env,
+    ACCOUNT,
+    DUMMY_CREDENTIALS,
+    EMULATOR_BIN,
+    POLLER_BIN,
+    REGION,
+    VENV_BIN,
+    base_env,
 )
 from harness.services import Service, free_port, http_json, wait_for_tcp
 

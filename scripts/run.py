@@ -86,7 +86,8 @@ def show_events(name: str, events: list[dict], last_poll: dict):
                 f"{details.get('error')}")
         elif kind in ("WaitStateEntered", "FailStateEntered", "SucceedStateEntered"):
             say(f"[{name}] -> {event['stateEnteredEventDetails']['name']}")
-        elif kind.endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] == "NotifyFailure":
+        elif (kind.endswith("StateEntered")
+              and event["stateEnteredEventDetails"]["name"] == "NotifyFailure"):
             say(f"[{name}] -> NotifyFailure (the state machine publishes)")
 
 
@@ -104,7 +105,8 @@ def check_prerequisites():
     if shutil.which("cargo") is None:
         missing.append("cargo on PATH")
     if missing:
-        sys.exit("run: missing " + ", ".join(missing) + " (scripts/run.sh installs and builds them)")
+        sys.exit("run: missing " + ", ".join(missing)
+                 + " (scripts/run.sh installs and builds them)")
 
 
 def run(args) -> int:
@@ -119,8 +121,9 @@ def run(args) -> int:
         env = {"MIN_WAIT_SECONDS": "1", "MAX_WAIT_SECONDS": "2",
                "NOTIFY_ON_SUCCESS": "true" if args.notify_on_success else "false"}
         stack.start(poller_env=env)
-        say(f"  up in {stack.timings['stack_start_s']} s: QuickSight emulator {stack.emulator_url}, "
-            f"moto {stack.moto_url}, front {stack.front_url}; logs in {log_dir}")
+        say(f"  up in {stack.timings['stack_start_s']} s: QuickSight emulator "
+            f"{stack.emulator_url}, moto {stack.moto_url}, front {stack.front_url}; "
+            f"logs in {log_dir}")
         say(f"  poller settings: {json.dumps(env)} (SNS topic {stack.topic_arn})")
 
         arns = {}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned e2e/lint tooling into the repository, idempotently:
 #   .venv/          requirements/e2e.txt  (moto[server], boto3, cargo-lambda, ziglang, cfn-lint, pytest,
-#                                          psutil)
+#                                          psutil, ruff)
 #   .venv-sam/      requirements/sam.txt  (aws-sam-cli; it pins another boto3, hence its own venv)
 #   .venv-checkov/  requirements/checkov.txt (checkov; its pins clash with moto's too)
 #   node_modules/   package-lock.json     (asl-validator, via npm ci)

@@ -148,4 +148,4 @@ def _record(front, record: dict, started: float):
     record["ms"] = round((time.monotonic() - started) * 1000)
     front.invocations.add(record)
     if front.verbose or record["functionError"] or record["status"] != 200:
-        sys.stderr.write("lambda_front: invoke %s\n" % json.dumps(record))
+        sys.stderr.write(f"lambda_front: invoke {json.dumps(record)}\n")

@@ -83,7 +83,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def forwarded_headers(self, target: tuple[str, int]) -> dict[str, str]:
         """This request's end-to-end headers, with a Host."""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Host"] = self.headers.get("Host") or "%s:%d" % target
+        headers["Host"] = self.headers.get("Host") or "{}:{}".format(*target)
         return headers
 
     def proxy(self, target: tuple[str, int], body: bytes, what: str):

@@ -32,7 +32,8 @@ SNS_THROTTLING_ERROR = (b'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/201
                         b'</Message></Error><RequestId>a5f2e3c4-0d1b-4e6f-9a8b-7c6d5e4f3a2b'
                         b'</RequestId></ErrorResponse>')
 # The answer of each error a fault can name.
-ERROR_REPLIES = {"InternalError": (500, SNS_PUBLISH_ERROR), "Throttling": (400, SNS_THROTTLING_ERROR)}
+ERROR_REPLIES = {"InternalError": (500, SNS_PUBLISH_ERROR),
+                 "Throttling": (400, SNS_THROTTLING_ERROR)}
 assert set(ERROR_REPLIES) == set(FRONT.errors or ())
 XML = [("Content-Type", "text/xml")]
 

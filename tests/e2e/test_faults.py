@@ -105,7 +105,8 @@ def test_quicksight_slower_than_the_attempt_timeout_is_retried_then_succeeds(
         for operation in ("DescribeDashboardSnapshotJob", "DescribeDashboardSnapshotJob",
                           "DescribeDashboardSnapshotJobResult")]
     [output] = ex.lambda_outputs()
-    assert (output["status"], output["jobStatus"], output["attempt"]) == ("SUCCEEDED", "COMPLETED", 1)
+    assert (output["status"], output["jobStatus"], output["attempt"]) == (
+        "SUCCEEDED", "COMPLETED", 1)
     assert output == ex.output
     assert output["error"] is None and output["notification"] is None
     assert output["results"] and all(r["s3Uri"] for r in output["results"])
@@ -114,7 +115,8 @@ def test_quicksight_slower_than_the_attempt_timeout_is_retried_then_succeeds(
     invocations = stack.lambda_invocations()
     assert [i["errorType"] for i in invocations] == ["QuickSightUnavailable"] * 3 + [None]
     # every invocation answered, well before the Lambda deadline (the front's 30 s)
-    assert all(i["status"] == 200 and i["ms"] < FUNCTION_TIMEOUT * 1000 for i in invocations), invocations
+    assert all(i["status"] == 200 and i["ms"] < FUNCTION_TIMEOUT * 1000
+               for i in invocations), invocations
     assert stack.sns_messages() == []
 
 
@@ -232,7 +234,8 @@ def test_sns_throttling_is_retried_and_each_failed_job_is_notified_once(stack):
     assert by_job == {job: 1 for job in jobs}
     for message in messages:
         ex = executions[message["message"]["job"]["snapshotJobId"]]
-        assert message["envelope"]["MessageId"] == ex.lambda_outputs()[-1]["notification"]["messageId"]
+        last = ex.lambda_outputs()[-1]
+        assert message["envelope"]["MessageId"] == last["notification"]["messageId"]
 
 
 def test_a_lost_publish_answer_on_a_fifo_topic_is_deduplicated_to_one_message(
@@ -363,7 +366,8 @@ def test_a_soak_of_thirty_throttled_executions_ends_each_as_expected(
             for job in outcomes}
     executions = {}
     for job, arn in arns.items():  # one bound for the whole soak
-        executions[job] = stack.wait_execution(arn, job, timeout=max(1.0, 180 - (time.monotonic() - started)))
+        left = 180 - (time.monotonic() - started)
+        executions[job] = stack.wait_execution(arn, job, timeout=max(1.0, left))
     duration = time.monotonic() - started
 
     calls = stack.emulator("GET", "calls")
@@ -385,7 +389,8 @@ def test_a_soak_of_thirty_throttled_executions_ends_each_as_expected(
         "mostRetriesOfOnePoll": max(longest_retry_run(ex) for ex in executions.values()),
         "notifications": len(messages),
         "notificationsByStatus": dict(Counter(m["attributes"].get("status") for m in messages)),
-        "stateMachineNotices": sum(m["attributes"].get("source") == "state-machine" for m in messages),
+        "stateMachineNotices": sum(m["attributes"].get("source") == "state-machine"
+                                   for m in messages),
         "durationSeconds": round(duration, 1),
         "throttleRps": 10,
         "jobDeadlineSeconds": SOAK_DEADLINE_SECONDS,
@@ -406,7 +411,8 @@ def test_a_soak_of_thirty_throttled_executions_ends_each_as_expected(
         # every invocation made one describe (throttled or answered); a result call was made by
         # the last poll of a finished job and by each poll whose result call was throttled
         failures = ex.task_failures()
-        throttled_results = sum("DescribeDashboardSnapshotJobResult" in cause for _, cause in failures)
+        throttled_results = sum("DescribeDashboardSnapshotJobResult" in cause
+                                for _, cause in failures)
         assert calls_of(stack, job) == {
             "describe": len(outputs) + len(failures),
             "result": throttled_results + (outcomes[job] != "NEVER"),

@@ -14,11 +14,13 @@ import json
 import pytest
 
 from harness.definition import (
-    fast_capacity_definition, fast_retry_definition, job_reference, load_definition,
+    fast_capacity_definition,
+    fast_retry_definition,
+    job_reference,
+    load_definition,
 )
 from harness.env import ACCOUNT, ASL_PATH
 from harness.stack import FUNCTION_ARN
-
 
 START_REQUEST = {  # the input's "start": a StartDashboardSnapshotJob request
     "AwsAccountId": ACCOUNT,
@@ -29,12 +31,19 @@ START_REQUEST = {  # the input's "start": a StartDashboardSnapshotJob request
     }]}]},
     "UserConfiguration": {"AnonymousUsers": [{}]},
 }
+BORN_COMPLETED = {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"}  # emulator defaults
 
 
-def calls_of(stack, job_id: str) -> dict:
-    """The emulator's per-job call counts: {"describe": n, "result": n, "status": ...}."""
+def start_request(job_id: str) -> dict:
+    """The state machine's input asking to start START_REQUEST as job `job_id`."""
+    return {"start": {**START_REQUEST, "SnapshotJobId": job_id}}
+
+
+def calls_of(stack, job_id: str, *keys: str) -> dict:
+    """The emulator's per-job call counts: {"describe": n, "result": n, "status": ...}, only
+    `keys` when given."""
     [job] = [j for j in stack.emulator("GET", "calls")["jobs"] if j["snapshotJobId"] == job_id]
-    return job
+    return {k: job[k] for k in keys} if keys else job
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +146,13 @@ def test_access_denied_on_describe_fails_the_job_and_notifies_its_error_type(sta
     ex = stack.start_execution("denied", job_reference("denied"))
 
     assert ex.status == "FAILED", ex.summary()
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]  # the poller's FAILED path
+    # the poller's FAILED path
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
     [output] = ex.lambda_outputs()
     assert output["status"] == "FAILED" and output["jobStatus"] is None
     assert output["error"]["type"] == ex.error == "AccessDeniedException"
     assert ex.task_failures() == []  # a refusal for good is an answer, not an error to retry
-    assert {k: calls_of(stack, "denied")[k] for k in ("describe", "result")} == {"describe": 1, "result": 0}
+    assert calls_of(stack, "denied", "describe", "result") == {"describe": 1, "result": 0}
     [message] = stack.sns_messages()
     assert message["attributes"]["errorType"] == "AccessDeniedException"
     assert message["attributes"]["status"] == "FAILED"
@@ -166,15 +176,17 @@ def test_sns_unavailable_for_two_publishes_is_retried_and_notifies_exactly_once(
     assert (ex.error, ex.cause) == ("DASHBOARD_ACCESS_DENIED", "lost access")
     assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]  # no NotifyFailure
     # each retry polls the job again: three describes and three results
-    assert {k: calls_of(stack, "sns-down")[k] for k in ("describe", "result")} == {"describe": 3, "result": 3}
+    assert calls_of(stack, "sns-down", "describe", "result") == {"describe": 3, "result": 3}
     [message] = stack.sns_messages()
     assert message["envelope"]["MessageId"] == output["notification"]["messageId"]
     assert message["attributes"]["errorType"] == "DASHBOARD_ACCESS_DENIED"
 
 
-def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_machine(stack, fast_retry_machine):
+def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_machine(
+        stack, fast_retry_machine):
     stack.add_job("outage", faults=[{"operation": "describe", "error": "InternalFailureException"}])
-    ex = stack.start_execution("outage", job_reference("outage"), state_machine_arn=fast_retry_machine)
+    ex = stack.start_execution("outage", job_reference("outage"),
+                               state_machine_arn=fast_retry_machine)
 
     assert ex.status == "FAILED", ex.summary()
     # 1 attempt + MaxAttempts 6 of the poller's retryable errors, then caught
@@ -185,7 +197,8 @@ def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_mach
     assert ex.error == "QuickSightUnavailable"
     assert calls_of(stack, "outage")["describe"] == 7  # SDK_MAX_ATTEMPTS=1: one call per poll
     [message] = stack.sns_messages()
-    assert message["attributes"] == {"source": "state-machine", "errorType": "QuickSightUnavailable"}
+    assert message["attributes"] == {"source": "state-machine",
+                                     "errorType": "QuickSightUnavailable"}
     notice = message["message"]
     assert notice["error"] == "QuickSightUnavailable" and notice["executionName"] == "outage"
     assert "QuickSightUnavailable" in notice["cause"] and notice["execution"].endswith(":outage")
@@ -193,7 +206,8 @@ def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_mach
 
 
 def test_a_start_without_a_job_id_names_the_job_after_the_execution(stack):
-    stack.emulator("POST", "defaults", {"queuedPolls": 1, "runningPolls": 1, "outcome": "COMPLETED"})
+    stack.emulator("POST", "defaults",
+                   {"queuedPolls": 1, "runningPolls": 1, "outcome": "COMPLETED"})
     ex = stack.start_execution("start-completes", {"start": START_REQUEST})
 
     assert ex.status == "SUCCEEDED", ex.summary()
@@ -223,11 +237,12 @@ def capacity_machines(poller_stack) -> dict[int, str]:
             for minutes in (1, 3)}
 
 
-def test_a_start_waits_for_capacity_while_limit_exceeded_then_polls_the_job(stack, capacity_machines):
-    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
+def test_a_start_waits_for_capacity_while_limit_exceeded_then_polls_the_job(
+        stack, capacity_machines):
+    stack.emulator("POST", "defaults", BORN_COMPLETED)
     stack.emulator_faults([
         {"operation": "start", "error": "LimitExceededException", "count": 2}])
-    ex = stack.start_execution("start-waits", {"start": {**START_REQUEST, "SnapshotJobId": "waits"}},
+    ex = stack.start_execution("start-waits", start_request("waits"),
                                state_machine_arn=capacity_machines[3])
 
     assert ex.status == "SUCCEEDED", ex.summary()
@@ -237,11 +252,13 @@ def test_a_start_waits_for_capacity_while_limit_exceeded_then_polls_the_job(stac
     assert stack.sns_messages() == []  # nothing failed: waiting for a slot is not news
 
 
-def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(stack, capacity_machines):
+def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(
+        stack, capacity_machines):
     stack.emulator_faults([
         {"operation": "start", "error": "LimitExceededException", "count": 5}])
     secret = {"RowLevelPermissionTags": [{"Key": "region", "Value": "EMEA-secret-tag"}]}
-    request = {**START_REQUEST, "SnapshotJobId": "mine", "UserConfiguration": {"AnonymousUsers": [secret]}}
+    request = {**START_REQUEST, "SnapshotJobId": "mine",
+               "UserConfiguration": {"AnonymousUsers": [secret]}}
     ex = stack.start_execution("start-limit", {"start": request},
                                state_machine_arn=capacity_machines[1])
 
@@ -265,10 +282,10 @@ def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(
 
 
 def test_a_start_answered_internal_failure_is_retried_with_the_same_job_id(stack):
-    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
+    stack.emulator("POST", "defaults", BORN_COMPLETED)
     stack.emulator_faults([
         {"operation": "start", "error": "InternalFailureException", "count": 1}])
-    ex = stack.start_execution("start-retried", {"start": {**START_REQUEST, "SnapshotJobId": "again"}})
+    ex = stack.start_execution("start-retried", start_request("again"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
     scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])["SnapshotJobId"]
@@ -280,10 +297,11 @@ def test_a_start_answered_internal_failure_is_retried_with_the_same_job_id(stack
 
 def test_a_start_whose_job_exists_already_polls_that_job(stack):
     stack.add_job("exists", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
-    ex = stack.start_execution("start-exists", {"start": {**START_REQUEST, "SnapshotJobId": "exists"}})
+    ex = stack.start_execution("start-exists", start_request("exists"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
-    assert ex.states_entered()[:5] == ["Start?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
+    assert ex.states_entered()[:5] == [
+        "Start?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
     assert ex.output["job"]["snapshotJobId"] == "exists"
     assert stack.sns_messages() == []
 
@@ -316,7 +334,7 @@ def test_a_start_request_missing_a_field_is_notified_without_calling_quicksight(
 
 
 def test_a_started_job_not_yet_visible_on_its_first_poll_is_polled_again(stack):
-    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
+    stack.emulator("POST", "defaults", BORN_COMPLETED)
     stack.emulator_faults([
         {"operation": "describe", "error": "ResourceNotFoundException", "count": 1}])
     ex = stack.start_execution("start-not-visible", {"start": START_REQUEST})
@@ -401,7 +419,8 @@ def test_a_batch_with_failed_jobs_ends_in_job_failed_with_one_notice_per_failed_
     entered = ex.states_entered()
     assert entered[-1] == "JobFailed" and "NotifyFailure" not in entered
     messages = stack.sns_messages()
-    assert sorted(m["message"]["job"]["snapshotJobId"] for m in messages) == ["batch-bad-1", "batch-bad-2"]
+    notified = sorted(m["message"]["job"]["snapshotJobId"] for m in messages)
+    assert notified == ["batch-bad-1", "batch-bad-2"]
     assert all(m["attributes"].get("source") != "state-machine" for m in messages)
 
 
@@ -426,7 +445,8 @@ def test_an_execution_ending_where_it_cannot_notify_is_told_by_the_monitor(stack
         assert ex.status == "SUCCEEDED", ex.summary()
         [message] = stack.sns_messages()
         assert message["subject"] == f"QuickSight snapshot poller: execution {status}"
-        assert message["attributes"] == {"source": "execution-monitor", "errorType": f"Execution{status}"}
+        assert message["attributes"] == {"source": "execution-monitor",
+                                         "errorType": f"Execution{status}"}
         assert message["message"] == {"source": "execution-monitor", "status": status,
                                        "execution": event["detail"]["executionArn"],
                                        "executionName": name, "stateMachine": loop}
