@@ -74,11 +74,11 @@ class Fault:
         if kind in (None, "error"):
             if error is None:
                 raise FaultError('a fault needs an "error" name or a "kind"')
-            if not isinstance(error, str) or (target.errors is not None
-                                              and error not in target.errors):
-                known = ", ".join(target.errors or ())
+            if not isinstance(error, str):
+                raise FaultError(f"an error is named by a string, not {error!r}")
+            if target.errors is not None and error not in target.errors:
                 raise FaultError(f"unknown fault error {error!r} for the {target.name}: "
-                                 f"expected one of {known}")
+                                 f"expected one of {', '.join(target.errors)}")
             return cls(operation, error, True, count=count)
         if error is not None:
             raise FaultError('a fault has either "error" or "kind", not both')
