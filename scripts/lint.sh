@@ -6,6 +6,7 @@
 #   4. cfn-lint's E3601 on the ASL file inlined into a plain AWS::StepFunctions::StateMachine
 #      (cfn-lint does not open a SAM DefinitionUri)
 #   5. tests/e2e/test_statemachine_definition.py (transitions, reachability, contract fields)
+#   6. ruff check over the Python code: scripts/, tests/, harness/ (settings: pyproject.toml)
 # Runs every step, then fails if any failed. Installs missing tools first (scripts/tools.sh).
 set -uo pipefail
 
@@ -91,6 +92,7 @@ step "asl-validator, both definitions as deployed in aws, aws-cn, aws-us-gov" va
 step "cfn-lint E3601 on the inlined definitions" inline_asl_template
 step "pytest test_statemachine_definition.py" "$ROOT/.venv/bin/python" -m pytest -q \
   -p no:cacheprovider tests/e2e/test_statemachine_definition.py
+step "ruff check scripts tests harness" "$ROOT/.venv/bin/ruff" check --no-cache scripts tests harness
 
 if ((${#failed[@]})); then
   printf 'lint: %d step(s) failed: %s\n' "${#failed[@]}" "$(IFS=,; echo "${failed[*]}")"

@@ -2,7 +2,7 @@
 """The main job, locally: the wait loop against the bundled QuickSight emulator, no AWS account.
 Started by scripts/run.sh (which installs the tools and builds first); runs with .venv's Python.
 
-Starts the end-to-end stack of tests/e2e/stack.py (QuickSight emulator, moto with SNS/SQS/Step
+Starts the end-to-end stack of harness/stack.py (QuickSight emulator, moto with SNS/SQS/Step
 Functions, the Lambda front, `cargo lambda watch` and the poller binary), scripts two sample jobs
 in the emulator, one that completes and one that fails, runs one state-machine execution for each
 (statemachine/poller.asl.json, as deployed) and prints every poll as it happens, the SNS messages
@@ -24,12 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+# The harness package sits at the repository's root, which a script's sys.path lacks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack import (  # noqa: E402  (after the path set-up)
-    ACCOUNT, EMULATOR_BIN, POLLER_BIN, TERMINAL, VENV_BIN, Stack,
-)
+from harness.aws import TERMINAL  # noqa: E402  (after the path set-up)
+from harness.env import ACCOUNT, EMULATOR_BIN, POLLER_BIN, ROOT, VENV_BIN  # noqa: E402
+from harness.stack import Stack  # noqa: E402
 
 JOBS = {  # execution name -> the sample job and how the emulator plays it
     "completes": {"dashboardId": "sales-dashboard", "snapshotJobId": "daily-export-2026-11-28",
@@ -86,7 +86,8 @@ def show_events(name: str, events: list[dict], last_poll: dict):
                 f"{details.get('error')}")
         elif kind in ("WaitStateEntered", "FailStateEntered", "SucceedStateEntered"):
             say(f"[{name}] -> {event['stateEnteredEventDetails']['name']}")
-        elif kind.endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] == "NotifyFailure":
+        elif (kind.endswith("StateEntered")
+              and event["stateEnteredEventDetails"]["name"] == "NotifyFailure"):
             say(f"[{name}] -> NotifyFailure (the state machine publishes)")
 
 
@@ -104,7 +105,8 @@ def check_prerequisites():
     if shutil.which("cargo") is None:
         missing.append("cargo on PATH")
     if missing:
-        sys.exit("run: missing " + ", ".join(missing) + " (scripts/run.sh installs and builds them)")
+        sys.exit("run: missing " + ", ".join(missing)
+                 + " (scripts/run.sh installs and builds them)")
 
 
 def run(args) -> int:
@@ -119,8 +121,9 @@ def run(args) -> int:
         env = {"MIN_WAIT_SECONDS": "1", "MAX_WAIT_SECONDS": "2",
                "NOTIFY_ON_SUCCESS": "true" if args.notify_on_success else "false"}
         stack.start(poller_env=env)
-        say(f"  up in {stack.timings['stack_start_s']} s: QuickSight emulator {stack.emulator_url}, "
-            f"moto {stack.moto_url}, front {stack.front_url}; logs in {log_dir}")
+        say(f"  up in {stack.timings['stack_start_s']} s: QuickSight emulator "
+            f"{stack.emulator_url}, moto {stack.moto_url}, front {stack.front_url}; "
+            f"logs in {log_dir}")
         say(f"  poller settings: {json.dumps(env)} (SNS topic {stack.topic_arn})")
 
         arns = {}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned e2e/lint tooling into the repository, idempotently:
-#   .venv/          requirements/e2e.txt  (moto[server], boto3, cargo-lambda, ziglang, cfn-lint, pytest)
+#   .venv/          requirements/e2e.txt  (moto[server], boto3, cargo-lambda, ziglang, cfn-lint, pytest,
+#                                          psutil, ruff)
 #   .venv-sam/      requirements/sam.txt  (aws-sam-cli; it pins another boto3, hence its own venv)
 #   .venv-checkov/  requirements/checkov.txt (checkov; its pins clash with moto's too)
 #   node_modules/   package-lock.json     (asl-validator, via npm ci)
@@ -89,7 +90,7 @@ main() {
       checkov) install_venv "$ROOT/.venv-checkov" "$ROOT/requirements/checkov.txt" ;;
       node) install_node ;;
       --relock) relock ;;
-      -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; return 0 ;;
+      -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; return 0 ;;
       *) log "unknown part: $part"; return 2 ;;
     esac
   done

@@ -1,6 +1,6 @@
 """pytest fixtures of the end-to-end suite. The stack itself (processes, clients, helpers) lives
-in stack.py, which scripts/run.sh imports too; its names are re-exported here, so test modules
-keep importing them from conftest.
+in the harness package (harness/, at the repository's root, on sys.path through pyproject.toml's
+pytest `pythonpath`), which scripts/run.py uses too.
 
 Env: CARGO_TARGET_DIR (default ~/.cache/quicksight-snapshot-poller/target),
      E2E_REQUIRE_BINARIES=1 (fail instead of skip when the Rust binaries are missing; CI),
@@ -17,12 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from stack import (  # noqa: F401  (re-exported for the test modules)
-    ACCOUNT, ASL_PATH, CARGO_TARGET_DIR, DEFAULT_POLLER_ENV, EMULATOR_BIN, FUNCTION_ARN,
-    FUNCTION_NAME, FUNCTION_TIMEOUT, POLLER_BIN, REGION, ROOT, VENV_BIN, Execution, Service, Stack, base_env,
-    fast_capacity_definition, fast_retry_definition, free_port, http_json, job_reference, load_definition,
-    start_emulator, start_prebuilt_poller, wait_for_tcp,
-)
+from harness.env import CARGO_TARGET_DIR, EMULATOR_BIN, POLLER_BIN, ROOT, VENV_BIN
+from harness.stack import Stack
 
 
 def require_binaries(*paths: Path):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FUNCTION_NAME, ROOT, VENV_BIN, base_env
+from harness.env import ROOT, VENV_BIN, base_env
+from harness.stack import FUNCTION_NAME
 
 EVENTS = ROOT / "events"
 INVALID_DIR = EVENTS / "invalid"
@@ -89,7 +90,8 @@ def test_a_valid_event_answers_with_a_status_for_the_sample_job(sample_job, even
         json.loads(event.read_text()))
     assert {(o["status"], o["jobStatus"]) for o in jobs} == {("IN_PROGRESS", "RUNNING")}
     sample = next(o for o in jobs if o["job"]["snapshotJobId"] == SAMPLE["snapshotJobId"])
-    assert sample["job"]["arn"].endswith(":dashboard/sales-dashboard/snapshot-job/daily-export-2026-11-28")
+    assert sample["job"]["arn"].endswith(
+        ":dashboard/sales-dashboard/snapshot-job/daily-export-2026-11-28")
     if event.name == "previous-output.json":  # attempt counts on from the previous output
         assert sample["attempt"] == json.loads(event.read_text())["attempt"] + 1
     [job] = [j for j in sample_job.emulator("GET", "calls")["jobs"]

@@ -5,9 +5,10 @@ lost answers), a FIFO topic, and the runtime emulator restarted mid-run. Every s
 execution's end, the polls the emulator counted, the output and the SNS messages read back from
 the SQS subscription.
 
-The poller runs with MIN/MAX_WAIT_SECONDS=1 and SDK_MAX_ATTEMPTS=1 (see stack.DEFAULT_POLLER_ENV:
-one HTTP attempt per AWS call, so every injected fault fails exactly one invocation); a test that
-needs other settings restarts the function side with them (`poller_env`), which is a cold start.
+The poller runs with MIN/MAX_WAIT_SECONDS=1 and SDK_MAX_ATTEMPTS=1 (see DEFAULT_POLLER_ENV in
+harness/stack.py: one HTTP attempt per AWS call, so every injected fault fails exactly one
+invocation); a test that needs other settings restarts the function side with them
+(`poller_env`), which is a cold start.
 Tests with more than two Step Functions retries use a copy of the definition whose retry waits
 are cut to a second (`fast_retry_machine`); the others run the real definition.
 """
@@ -21,16 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACCOUNT, FUNCTION_TIMEOUT, ROOT, fast_retry_definition, job_reference
+from harness.definition import fast_retry_definition, job_reference
+from harness.env import ACCOUNT, ROOT
+from harness.stack import FUNCTION_TIMEOUT
 
 SOAK_REPORT = Path(ROOT / ".e2e" / "soak.json")
 FAILED_INFO = {"ErrorType": "DASHBOARD_ACCESS_DENIED", "ErrorMessage": "lost access"}
-
-
-def add_job(stack, job_id: str, dashboard_id: str = "dash-1", **spec) -> str:
-    """Scripts a job in the QuickSight emulator; returns its ARN."""
-    body = {"awsAccountId": ACCOUNT, "dashboardId": dashboard_id, "snapshotJobId": job_id, **spec}
-    return stack.emulator("POST", "jobs", body)["arn"]
 
 
 def calls_of(stack, job_id: str) -> dict:
@@ -86,13 +83,13 @@ def fifo_tap(poller_stack) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------
 # QuickSight faults
 # --------------------------------------------------------------------------------------------
-def test_quicksight_slower_than_the_sdk_attempt_timeout_is_retried_as_unavailable_and_still_succeeds_without_a_notice(
+def test_quicksight_slower_than_the_attempt_timeout_is_retried_then_succeeds(
         stack, poller_env):
     poller_env(SDK_ATTEMPT_TIMEOUT_MS="300", SDK_OPERATION_TIMEOUT_MS="1000")
     # Born COMPLETED: whether the emulator counts a describe whose caller hung up as an answered
     # poll (it moves the timeline) depends on when hyper notices the hang-up, so a timeline that
     # can move would make the outputs depend on timing.
-    add_job(stack, "slow", queuedPolls=0, runningPolls=0, outcome="COMPLETED", faults=[
+    stack.add_job("slow", queuedPolls=0, runningPolls=0, outcome="COMPLETED", faults=[
         {"operation": "describe", "kind": "delay", "delayMs": 1500, "count": 2},
         {"operation": "result", "kind": "delay", "delayMs": 1500, "count": 1},
     ])
@@ -108,7 +105,8 @@ def test_quicksight_slower_than_the_sdk_attempt_timeout_is_retried_as_unavailabl
         for operation in ("DescribeDashboardSnapshotJob", "DescribeDashboardSnapshotJob",
                           "DescribeDashboardSnapshotJobResult")]
     [output] = ex.lambda_outputs()
-    assert (output["status"], output["jobStatus"], output["attempt"]) == ("SUCCEEDED", "COMPLETED", 1)
+    assert (output["status"], output["jobStatus"], output["attempt"]) == (
+        "SUCCEEDED", "COMPLETED", 1)
     assert output == ex.output
     assert output["error"] is None and output["notification"] is None
     assert output["results"] and all(r["s3Uri"] for r in output["results"])
@@ -117,13 +115,14 @@ def test_quicksight_slower_than_the_sdk_attempt_timeout_is_retried_as_unavailabl
     invocations = stack.lambda_invocations()
     assert [i["errorType"] for i in invocations] == ["QuickSightUnavailable"] * 3 + [None]
     # every invocation answered, well before the Lambda deadline (the front's 30 s)
-    assert all(i["status"] == 200 and i["ms"] < FUNCTION_TIMEOUT * 1000 for i in invocations), invocations
+    assert all(i["status"] == 200 and i["ms"] < FUNCTION_TIMEOUT * 1000
+               for i in invocations), invocations
     assert stack.sns_messages() == []
 
 
-def test_dropped_connections_and_garbled_or_incomplete_answers_are_retried_as_unavailable_and_notify_once(
+def test_dropped_or_garbled_answers_are_retried_as_unavailable_and_notify_once(
         stack, fast_retry_machine):
-    add_job(stack, "garbled", queuedPolls=0, runningPolls=1, outcome="FAILED",
+    stack.add_job("garbled", queuedPolls=0, runningPolls=1, outcome="FAILED",
             errorInfo=FAILED_INFO, faults=[
                 {"operation": "describe", "kind": "drop", "count": 1},
                 {"operation": "describe", "kind": "malformed", "count": 1},  # JSON cut in half
@@ -159,7 +158,7 @@ def test_dropped_connections_and_garbled_or_incomplete_answers_are_retried_as_un
 
 
 def test_an_unknown_job_status_keeps_the_loop_polling_until_the_job_completes(stack):
-    add_job(stack, "cancelling", queuedPolls=0, runningPolls=1, outcome="COMPLETED", faults=[
+    stack.add_job("cancelling", queuedPolls=0, runningPolls=1, outcome="COMPLETED", faults=[
         {"operation": "describe", "kind": "unknown-status", "count": 2}])  # JobStatus CANCELLING
     ex = stack.start_execution("cancelling", job_reference("cancelling"))
 
@@ -178,13 +177,13 @@ def test_an_unknown_job_status_keeps_the_loop_polling_until_the_job_completes(st
 # --------------------------------------------------------------------------------------------
 # SNS faults
 # --------------------------------------------------------------------------------------------
-def test_sns_slower_than_the_sdk_attempt_timeout_fails_the_poll_as_notification_failed_and_notifies_exactly_once(
+def test_sns_slower_than_the_attempt_timeout_is_retried_and_notifies_once(
         stack, poller_env):
     poller_env(SDK_ATTEMPT_TIMEOUT_MS="500", SDK_OPERATION_TIMEOUT_MS="1500")
-    add_job(stack, "sns-slow", queuedPolls=0, runningPolls=0, outcome="FAILED",
+    stack.add_job("sns-slow", queuedPolls=0, runningPolls=0, outcome="FAILED",
             errorInfo=FAILED_INFO)
     # Held 2 s: the poller gives up after 500 ms and hangs up; the front then drops the request.
-    stack.front_faults({"snsPublishDelays": 2, "snsPublishDelayMs": 2000})
+    stack.front_faults([{"operation": "publish", "kind": "delay", "delayMs": 2000, "count": 2}])
     ex = stack.start_execution("sns-slow", job_reference("sns-slow"))
 
     assert ex.status == "FAILED", ex.summary()
@@ -205,11 +204,12 @@ def test_sns_slower_than_the_sdk_attempt_timeout_fails_the_poll_as_notification_
     assert message["envelope"]["MessageId"] == output["notification"]["messageId"]
 
 
-def test_sns_throttling_fails_the_poll_as_notification_failed_and_each_failed_job_is_notified_exactly_once(stack):
+def test_sns_throttling_is_retried_and_each_failed_job_is_notified_once(stack):
     jobs = ["throttled-a", "throttled-b", "throttled-c"]
     for job in jobs:
-        add_job(stack, job, queuedPolls=0, runningPolls=0, outcome="FAILED", errorInfo=FAILED_INFO)
-    stack.front_faults({"snsPublishThrottles": 3})  # HTTP 400 Throttling, whichever jobs get them
+        stack.add_job(job, queuedPolls=0, runningPolls=0, outcome="FAILED", errorInfo=FAILED_INFO)
+    # HTTP 400 Throttling, whichever jobs get them
+    stack.front_faults([{"operation": "publish", "error": "Throttling", "count": 3}])
     arns = {job: stack.begin_execution(job, job_reference(job)) for job in jobs}
     executions = {job: stack.wait_execution(arn, job) for job, arn in arns.items()}
 
@@ -227,24 +227,25 @@ def test_sns_throttling_fails_the_poll_as_notification_failed_and_each_failed_jo
         assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
     assert throttled == 3
     publishes = stack.front_publishes()
-    assert Counter((p["fault"], p["status"]) for p in publishes) == {("throttle", 400): 3,
+    assert Counter((p["fault"], p["status"]) for p in publishes) == {("Throttling", 400): 3,
                                                                      (None, 200): 3}
     messages = stack.sns_messages()
     by_job = Counter(m["message"]["job"]["snapshotJobId"] for m in messages)
     assert by_job == {job: 1 for job in jobs}
     for message in messages:
         ex = executions[message["message"]["job"]["snapshotJobId"]]
-        assert message["envelope"]["MessageId"] == ex.lambda_outputs()[-1]["notification"]["messageId"]
+        last = ex.lambda_outputs()[-1]
+        assert message["envelope"]["MessageId"] == last["notification"]["messageId"]
 
 
-def test_a_lost_publish_answer_on_a_fifo_topic_is_deduplicated_to_exactly_one_message(
+def test_a_lost_publish_answer_on_a_fifo_topic_is_deduplicated_to_one_message(
         stack, poller_env, fifo_tap):
     topic_arn, queue_url = fifo_tap
     poller_env(SNS_TOPIC_ARN=topic_arn)
-    add_job(stack, "fifo-lost", queuedPolls=0, runningPolls=0, outcome="FAILED",
+    stack.add_job("fifo-lost", queuedPolls=0, runningPolls=0, outcome="FAILED",
             errorInfo=FAILED_INFO)
     # moto publishes the first notice, the poller hears HTTP 500: NotificationFailed, retried
-    stack.front_faults({"snsPublishLostAnswers": 1})
+    stack.front_faults([{"operation": "publish", "kind": "lost-answer", "count": 1}])
     ex = stack.start_execution("fifo-lost", job_reference("fifo-lost"))
 
     assert ex.status == "FAILED", ex.summary()
@@ -268,10 +269,10 @@ def test_a_lost_publish_answer_on_a_fifo_topic_is_deduplicated_to_exactly_one_me
     assert stack.sns_messages() == []  # nothing on the standard topic
 
 
-def test_a_lost_publish_answer_on_a_standard_topic_delivers_the_notice_twice_at_least_once(stack):
-    add_job(stack, "standard-lost", queuedPolls=0, runningPolls=0, outcome="FAILED",
+def test_a_lost_publish_answer_on_a_standard_topic_delivers_the_notice_twice(stack):
+    stack.add_job("standard-lost", queuedPolls=0, runningPolls=0, outcome="FAILED",
             errorInfo=FAILED_INFO)
-    stack.front_faults({"snsPublishLostAnswers": 1})
+    stack.front_faults([{"operation": "publish", "kind": "lost-answer", "count": 1}])
     ex = stack.start_execution("standard-lost", job_reference("standard-lost"))
 
     assert ex.status == "FAILED", ex.summary()
@@ -293,10 +294,10 @@ def test_a_lost_publish_answer_on_a_standard_topic_delivers_the_notice_twice_at_
 # --------------------------------------------------------------------------------------------
 # the runtime emulator restarted mid-run
 # --------------------------------------------------------------------------------------------
-def test_the_runtime_emulator_restarted_while_an_execution_waits_is_ridden_out_by_the_lambda_service_retry(
+def test_a_runtime_restarted_while_an_execution_waits_is_ridden_out_by_retry(
         stack, poller_env):
     poller_env(MIN_WAIT_SECONDS="3", MAX_WAIT_SECONDS="3")  # a Wait long enough to stop it in
-    add_job(stack, "restart", queuedPolls=1, runningPolls=1, outcome="COMPLETED")
+    stack.add_job("restart", queuedPolls=1, runningPolls=1, outcome="COMPLETED")
     arn = stack.begin_execution("restart", job_reference("restart"))
     deadline = time.monotonic() + 30
     while not any(e["type"] == "WaitStateEntered" for e in stack.history(arn)):
@@ -344,10 +345,10 @@ SOAK_EXPECTED = {  # outcome -> (execution status, last output status, execution
 }
 
 
-def test_a_soak_of_thirty_concurrent_executions_against_quicksight_throttling_at_ten_calls_a_second_ends_each_as_expected_and_notifies_each_failure_once(
+def test_a_soak_of_thirty_throttled_executions_ends_each_as_expected(
         stack, poller_env):
     poller_env(JOB_DEADLINE_SECONDS=str(SOAK_DEADLINE_SECONDS))
-    stack.emulator("POST", "faults", {"throttleRps": 10})
+    stack.emulator_faults(throttleRps=10)
     outcomes = {}
     for outcome, count in SOAK_JOBS.items():
         for i in range(count):
@@ -358,14 +359,15 @@ def test_a_soak_of_thirty_concurrent_executions_against_quicksight_throttling_at
                 spec["errorInfo"] = FAILED_INFO
             if outcome == "NEVER":
                 spec.update(queuedPolls=0, ageSeconds=SOAK_NEVER_AGE_SECONDS)
-            add_job(stack, job, dashboard_id=f"dash-{i % 4}", **spec)
+            stack.add_job(job, dashboard_id=f"dash-{i % 4}", **spec)
 
     started = time.monotonic()
     arns = {job: stack.begin_execution(job, job_reference(job, f"dash-{int(job[-2:]) % 4}"))
             for job in outcomes}
     executions = {}
     for job, arn in arns.items():  # one bound for the whole soak
-        executions[job] = stack.wait_execution(arn, job, timeout=max(1.0, 180 - (time.monotonic() - started)))
+        left = 180 - (time.monotonic() - started)
+        executions[job] = stack.wait_execution(arn, job, timeout=max(1.0, left))
     duration = time.monotonic() - started
 
     calls = stack.emulator("GET", "calls")
@@ -387,7 +389,8 @@ def test_a_soak_of_thirty_concurrent_executions_against_quicksight_throttling_at
         "mostRetriesOfOnePoll": max(longest_retry_run(ex) for ex in executions.values()),
         "notifications": len(messages),
         "notificationsByStatus": dict(Counter(m["attributes"].get("status") for m in messages)),
-        "stateMachineNotices": sum(m["attributes"].get("source") == "state-machine" for m in messages),
+        "stateMachineNotices": sum(m["attributes"].get("source") == "state-machine"
+                                   for m in messages),
         "durationSeconds": round(duration, 1),
         "throttleRps": 10,
         "jobDeadlineSeconds": SOAK_DEADLINE_SECONDS,
@@ -408,7 +411,8 @@ def test_a_soak_of_thirty_concurrent_executions_against_quicksight_throttling_at
         # every invocation made one describe (throttled or answered); a result call was made by
         # the last poll of a finished job and by each poll whose result call was throttled
         failures = ex.task_failures()
-        throttled_results = sum("DescribeDashboardSnapshotJobResult" in cause for _, cause in failures)
+        throttled_results = sum("DescribeDashboardSnapshotJobResult" in cause
+                                for _, cause in failures)
         assert calls_of(stack, job) == {
             "describe": len(outputs) + len(failures),
             "result": throttled_results + (outcomes[job] != "NEVER"),

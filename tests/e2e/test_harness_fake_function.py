@@ -1,33 +1,23 @@
-"""The whole chain without the Rust build: moto's Step Functions executor -> lambda_front ->
-`cargo lambda watch --only-lambda-apis` -> tests/e2e/fake_function.py. Proves that Retry and
+"""The whole chain without the Rust build: moto's Step Functions executor -> the Lambda front ->
+`cargo lambda watch --only-lambda-apis` -> harness/fake_function.py. Proves that Retry and
 Catch match the function's own errorType, that the Choice/Wait loop, ErrorPath/CausePath and
 the sns:publish failure path work in moto, and that the harness starts and stops cleanly."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import Service, Stack, job_reference
-
-FAKE = Path(__file__).with_name("fake_function.py")
+from harness import fake_function
+from harness.definition import job_reference
 
 
 @pytest.fixture(scope="module")
 def fake(make_stack, log_dir):
     script = log_dir / "fake-script.json"
     script.write_text("{}")
-
-    def start_fake(stack: Stack, env: dict[str, str]) -> Service:
-        proc_env = dict(env)
-        proc_env.update({"AWS_LAMBDA_RUNTIME_API": stack.runtime_api, "FAKE_SCRIPT": str(script),
-                         "PATH": "/usr/bin:/bin"})
-        return stack._spawn("fake-function", [sys.executable, str(FAKE)], env=proc_env)
-
-    stack = make_stack(function=start_fake, with_emulator=False)
+    stack = make_stack(function=fake_function.starter(script), with_emulator=False)
 
     def run(name: str, steps: list[dict], timeout: float = 60):
         stack.reset()

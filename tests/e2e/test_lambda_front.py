@@ -1,4 +1,4 @@
-"""scripts/lambda_front.py on its own: a fake runtime emulator that answers like
+"""The Lambda front (harness/front/) on its own: a fake runtime emulator that answers like
 `cargo lambda watch`, a fake moto, and boto3's Lambda client as the caller (moto's executor uses
 the same client, so what boto3 reports here is what a Retry/Catch sees)."""
 
@@ -10,9 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import ROOT, Service, http_json
-
-FRONT = ROOT / "scripts" / "lambda_front.py"
+from harness.services import Service, free_port, http_json
+from harness.stack import front_argv
 
 
 class Recorder(ThreadingHTTPServer):
@@ -25,7 +24,7 @@ class Recorder(ThreadingHTTPServer):
 
     @property
     def address(self) -> str:
-        return "127.0.0.1:%d" % self.server_address[1]
+        return f"127.0.0.1:{self.server_address[1]}"
 
 
 class RecordingHandler(BaseHTTPRequestHandler):
@@ -62,9 +61,8 @@ def front(tmp_path):
             threading.Thread(target=srv.serve_forever, daemon=True).start()
             started.append(srv)
         extra = ["--quicksight", quicksight.address] if quicksight else []
-        svc = Service("front", ["python3", str(FRONT), "--moto", moto.address,
-                                "--runtime", runtime_address or runtime.address, *extra], tmp_path,
-                      first_line=True)
+        argv = front_argv(moto.address, runtime_address or runtime.address, *extra)
+        svc = Service("front", argv, tmp_path, first_line=True)
         started.append(svc)
         url = svc.read_first_line(10).removeprefix("listening on ")
         return url, runtime, moto
@@ -88,7 +86,8 @@ def lambda_client(url):
 
 
 def test_a_handler_error_becomes_200_with_x_amz_function_error_and_the_same_body(front):
-    error = json.dumps({"errorType": "QuickSightThrottled", "errorMessage": "Rate exceeded"}).encode()
+    error = json.dumps({"errorType": "QuickSightThrottled",
+                        "errorMessage": "Rate exceeded"}).encode()
     url, runtime, _ = front(runtime_replies=[(500, {"Content-Type": "application/json"}, error)])
     resp = lambda_client(url).invoke(
         FunctionName="arn:aws:lambda:us-east-1:123456789012:function:my-poller:live",
@@ -105,7 +104,8 @@ def test_a_handler_error_becomes_200_with_x_amz_function_error_and_the_same_body
 
 
 def test_a_success_passes_through_with_an_executed_version(front):
-    url, _, _ = front(runtime_replies=[(200, {"Content-Type": "application/json"}, b'{"status":"SUCCEEDED"}')])
+    url, _, _ = front(runtime_replies=[(200, {"Content-Type": "application/json"},
+                                        b'{"status":"SUCCEEDED"}')])
     resp = lambda_client(url).invoke(FunctionName="quicksight-snapshot-poller", Payload=b"{}")
     assert resp["StatusCode"] == 200
     assert "FunctionError" not in resp
@@ -126,7 +126,6 @@ def test_an_error_reply_without_error_type_is_not_disguised_as_a_function_error(
 
 def test_an_unreachable_runtime_is_a_named_service_error_that_retry_does_not_match(front):
     from botocore.exceptions import ClientError
-    from conftest import free_port
 
     url, _, _ = front(runtime_address=f"127.0.0.1:{free_port()}")
     with pytest.raises(ClientError) as info:
@@ -136,12 +135,13 @@ def test_an_unreachable_runtime_is_a_named_service_error_that_retry_does_not_mat
 
 
 def test_everything_else_is_proxied_verbatim_to_moto(front):
-    url, runtime, moto = front(moto_replies=[(200, {"Content-Type": "text/xml", "x-amzn-requestid": "r1"},
-                                              b"<PublishResponse/>")])
+    url, runtime, moto = front(moto_replies=[
+        (200, {"Content-Type": "text/xml", "x-amzn-requestid": "r1"}, b"<PublishResponse/>")])
     import urllib.request
 
     req = urllib.request.Request(url + "/?Action=Publish", data=b"TopicArn=t&Message=m",
-                                 method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"})
+                                 method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.status == 200
         assert resp.headers["x-amzn-requestid"] == "r1"
@@ -150,6 +150,9 @@ def test_everything_else_is_proxied_verbatim_to_moto(front):
     assert (sent["method"], sent["path"], sent["body"]) == ("POST", "/?Action=Publish",
                                                             b"TopicArn=t&Message=m")
     assert runtime.requests == []
+
+
+PUBLISHED = (200, {"Content-Type": "text/xml"}, b"<PublishResponse/>")  # moto's answer
 
 
 def post_form(url: str, form: str):
@@ -186,10 +189,11 @@ def test_snapshot_job_paths_go_to_the_quicksight_emulator_and_other_paths_to_mot
     assert runtime.requests == []
 
 
-def test_the_publish_fault_switch_fails_exactly_n_publishes_then_proxies_again(front):
-    url, _, moto = front(moto_replies=[(200, {"Content-Type": "text/xml"}, b"<PublishResponse/>")] * 2)
-    assert http_json("POST", url + "/_lambda_front/faults", {"snsPublishErrors": 2}) == {
-        "snsPublishErrors": 2, "snsPublishFailed": 0}
+def test_publish_faults_fail_exactly_n_publishes_then_proxy_again(front):
+    url, _, moto = front(moto_replies=[PUBLISHED] * 2)
+    armed = {"operation": "publish", "error": "InternalError", "count": 2}
+    assert http_json("POST", url + "/_lambda_front/faults", {"faults": [armed]}) == {
+        "faults": [armed], "injected": 0}
 
     other = post_form(url, "Action=ListTopics")  # not a Publish: untouched
     first = post_form(url, "Action=Publish&TopicArn=t&Message=m")
@@ -201,8 +205,43 @@ def test_the_publish_fault_switch_fails_exactly_n_publishes_then_proxies_again(f
     assert third == (200, b"<PublishResponse/>")
     assert [r["body"] for r in moto.requests] == [b"Action=ListTopics",
                                                   b"Action=Publish&TopicArn=t&Message=m"]
-    assert http_json("GET", url + "/_lambda_front/faults") == {"snsPublishErrors": 0,
-                                                              "snsPublishFailed": 2}
+    assert http_json("GET", url + "/_lambda_front/faults") == {
+        "faults": [{**armed, "count": 0}], "injected": 2}
     http_json("POST", url + "/_lambda_front/reset")
-    assert http_json("GET", url + "/_lambda_front/faults") == {"snsPublishErrors": 0,
-                                                              "snsPublishFailed": 0}
+    assert http_json("GET", url + "/_lambda_front/faults") == {"faults": [], "injected": 0}
+
+
+def test_publish_faults_are_consumed_in_the_order_given(front):
+    url, _, moto = front(moto_replies=[PUBLISHED])
+    http_json("POST", url + "/_lambda_front/faults", {"faults": [
+        {"operation": "publish", "error": "Throttling", "count": 1},
+        {"error": "InternalError", "count": 1},  # operation "any"
+        {"operation": "publish", "kind": "lost-answer", "count": 1}]})
+
+    answers = [post_form(url, f"Action=Publish&TopicArn=t&Message=m{n}") for n in range(4)]
+
+    assert [status for status, _ in answers] == [400, 500, 500, 200]
+    assert b"<Code>Throttling</Code>" in answers[0][1]
+    assert all(b"<Code>InternalError</Code>" in body for _, body in answers[1:3])
+    publishes = http_json("GET", url + "/_lambda_front/publishes")
+    assert [(p["fault"], p["forwarded"], p["status"]) for p in publishes] == [
+        ("Throttling", False, 400), ("InternalError", False, 500), ("lost-answer", True, 500),
+        (None, True, 200)]
+    assert [r["body"] for r in moto.requests] == [b"Action=Publish&TopicArn=t&Message=m2",
+                                                  b"Action=Publish&TopicArn=t&Message=m3"]
+    assert http_json("GET", url + "/_lambda_front/faults")["injected"] == 3
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"faults": [{"operation": "describe", "error": "InternalError"}]},
+     "faults[0]: unknown fault operation 'describe'"),
+    ({"faults": [{"operation": "publish", "kind": "drop"}]}, "faults[0]: unknown fault kind"),
+    ({"faults": [{"error": "Throttling"}, {"kind": "delay"}]}, 'faults[1]: a "delay" fault needs'),
+    ({"snsPublishErrors": 2}, 'expected {"faults": [fault, ...]}'),
+])
+def test_a_fault_the_front_cannot_inject_is_refused_with_the_reason(front, body, reason):
+    url, _, _ = front()
+    with pytest.raises(AssertionError, match="-> 400: ") as info:
+        http_json("POST", url + "/_lambda_front/faults", body)
+    assert reason in json.loads(str(info.value).split("-> 400: ", 1)[1])["message"]
+    assert http_json("GET", url + "/_lambda_front/faults") == {"faults": [], "injected": 0}

@@ -13,10 +13,13 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from conftest import CARGO_TARGET_DIR, require_binaries
+from harness.env import CARGO_TARGET_DIR
+
+from conftest import require_binaries
 
 PRESIGN_BIN = CARGO_TARGET_DIR / "debug" / "examples" / "presign"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "ASIAEXAMPLEKEY", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "ASIAEXAMPLEKEY",
+               "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEB/session+token=="}
 SIGNED_AT = datetime.datetime(2027, 1, 15, 8, 0, 0)  # 1,800,000,000 s after the epoch
 
@@ -24,12 +27,13 @@ SIGNED_AT = datetime.datetime(2027, 1, 15, 8, 0, 0)  # 1,800,000,000 s after the
 def ours(uri: str, region: str, partition: str = "aws", expires: int = 3600) -> str:
     require_binaries(PRESIGN_BIN)
     done = subprocess.run([str(PRESIGN_BIN), uri, region, partition, "1800000000", str(expires)],
-                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **CREDENTIALS},
-                          timeout=30, check=True)
+                          capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **CREDENTIALS}, timeout=30, check=True)
     return done.stdout.strip()
 
 
-def botocores(bucket: str, key: str, region: str, expires: int = 3600, style: str = "virtual") -> str:
+def botocores(bucket: str, key: str, region: str, expires: int = 3600,
+              style: str = "virtual") -> str:
     session = botocore.session.get_session()
     client = session.create_client(
         "s3", region_name=region, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -50,7 +54,8 @@ def same_link(a: str, b: str):
 @pytest.mark.parametrize("key", ["daily/report.pdf", "2026-11/sales report (EMEA)+final.csv",
                                  "unicodé/Übersicht.xlsx"])
 def test_a_link_is_what_botocore_signs_for_the_same_object_and_time(key):
-    same_link(ours(f"s3://qs-exports/{key}", "eu-west-1"), botocores("qs-exports", key, "eu-west-1"))
+    same_link(ours(f"s3://qs-exports/{key}", "eu-west-1"),
+              botocores("qs-exports", key, "eu-west-1"))
 
 
 def test_a_dotted_bucket_is_signed_path_style_as_botocore_does():

@@ -11,12 +11,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ASL_PATH = ROOT / "statemachine" / "poller.asl.json"
+from harness.env import ASL_PATH, ROOT
+
 TEMPLATE_PATH = ROOT / "template.yaml"
 ERROR_TYPES_JSON = ROOT / "statemachine" / "error-types.json"
 
@@ -56,7 +55,8 @@ def transitions(state: dict) -> list[tuple[str, str]]:
 
 def dangling_targets(definition: dict) -> list[str]:
     states = definition["States"]
-    problems = [] if definition.get("StartAt") in states else [f"StartAt -> {definition.get('StartAt')!r}"]
+    start = definition.get("StartAt")
+    problems = [] if start in states else [f"StartAt -> {start!r}"]
     for name, state in states.items():
         for where, target in transitions(state):
             if target not in states:
@@ -125,7 +125,8 @@ def choice_targets(choice: dict, status: str) -> set[str]:
 def _rule_mentions_status(rule: dict, status: str) -> bool:
     if rule.get("Variable") == "$.status" and rule.get("StringEquals") == status:
         return True
-    return any(_rule_mentions_status(sub, status) for sub in rule.get("And", []) + rule.get("Or", []))
+    return any(_rule_mentions_status(sub, status)
+               for sub in rule.get("And", []) + rule.get("Or", []))
 
 
 def _rule_conditions(rule: dict) -> list[dict]:
@@ -200,7 +201,7 @@ def test_every_non_terminal_state_has_a_way_out(asl):
     assert states_without_exit(asl) == []
 
 
-def test_poll_invokes_the_substituted_function_with_the_whole_state_and_keeps_only_the_payload(asl):
+def test_poll_invokes_the_function_with_the_whole_state_keeping_the_payload(asl):
     poll = asl["States"][poll_name(asl)]
     assert poll["Type"] == "Task"
     assert poll["Resource"] == "arn:aws:states:::lambda:invoke"
@@ -209,7 +210,7 @@ def test_poll_invokes_the_substituted_function_with_the_whole_state_and_keeps_on
     assert asl["States"][poll["Next"]]["Type"] == "Choice"
 
 
-def test_poll_retries_lambda_service_errors_and_the_pollers_retryable_errors_with_backoff(asl):
+def test_poll_retries_lambda_service_errors_and_retryable_errors_with_backoff(asl):
     poll = asl["States"][poll_name(asl)]
     retried = {}
     for retrier in poll["Retry"]:
@@ -242,18 +243,20 @@ def test_poll_catches_everything_into_the_notifying_failure_path_keeping_its_inp
         assert publishes, f"catcher {c['ErrorEquals']} reaches no sns:publish"
 
 
-def test_the_failure_notice_goes_to_the_substituted_topic_and_cannot_fail_on_a_missing_path(asl):
+def test_the_failure_notice_goes_to_the_topic_and_survives_a_missing_path(asl):
     states = asl["States"]
-    notify = {n: s for n, s in states.items() if s.get("Resource") == "arn:aws:states:::sns:publish"}
+    notify = {n: s for n, s in states.items()
+              if s.get("Resource") == "arn:aws:states:::sns:publish"}
     assert set(notify) == {"PublishFailure", "PublishFailureFifo"}
     # The Pass before them gives the caught error a Cause (only Error is certain in a caught
     # error, and a missing path is States.Runtime, which no Catch handles: the notice lost).
     default = states["NotifyFailure"]
     assert default["Type"] == "Pass" and default["Result"] == {"Cause": ""}
     prepare = states[default["Next"]]
-    assert prepare["Type"] == "Pass" and prepare["ResultPath"] == default["ResultPath"] == "$.notice"
+    assert prepare["Type"] == "Pass"
+    assert prepare["ResultPath"] == default["ResultPath"] == "$.notice"
     assert prepare["Parameters"]["failure.$"] == "States.JsonMerge($.notice, $.failure, false)"
-    for name, task in notify.items():
+    for task in notify.values():
         params = task["Parameters"]
         assert params["TopicArn"] == "${FailureTopicArn}"
         paths = re.findall(r'"[^"]+\.\$": "(\$[^"]*)"', json.dumps(params))
@@ -265,10 +268,12 @@ def test_the_failure_notice_goes_to_the_substituted_topic_and_cannot_fail_on_a_m
         assert task["ResultPath"] not in ("$", None) and task["ResultPath"] != "$.failure"
         for c in task.get("Catch", []):
             assert states[c["Next"]]["Type"] == "Fail", "an SNS outage must still end the execution"
-    assert {"MessageGroupId.$", "MessageDeduplicationId.$"} <= set(notify["PublishFailureFifo"]["Parameters"])
-    assert not {"MessageGroupId.$", "MessageDeduplicationId.$"} & set(notify["PublishFailure"]["Parameters"])
+    fifo_ids = {"MessageGroupId.$", "MessageDeduplicationId.$"}
+    assert fifo_ids <= set(notify["PublishFailureFifo"]["Parameters"])
+    assert not fifo_ids & set(notify["PublishFailure"]["Parameters"])
     [rule] = states[prepare["Next"]]["Choices"]
-    assert rule == {"Variable": "$.notice.topic", "StringMatches": "*.fifo", "Next": "PublishFailureFifo"}
+    assert rule == {"Variable": "$.notice.topic", "StringMatches": "*.fifo",
+                    "Next": "PublishFailureFifo"}
 
 
 def test_choice_routes_each_status_of_the_contract(asl):
@@ -311,7 +316,8 @@ def test_choice_guards_the_fields_later_states_read(asl):
 
 def test_wait_reads_wait_seconds_and_polls_again(asl):
     states = asl["States"]
-    waits = [(n, s) for n, s in states.items() if s["Type"] == "Wait" and "waitSeconds" in json.dumps(s)]
+    waits = [(n, s) for n, s in states.items()
+             if s["Type"] == "Wait" and "waitSeconds" in json.dumps(s)]
     assert len(waits) == 1
     name, wait = waits[0]
     assert wait == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": poll_name(asl)}
@@ -334,9 +340,11 @@ def test_the_definition_uses_exactly_the_substitutions_the_template_provides(asl
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     template = yaml.load(TEMPLATE_PATH.read_text(), Loader=Loader)
-    machines = {r["Properties"]["DefinitionUri"]: r["Properties"] for r in template["Resources"].values()
+    machines = {r["Properties"]["DefinitionUri"]: r["Properties"]
+                for r in template["Resources"].values()
                 if r["Type"] == "AWS::Serverless::StateMachine"}
-    assert set(machines) == {"statemachine/poller.asl.json", "statemachine/execution-ended.asl.json"}
+    assert set(machines) == {"statemachine/poller.asl.json",
+                             "statemachine/execution-ended.asl.json"}
     assert set(machines["statemachine/poller.asl.json"]["DefinitionSubstitutions"]) == SUBSTITUTIONS
     ended = ROOT / "statemachine" / "execution-ended.asl.json"
     assert placeholders(ended.read_text()) == set(
@@ -378,13 +386,15 @@ def test_a_start_request_starts_the_job_with_a_fresh_id_unless_it_names_one(asl)
     assert len(entry) == 1
     # the states before StartJob: an id derived from the execution (stable when it is redriven)
     # under whatever $.start says
-    before = [n for n in reachable(asl, entry[0]) if start_job in reachable(asl, n) and n != start_job]
+    before = [n for n in reachable(asl, entry[0])
+              if start_job in reachable(asl, n) and n != start_job]
     text = json.dumps([states[n] for n in before])
     assert '"SnapshotJobId.$": "States.Hash($$.Execution.Id, \'SHA-256\')"' in text
     assert "States.JsonMerge($.request, $.start, false)" in text  # the input's SnapshotJobId wins
     task = states[start_job]
     assert {k.removesuffix(".$") for k in task["Parameters"]} == {
-        "AwsAccountId", "DashboardId", "SnapshotJobId", "SnapshotConfiguration", "UserConfiguration"}
+        "AwsAccountId", "DashboardId", "SnapshotJobId", "SnapshotConfiguration",
+        "UserConfiguration"}
     assert paths_read(task) == {f"$.request.{k.removesuffix('.$')}" for k in task["Parameters"]}
 
 
@@ -408,8 +418,8 @@ def test_start_output_goes_unchanged_to_poll_and_its_failures_are_notified(asl):
     capacity = reachable(asl, caught["QuickSight.LimitExceededException"])
     assert start_job in capacity and any(states[n]["Type"] == "Wait" for n in capacity)
     # Retried with the same SnapshotJobId: throttling and internal failures only.
-    assert [[e for e in r["ErrorEquals"] if e.startswith("QuickSight.")] for r in task["Retry"]] == [
-        ["QuickSight.ThrottlingException", "QuickSight.InternalFailureException"]]
+    retried = [[e for e in r["ErrorEquals"] if e.startswith("QuickSight.")] for r in task["Retry"]]
+    assert retried == [["QuickSight.ThrottlingException", "QuickSight.InternalFailureException"]]
 
 
 def test_a_start_request_missing_a_field_start_job_reads_is_notified(asl):

@@ -5,12 +5,12 @@ import functools
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.env import POLLER_BIN, ROOT
+
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
 
@@ -85,7 +85,8 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "s3:GetObject",
     }
     [read] = [st for st in statements(role["Policies"]) if st["Action"] == "s3:GetObject"]
-    assert read["Resource"] == {"Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportPrefix}*"}
+    assert read["Resource"] == {
+        "Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportPrefix}*"}
 
 
 def test_download_links_are_granted_only_when_a_report_bucket_is_named():
@@ -106,7 +107,8 @@ def test_kms_grants_hold_only_through_sns_and_take_a_key_arn():
             "StringEquals": {"kms:ViaService": {"Sub": "sns.${AWS::Region}.amazonaws.com"}}}
     pattern = template()["Parameters"]["TopicKmsKeyId"]["AllowedPattern"]
     assert re.match(pattern, "alias/aws/sns")
-    assert re.match(pattern, "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assert re.match(pattern,
+                    "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
     assert not re.match(pattern, "alias/my-key"), "an alias matches no IAM resource"
 
 
@@ -128,12 +130,15 @@ def deployed(*overrides: str) -> dict:
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize("overrides", [(), ("TopicKmsKeyId=arn:aws:kms:us-east-1:123456789012:key/k",
-                                            "AllowStartSnapshotJob=true",
-                                            "ScheduledJobReference={}")])
+@pytest.mark.parametrize("overrides", [
+    (),
+    ("TopicKmsKeyId=arn:aws:kms:us-east-1:123456789012:key/k", "AllowStartSnapshotJob=true",
+     "ScheduledJobReference={}"),
+])
 def test_deployed_roles_carry_no_managed_policy_and_no_wildcard(overrides):
     resources = deployed(*overrides)["Resources"]
-    roles = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    roles = {name: r["Properties"] for name, r in resources.items()
+             if r["Type"] == "AWS::IAM::Role"}
     assert {"PollerRole", "PollerStateMachineRole"} <= set(roles), roles.keys()
     for name, role in roles.items():
         assert not role.get("ManagedPolicyArns"), f"{name}: {role.get('ManagedPolicyArns')}"
@@ -203,7 +208,6 @@ def test_failed_asynchronous_invocations_reach_the_topic_unless_it_is_fifo():
 
 def written_metrics() -> dict:
     """What the binary says its EMF lines hold (`--print-metrics`)."""
-    from stack import POLLER_BIN  # noqa: PLC0415  (the binary is needed here only)
     if not POLLER_BIN.exists():
         pytest.fail(f"missing {POLLER_BIN}: cargo build --workspace first")
     done = subprocess.run([str(POLLER_BIN), "--print-metrics"], capture_output=True, text=True,
@@ -215,13 +219,15 @@ def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_writ
     catalogue = written_metrics()
     dimensions_of = {m["name"]: m["dimensions"] for m in catalogue["metrics"]}
     resources = deployed()["Resources"]
-    alarms = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    alarms = {n: r["Properties"] for n, r in resources.items()
+              if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {"JobsFailedAlarm", "JobsTimedOutAlarm", "ThrottlingAlarm", "NotificationFailedAlarm",
             "FunctionErrorsAlarm", "ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm",
             "ExecutionsAbortedAlarm"} == set(alarms)
     watched = []
     for name, alarm in alarms.items():
-        metrics = [alarm] + [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        metrics = [alarm] + [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", [])
+                             if "MetricStat" in m]
         for metric in metrics:
             if "MetricName" not in metric:
                 continue
@@ -235,15 +241,18 @@ def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_writ
                     assert given["Outcome"] in catalogue["outcomes"], (name, given["Outcome"])
                 watched.append((metric["MetricName"], given.get("Outcome")))
             elif metric["Namespace"] == "AWS/States":
-                assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "PollerStateMachine"}}]
+                assert metric["Dimensions"] == [
+                    {"Name": "StateMachineArn", "Value": {"Ref": "PollerStateMachine"}}]
             else:
                 assert metric["Namespace"] == "AWS/Lambda", name
-                assert metric["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "PollerFunction"}}]
+                assert metric["Dimensions"] == [
+                    {"Name": "FunctionName", "Value": {"Ref": "PollerFunction"}}]
         assert alarm["AlarmActions"] == [{"Fn::If": ["CreatesAlarmTopic", {"Ref": "AlarmTopic"},
                                                      {"Ref": "AlarmTopicArn"}]}], name
         assert alarm["TreatMissingData"] == "notBreaching", name
-    for expected in [("JobsFailed", None), ("JobsTimedOut", None), ("Throttles", "QuickSightThrottled"),
-                     ("Polls", "NotificationFailed"), ("Polls", "NotificationRejected")]:
+    for expected in [("JobsFailed", None), ("JobsTimedOut", None),
+                     ("Throttles", "QuickSightThrottled"), ("Polls", "NotificationFailed"),
+                     ("Polls", "NotificationRejected")]:
         assert expected in watched, expected
 
 
@@ -251,11 +260,12 @@ def test_the_dashboard_plots_metrics_the_function_writes():
     catalogue = written_metrics()
     names = {m["name"] for m in catalogue["metrics"]}
     body = template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Sub"]
-    assert body.count("{QuickSightSnapshotPoller,Function,Outcome} Function=") == 4, "this stack only"
+    dimensions = "{QuickSightSnapshotPoller,Function,Outcome} Function="
+    assert body.count(dimensions) == 4, "this stack only"
     searched = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
     assert searched and searched <= names, searched
     listed = set(re.findall(r'\["QuickSightSnapshotPoller", "(\w+)"', body))
     assert listed and listed <= names, listed
-    substituted = (body.replace("${AWS::Region}", "us-east-1").replace("${PollerStateMachine}", "arn")
-                   .replace("${PollerFunction}", "poller"))
+    substituted = (body.replace("${AWS::Region}", "us-east-1")
+                   .replace("${PollerStateMachine}", "arn").replace("${PollerFunction}", "poller"))
     assert len(json.loads(substituted)["widgets"]) == 4, "the body is JSON once substituted"

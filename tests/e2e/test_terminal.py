@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from conftest import (
-    ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env, http_json, require_binaries,
-    start_emulator,
-)
+from harness.env import ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env
+from harness.services import http_json
+from harness.stack import start_emulator
+
+from conftest import require_binaries
 
 JOB_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dashboard/dash-cli/snapshot-job/{{job}}"
 

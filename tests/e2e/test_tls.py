@@ -24,10 +24,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from conftest import (
-    ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env, http_json, job_reference,
-    require_binaries, start_emulator,
-)
+from harness.definition import job_reference
+from harness.env import ACCOUNT, EMULATOR_BIN, POLLER_BIN, REGION, base_env
+from harness.services import http_json
+from harness.stack import start_emulator
+
+from conftest import require_binaries
 
 
 def _name(common_name: str) -> x509.Name:
@@ -36,7 +38,7 @@ def _name(common_name: str) -> x509.Name:
 
 def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
     """A test CA and a 127.0.0.1 server certificate it signed: (ca.pem, server.pem, server.key)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder()
           .subject_name(_name("poller e2e test CA")).issuer_name(_name("poller e2e test CA"))
@@ -160,7 +162,7 @@ def quicksight_calls(tls_stack) -> int:
     return http_json("GET", tls_stack["emulator"] + "/_emulator/calls")["total"]
 
 
-def test_system_trust_store_polls_quicksight_over_tls_when_the_platform_trusts_its_ca(tls_stack):
+def test_system_trust_store_polls_over_tls_when_the_platform_trusts_its_ca(tls_stack):
     code, output, stderr = poll_once(tls_stack, "tls-system")
     assert code == 0, stderr
     assert output["status"] == "IN_PROGRESS" and output["jobStatus"] == "RUNNING", output

@@ -4,7 +4,7 @@ the poller asks the QuickSight emulator and publishes to moto's SNS, read back v
 
 Needs the debug binaries quicksight-snapshot-poller and quicksight-emulator in
 $CARGO_TARGET_DIR/debug (skipped without them, failed with E2E_REQUIRE_BINARIES=1).
-The poller runs with MIN/MAX_WAIT_SECONDS=1 and SDK_MAX_ATTEMPTS=1 (see conftest)."""
+The poller runs with MIN/MAX_WAIT_SECONDS=1 and SDK_MAX_ATTEMPTS=1 (see harness/stack.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ import json
 
 import pytest
 
-from conftest import (
-    ACCOUNT, ASL_PATH, FUNCTION_ARN, fast_capacity_definition, fast_retry_definition, job_reference,
+from harness.definition import (
+    fast_capacity_definition,
+    fast_retry_definition,
+    job_reference,
     load_definition,
 )
-
+from harness.env import ACCOUNT, ASL_PATH
+from harness.stack import FUNCTION_ARN
 
 START_REQUEST = {  # the input's "start": a StartDashboardSnapshotJob request
     "AwsAccountId": ACCOUNT,
@@ -28,24 +31,26 @@ START_REQUEST = {  # the input's "start": a StartDashboardSnapshotJob request
     }]}]},
     "UserConfiguration": {"AnonymousUsers": [{}]},
 }
+BORN_COMPLETED = {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"}  # emulator defaults
 
 
-def add_job(stack, job_id: str, **spec) -> str:
-    """Scripts a job in the QuickSight emulator; returns its ARN."""
-    body = {"awsAccountId": ACCOUNT, "dashboardId": "dash-1", "snapshotJobId": job_id, **spec}
-    return stack.emulator("POST", "jobs", body)["arn"]
+def start_request(job_id: str) -> dict:
+    """The state machine's input asking to start START_REQUEST as job `job_id`."""
+    return {"start": {**START_REQUEST, "SnapshotJobId": job_id}}
 
 
-def calls_of(stack, job_id: str) -> dict:
-    """The emulator's per-job call counts: {"describe": n, "result": n, "status": ...}."""
+def calls_of(stack, job_id: str, *keys: str) -> dict:
+    """The emulator's per-job call counts: {"describe": n, "result": n, "status": ...}, only
+    `keys` when given."""
     [job] = [j for j in stack.emulator("GET", "calls")["jobs"] if j["snapshotJobId"] == job_id]
-    return job
+    return {k: job[k] for k in keys} if keys else job
 
 
 @pytest.fixture(scope="module")
 def fast_retry_machine(poller_stack) -> str:
     """A second state machine: the real definition with every Retry wait cut to at most 1 s
-    (conftest.fast_retry_definition), so exhausting the retries takes seconds, not minutes."""
+    (fast_retry_definition, harness/definition.py), so exhausting the retries takes seconds, not
+    minutes."""
     real = poller_stack.definition()
     fast = fast_retry_definition(real)
 
@@ -62,7 +67,7 @@ def fast_retry_machine(poller_stack) -> str:
 
 
 def test_completes_after_several_polls(stack):
-    arn = add_job(stack, "completes", queuedPolls=1, runningPolls=2, outcome="COMPLETED")
+    arn = stack.add_job("completes", queuedPolls=1, runningPolls=2, outcome="COMPLETED")
     ex = stack.start_execution("completes", job_reference("completes"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
@@ -80,7 +85,7 @@ def test_completes_after_several_polls(stack):
 
 
 def test_failed_job_notifies_once(stack):
-    add_job(stack, "fails", runningPolls=1, outcome="FAILED",
+    stack.add_job("fails", runningPolls=1, outcome="FAILED",
             errorInfo={"ErrorType": "DASHBOARD_ACCESS_DENIED", "ErrorMessage": "lost access"})
     ex = stack.start_execution("fails", job_reference("fails"))
 
@@ -95,7 +100,7 @@ def test_failed_job_notifies_once(stack):
 
 
 def test_throttling_beyond_the_sdk_retries_is_retried_by_the_state_machine(stack):
-    add_job(stack, "throttled", runningPolls=0, outcome="COMPLETED",
+    stack.add_job("throttled", runningPolls=0, outcome="COMPLETED",
             faults=[{"operation": "describe", "error": "ThrottlingException", "count": 2}])
     ex = stack.start_execution("throttled", job_reference("throttled"))
 
@@ -126,7 +131,7 @@ def test_unknown_job_fails_on_the_first_poll_and_notifies_once(stack):
 
 
 def test_job_past_its_deadline_times_out_and_notifies_once(stack):
-    add_job(stack, "stuck", outcome="NEVER", ageSeconds=7200)  # JOB_DEADLINE_SECONDS=1800
+    stack.add_job("stuck", outcome="NEVER", ageSeconds=7200)  # JOB_DEADLINE_SECONDS=1800
     ex = stack.start_execution("stuck", job_reference("stuck"))
 
     assert ex.status == "FAILED", ex.summary()
@@ -136,17 +141,18 @@ def test_job_past_its_deadline_times_out_and_notifies_once(stack):
     assert len(stack.sns_messages()) == 1
 
 
-def test_access_denied_on_describe_fails_the_job_and_notifies_once_with_that_error_type(stack):
-    add_job(stack, "denied", faults=[{"operation": "describe", "error": "AccessDeniedException"}])
+def test_access_denied_on_describe_fails_the_job_and_notifies_its_error_type(stack):
+    stack.add_job("denied", faults=[{"operation": "describe", "error": "AccessDeniedException"}])
     ex = stack.start_execution("denied", job_reference("denied"))
 
     assert ex.status == "FAILED", ex.summary()
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]  # the poller's FAILED path
+    # the poller's FAILED path
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
     [output] = ex.lambda_outputs()
     assert output["status"] == "FAILED" and output["jobStatus"] is None
     assert output["error"]["type"] == ex.error == "AccessDeniedException"
     assert ex.task_failures() == []  # a refusal for good is an answer, not an error to retry
-    assert {k: calls_of(stack, "denied")[k] for k in ("describe", "result")} == {"describe": 1, "result": 0}
+    assert calls_of(stack, "denied", "describe", "result") == {"describe": 1, "result": 0}
     [message] = stack.sns_messages()
     assert message["attributes"]["errorType"] == "AccessDeniedException"
     assert message["attributes"]["status"] == "FAILED"
@@ -155,28 +161,32 @@ def test_access_denied_on_describe_fails_the_job_and_notifies_once_with_that_err
 
 
 def test_sns_unavailable_for_two_publishes_is_retried_and_notifies_exactly_once(stack):
-    add_job(stack, "sns-down", queuedPolls=0, runningPolls=0, outcome="FAILED",
+    stack.add_job("sns-down", queuedPolls=0, runningPolls=0, outcome="FAILED",
             errorInfo={"ErrorType": "DASHBOARD_ACCESS_DENIED", "ErrorMessage": "lost access"})
-    stack.front_faults({"snsPublishErrors": 2})  # the poller's Publish: HTTP 500 twice
+    # the poller's Publish: HTTP 500 twice
+    stack.front_faults([{"operation": "publish", "error": "InternalError", "count": 2}])
     ex = stack.start_execution("sns-down", job_reference("sns-down"))
 
     assert ex.status == "FAILED", ex.summary()
     assert [error for error, _ in ex.task_failures()] == ["NotificationFailed"] * 2
-    assert stack.front_faults() == {"snsPublishErrors": 0, "snsPublishFailed": 2}
+    assert stack.front_faults() == {"faults": [
+        {"operation": "publish", "error": "InternalError", "count": 0}], "injected": 2}
     [output] = ex.lambda_outputs()  # only the third poll answered
     assert output["status"] == "FAILED" and output["attempt"] == 1
     assert (ex.error, ex.cause) == ("DASHBOARD_ACCESS_DENIED", "lost access")
     assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]  # no NotifyFailure
     # each retry polls the job again: three describes and three results
-    assert {k: calls_of(stack, "sns-down")[k] for k in ("describe", "result")} == {"describe": 3, "result": 3}
+    assert calls_of(stack, "sns-down", "describe", "result") == {"describe": 3, "result": 3}
     [message] = stack.sns_messages()
     assert message["envelope"]["MessageId"] == output["notification"]["messageId"]
     assert message["attributes"]["errorType"] == "DASHBOARD_ACCESS_DENIED"
 
 
-def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_machine(stack, fast_retry_machine):
-    add_job(stack, "outage", faults=[{"operation": "describe", "error": "InternalFailureException"}])
-    ex = stack.start_execution("outage", job_reference("outage"), state_machine_arn=fast_retry_machine)
+def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_machine(
+        stack, fast_retry_machine):
+    stack.add_job("outage", faults=[{"operation": "describe", "error": "InternalFailureException"}])
+    ex = stack.start_execution("outage", job_reference("outage"),
+                               state_machine_arn=fast_retry_machine)
 
     assert ex.status == "FAILED", ex.summary()
     # 1 attempt + MaxAttempts 6 of the poller's retryable errors, then caught
@@ -187,15 +197,17 @@ def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_mach
     assert ex.error == "QuickSightUnavailable"
     assert calls_of(stack, "outage")["describe"] == 7  # SDK_MAX_ATTEMPTS=1: one call per poll
     [message] = stack.sns_messages()
-    assert message["attributes"] == {"source": "state-machine", "errorType": "QuickSightUnavailable"}
+    assert message["attributes"] == {"source": "state-machine",
+                                     "errorType": "QuickSightUnavailable"}
     notice = message["message"]
     assert notice["error"] == "QuickSightUnavailable" and notice["executionName"] == "outage"
     assert "QuickSightUnavailable" in notice["cause"] and notice["execution"].endswith(":outage")
     assert "state" not in notice  # redacted: the execution's state is not sent
 
 
-def test_a_start_request_without_a_job_id_starts_a_job_named_by_the_execution_and_polls_it(stack):
-    stack.emulator("POST", "defaults", {"queuedPolls": 1, "runningPolls": 1, "outcome": "COMPLETED"})
+def test_a_start_without_a_job_id_names_the_job_after_the_execution(stack):
+    stack.emulator("POST", "defaults",
+                   {"queuedPolls": 1, "runningPolls": 1, "outcome": "COMPLETED"})
     ex = stack.start_execution("start-completes", {"start": START_REQUEST})
 
     assert ex.status == "SUCCEEDED", ex.summary()
@@ -225,11 +237,12 @@ def capacity_machines(poller_stack) -> dict[int, str]:
             for minutes in (1, 3)}
 
 
-def test_a_start_waits_for_capacity_while_limit_exceeded_then_polls_the_job(stack, capacity_machines):
-    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
-    stack.emulator("POST", "faults", {"faults": [
-        {"operation": "start", "error": "LimitExceededException", "count": 2}]})
-    ex = stack.start_execution("start-waits", {"start": {**START_REQUEST, "SnapshotJobId": "waits"}},
+def test_a_start_waits_for_capacity_while_limit_exceeded_then_polls_the_job(
+        stack, capacity_machines):
+    stack.emulator("POST", "defaults", BORN_COMPLETED)
+    stack.emulator_faults([
+        {"operation": "start", "error": "LimitExceededException", "count": 2}])
+    ex = stack.start_execution("start-waits", start_request("waits"),
                                state_machine_arn=capacity_machines[3])
 
     assert ex.status == "SUCCEEDED", ex.summary()
@@ -239,11 +252,13 @@ def test_a_start_waits_for_capacity_while_limit_exceeded_then_polls_the_job(stac
     assert stack.sns_messages() == []  # nothing failed: waiting for a slot is not news
 
 
-def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(stack, capacity_machines):
-    stack.emulator("POST", "faults", {"faults": [
-        {"operation": "start", "error": "LimitExceededException", "count": 5}]})
+def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(
+        stack, capacity_machines):
+    stack.emulator_faults([
+        {"operation": "start", "error": "LimitExceededException", "count": 5}])
     secret = {"RowLevelPermissionTags": [{"Key": "region", "Value": "EMEA-secret-tag"}]}
-    request = {**START_REQUEST, "SnapshotJobId": "mine", "UserConfiguration": {"AnonymousUsers": [secret]}}
+    request = {**START_REQUEST, "SnapshotJobId": "mine",
+               "UserConfiguration": {"AnonymousUsers": [secret]}}
     ex = stack.start_execution("start-limit", {"start": request},
                                state_machine_arn=capacity_machines[1])
 
@@ -267,10 +282,10 @@ def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(
 
 
 def test_a_start_answered_internal_failure_is_retried_with_the_same_job_id(stack):
-    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
-    stack.emulator("POST", "faults", {"faults": [
-        {"operation": "start", "error": "InternalFailureException", "count": 1}]})
-    ex = stack.start_execution("start-retried", {"start": {**START_REQUEST, "SnapshotJobId": "again"}})
+    stack.emulator("POST", "defaults", BORN_COMPLETED)
+    stack.emulator_faults([
+        {"operation": "start", "error": "InternalFailureException", "count": 1}])
+    ex = stack.start_execution("start-retried", start_request("again"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
     scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])["SnapshotJobId"]
@@ -281,11 +296,12 @@ def test_a_start_answered_internal_failure_is_retried_with_the_same_job_id(stack
 
 
 def test_a_start_whose_job_exists_already_polls_that_job(stack):
-    add_job(stack, "exists", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
-    ex = stack.start_execution("start-exists", {"start": {**START_REQUEST, "SnapshotJobId": "exists"}})
+    stack.add_job("exists", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
+    ex = stack.start_execution("start-exists", start_request("exists"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
-    assert ex.states_entered()[:5] == ["Start?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
+    assert ex.states_entered()[:5] == [
+        "Start?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
     assert ex.output["job"]["snapshotJobId"] == "exists"
     assert stack.sns_messages() == []
 
@@ -305,7 +321,7 @@ def test_the_state_machines_notice_works_on_a_fifo_topic(stack):
     assert message["message"]["executionName"] == "fifo-invalid"
 
 
-def test_a_start_request_missing_a_required_field_is_notified_without_calling_quicksight(stack):
+def test_a_start_request_missing_a_field_is_notified_without_calling_quicksight(stack):
     ex = stack.start_execution("start-invalid", {"start": {"DashboardId": "dash-1"}})
 
     assert ex.status == "FAILED", ex.summary()
@@ -318,9 +334,9 @@ def test_a_start_request_missing_a_required_field_is_notified_without_calling_qu
 
 
 def test_a_started_job_not_yet_visible_on_its_first_poll_is_polled_again(stack):
-    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0, "outcome": "COMPLETED"})
-    stack.emulator("POST", "faults", {"faults": [
-        {"operation": "describe", "error": "ResourceNotFoundException", "count": 1}]})
+    stack.emulator("POST", "defaults", BORN_COMPLETED)
+    stack.emulator_faults([
+        {"operation": "describe", "error": "ResourceNotFoundException", "count": 1}])
     ex = stack.start_execution("start-not-visible", {"start": START_REQUEST})
 
     assert ex.status == "SUCCEEDED", ex.summary()
@@ -332,7 +348,7 @@ def test_a_started_job_not_yet_visible_on_its_first_poll_is_polled_again(stack):
 
 
 def test_completed_job_whose_result_has_an_error_and_no_file_fails_and_notifies_once(stack):
-    add_job(stack, "rls-changed", queuedPolls=0, runningPolls=1, outcome="COMPLETED",
+    stack.add_job("rls-changed", queuedPolls=0, runningPolls=1, outcome="COMPLETED",
             errorInfo={"ErrorType": "RLS_CHANGED", "ErrorMessage": "Re-run the job."},
             result={"AnonymousUsers": [{"FileGroups": [{"Files": [], "S3Results": [{}]}]}]})
     ex = stack.start_execution("rls-changed", job_reference("rls-changed"))
@@ -347,7 +363,7 @@ def test_completed_job_whose_result_has_an_error_and_no_file_fails_and_notifies_
 
 
 def test_completed_job_with_an_error_and_some_files_succeeds_with_a_notice(stack):
-    add_job(stack, "restricted", queuedPolls=0, runningPolls=0, outcome="COMPLETED",
+    stack.add_job("restricted", queuedPolls=0, runningPolls=0, outcome="COMPLETED",
             errorInfo={"ErrorType": "CAPABILITY_RESTRICTED", "ErrorMessage": "CSV is restricted."})
     ex = stack.start_execution("restricted", job_reference("restricted"))
 
@@ -360,7 +376,7 @@ def test_completed_job_with_an_error_and_some_files_succeeds_with_a_notice(stack
 
 
 def test_a_result_that_lags_its_terminal_status_is_polled_again_not_failed(stack):
-    add_job(stack, "lagging", queuedPolls=0, runningPolls=0, outcome="COMPLETED",
+    stack.add_job("lagging", queuedPolls=0, runningPolls=0, outcome="COMPLETED",
             faults=[{"operation": "result", "error": "InvalidParameterValueException", "count": 1},
                     {"operation": "result", "error": "ResourceNotFoundException", "count": 1}])
     ex = stack.start_execution("lagging", job_reference("lagging"))
@@ -380,7 +396,7 @@ def batch_of(*job_ids: str) -> dict:
 
 def test_a_batch_that_succeeds_ends_in_succeeded_without_a_notice(stack):
     for job in ("batch-ok-1", "batch-ok-2"):
-        add_job(stack, job, queuedPolls=0, runningPolls=1, outcome="COMPLETED")
+        stack.add_job(job, queuedPolls=0, runningPolls=1, outcome="COMPLETED")
     ex = stack.start_execution("batch-ok", batch_of("batch-ok-1", "batch-ok-2"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
@@ -391,9 +407,9 @@ def test_a_batch_that_succeeds_ends_in_succeeded_without_a_notice(stack):
 
 
 def test_a_batch_with_failed_jobs_ends_in_job_failed_with_one_notice_per_failed_job(stack):
-    add_job(stack, "batch-fine", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
+    stack.add_job("batch-fine", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
     for job in ("batch-bad-1", "batch-bad-2"):
-        add_job(stack, job, queuedPolls=0, runningPolls=0, outcome="FAILED",
+        stack.add_job(job, queuedPolls=0, runningPolls=0, outcome="FAILED",
                 errorInfo={"ErrorType": "DATASET_DELETED", "ErrorMessage": "gone"})
     ex = stack.start_execution("batch-bad", batch_of("batch-fine", "batch-bad-1", "batch-bad-2"))
 
@@ -403,11 +419,12 @@ def test_a_batch_with_failed_jobs_ends_in_job_failed_with_one_notice_per_failed_
     entered = ex.states_entered()
     assert entered[-1] == "JobFailed" and "NotifyFailure" not in entered
     messages = stack.sns_messages()
-    assert sorted(m["message"]["job"]["snapshotJobId"] for m in messages) == ["batch-bad-1", "batch-bad-2"]
+    notified = sorted(m["message"]["job"]["snapshotJobId"] for m in messages)
+    assert notified == ["batch-bad-1", "batch-bad-2"]
     assert all(m["attributes"].get("source") != "state-machine" for m in messages)
 
 
-def test_an_execution_that_ends_where_it_cannot_notify_is_told_by_the_execution_monitor(stack):
+def test_an_execution_ending_where_it_cannot_notify_is_told_by_the_monitor(stack):
     """template.yaml's EventBridge rule sends these two ends of the wait loop to
     statemachine/execution-ended.asl.json; here moto runs that definition on such events."""
     text = (ASL_PATH.parent / "execution-ended.asl.json").read_text()
@@ -428,7 +445,8 @@ def test_an_execution_that_ends_where_it_cannot_notify_is_told_by_the_execution_
         assert ex.status == "SUCCEEDED", ex.summary()
         [message] = stack.sns_messages()
         assert message["subject"] == f"QuickSight snapshot poller: execution {status}"
-        assert message["attributes"] == {"source": "execution-monitor", "errorType": f"Execution{status}"}
+        assert message["attributes"] == {"source": "execution-monitor",
+                                         "errorType": f"Execution{status}"}
         assert message["message"] == {"source": "execution-monitor", "status": status,
                                        "execution": event["detail"]["executionArn"],
                                        "executionName": name, "stateMachine": loop}

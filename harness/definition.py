@@ -1,0 +1,54 @@
+"""The state machine's definition as the tests run it: SAM's substitutions applied, and copies
+whose waits are cut to seconds; and the input that names a job."""
+
+from __future__ import annotations
+
+import json
+
+from harness.env import ACCOUNT, ASL_PATH
+
+
+def load_definition(**substitutions: str) -> str:
+    """statemachine/poller.asl.json with SAM-style ${Name} DefinitionSubstitutions applied."""
+    text = ASL_PATH.read_text()
+    for name, value in substitutions.items():
+        text = text.replace(f"${{{name}}}", value)
+    leftover = [part.split("}")[0] for part in text.split("${")[1:]]
+    assert not leftover, f"unsubstituted placeholders in the definition: {leftover}"
+    return text
+
+
+def fast_retry_definition(text: str) -> str:
+    """A copy of a definition whose Retry waits are at most a second: every retrier keeps its
+    ErrorEquals, MaxAttempts, BackoffRate and JitterStrategy, and only IntervalSeconds and
+    MaxDelaySeconds become 1. Lets a test exhaust the real retry policy in seconds."""
+    definition = json.loads(text)
+
+    def visit(states: dict):
+        for state in states.values():
+            for retrier in state.get("Retry", []):
+                retrier["IntervalSeconds"] = 1
+                retrier["MaxDelaySeconds"] = 1
+            for branch in state.get("Branches", []):
+                visit(branch["States"])
+            if "Iterator" in state or "ItemProcessor" in state:
+                visit((state.get("ItemProcessor") or state["Iterator"])["States"])
+
+    visit(definition["States"])
+    return json.dumps(definition, indent=2)
+
+
+def fast_capacity_definition(text: str, minutes: int) -> str:
+    """A copy of a definition whose start waits StartCapacityWaitMinutes=`minutes` slots of one
+    second each instead of about a minute: the capacity loop as deployed, in seconds."""
+    definition = json.loads(text)
+    states = definition["States"]
+    states["NameJob"]["Parameters"]["capacity"]["max.$"] = f"States.StringToJson('{minutes}')"
+    states["NameJob"]["Parameters"]["capacity"]["wait"] = 1
+    states["CountCapacityWait"]["Parameters"]["capacity"]["wait.$"] = "States.MathRandom(1, 2)"
+    return json.dumps(definition, indent=2)
+
+
+def job_reference(job_id: str, dashboard_id: str = "dash-1", account: str = ACCOUNT) -> dict:
+    """The state machine's input: a job reference in the API's PascalCase."""
+    return {"AwsAccountId": account, "DashboardId": dashboard_id, "SnapshotJobId": job_id}
