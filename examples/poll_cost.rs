@@ -1,5 +1,6 @@
 //! Poll-cost simulation: how many polls a job costs and how late its end is noticed, for the
-//! adaptive wait and for fixed intervals, over a spread of job durations from seconds to an hour.
+//! adaptive wait and for fixed intervals, over a spread of job durations from seconds to an hour;
+//! and the same adaptive wait as a poll chain on EventBridge Scheduler (`"loop": "scheduler"`).
 //!
 //! `cargo run --example poll_cost` prints the table README.md quotes;
 //! `cargo run --example poll_cost -- grid` also searches WAIT_AGE_PERCENT / MAX_WAIT_SECONDS.
@@ -15,6 +16,12 @@ const DEADLINE: Duration = Duration::from_secs(4 * 3600);
 /// $0.025 per 1,000, plus a Lambda request at $0.20 per million (a 128 MB, few-ms run adds
 /// about $0.00000001 more).
 const USD_PER_POLL: f64 = 3.0 * 0.000_025 + 0.000_000_2;
+/// What one poll of a chain costs: a scheduled invocation at $1.00 per million (beyond
+/// Scheduler's 14 million free a month; CreateSchedule itself is not charged) plus the Lambda
+/// request. No state transitions.
+const USD_PER_CHAIN_POLL: f64 = 0.000_001 + 0.000_000_2;
+/// Scheduler runs a one-time schedule within the minute it names: on average half way in.
+const CHAIN_PRECISION_MEAN_SECONDS: f64 = 30.0;
 
 /// Job durations log-uniform from 10 s to 3600 s (most exports take seconds to minutes, a
 /// few large PDFs or Excel workbooks an hour), taken at evenly spaced quantiles so the
@@ -34,6 +41,8 @@ fn durations() -> Vec<f64> {
 enum Policy {
     Fixed(u64),
     Adaptive(WaitPolicy),
+    /// The adaptive wait, run by one-time schedules at whole minutes (src/chain.rs).
+    Chain(WaitPolicy),
 }
 
 impl Policy {
@@ -44,15 +53,39 @@ impl Policy {
                 "adaptive {}% of age, {}-{} s",
                 p.age_percent, p.min_seconds, p.max_seconds
             ),
+            Policy::Chain(p) => format!(
+                "scheduler chain, adaptive {}% of age, {}-{} s",
+                p.age_percent, p.min_seconds, p.max_seconds
+            ),
+        }
+    }
+
+    fn usd_per_poll(&self) -> f64 {
+        match self {
+            Policy::Chain(_) => USD_PER_CHAIN_POLL,
+            _ => USD_PER_POLL,
         }
     }
 
     fn wait(&self, age: f64) -> f64 {
         match self {
             Policy::Fixed(s) => *s as f64,
-            Policy::Adaptive(p) => {
+            Policy::Adaptive(p) | Policy::Chain(p) => {
                 p.next_wait(Some(Duration::from_secs_f64(age.max(0.0))), DEADLINE) as f64
             }
+        }
+    }
+
+    /// Seconds from a poll at `t` (since the start) to the next one.
+    fn gap(&self, t: f64) -> f64 {
+        match self {
+            Policy::Chain(_) => {
+                // The schedule names the first whole minute at least the wait (and a minute)
+                // ahead; Scheduler runs it within that minute.
+                let at = ((t + self.wait(t).max(60.0)) / 60.0).ceil() * 60.0;
+                at + CHAIN_PRECISION_MEAN_SECONDS - t
+            }
+            _ => self.wait(t) + POLL_OVERHEAD_SECONDS,
         }
     }
 }
@@ -63,7 +96,7 @@ fn simulate(policy: Policy, duration: f64) -> (u32, f64) {
     let mut t = POLL_OVERHEAD_SECONDS;
     let mut polls = 1;
     while t < duration {
-        t += policy.wait(t) + POLL_OVERHEAD_SECONDS;
+        t += policy.gap(t);
         polls += 1;
     }
     (polls, t - duration)
@@ -71,6 +104,7 @@ fn simulate(policy: Policy, duration: f64) -> (u32, f64) {
 
 struct Row {
     name: String,
+    usd_per_poll: f64,
     mean_polls: f64,
     p95_polls: u32,
     mean_delay: f64,
@@ -96,6 +130,7 @@ fn evaluate(policy: Policy, jobs: &[f64]) -> Row {
     let p95 = (jobs.len() * 95) / 100;
     Row {
         name: policy.name(),
+        usd_per_poll: policy.usd_per_poll(),
         mean_polls,
         p95_polls: polls[p95],
         mean_delay,
@@ -113,7 +148,7 @@ fn print(rows: &[Row]) {
             r.name,
             r.mean_polls,
             r.p95_polls,
-            r.mean_polls * USD_PER_POLL * 1000.0,
+            r.mean_polls * r.usd_per_poll * 1000.0,
             r.mean_delay,
             r.p95_delay,
             r.mean_relative_delay
@@ -144,6 +179,7 @@ fn main() {
         Policy::Fixed(5),
         Policy::Fixed(60),
         Policy::Fixed(300),
+        Policy::Chain(defaults_row),
     ]
     .into_iter()
     .map(|p| evaluate(p, &jobs))

@@ -67,6 +67,9 @@ FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
 TOPIC_NAME = "quicksight-snapshot-failures"
 QUEUE_NAME = "quicksight-snapshot-failures-tap"
 STATE_MACHINE_NAME = "quicksight-snapshot-poller"
+# A poll chain's schedules (template.yaml: PollChainGroup, PollChainRole); moto keeps them.
+SCHEDULE_GROUP = "poll-chains"
+SCHEDULE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/poll-chain"
 # Settings of the poller under test: short waits keep a loop to seconds.
 DEFAULT_POLLER_ENV = {
     "NOTIFY_ON_SUCCESS": "false",
@@ -214,6 +217,7 @@ class Stack:
         self.queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         subscribe_queue(sns, sqs, self.topic_arn, self.queue_url)
         self.state_machine_arn = self.create_state_machine(STATE_MACHINE_NAME, definition)
+        self.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
 
     def create_state_machine(self, name: str, definition: str | None = None) -> str:
         """Creates a state machine (default definition: statemachine/poller.asl.json with this
@@ -239,6 +243,10 @@ class Stack:
             # (front_faults); moto's own executor publishes through the front too.
             "AWS_ENDPOINT_URL_SNS": self.front_url,
             "SNS_TOPIC_ARN": self.topic_arn,
+            # Poll chains: Scheduler is moto's own (it stores schedules; tests fire them).
+            "AWS_ENDPOINT_URL_SCHEDULER": self.moto_url,
+            "SCHEDULE_GROUP_NAME": SCHEDULE_GROUP,
+            "SCHEDULE_ROLE_ARN": SCHEDULE_ROLE_ARN,
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
             **DEFAULT_POLLER_ENV,
@@ -277,9 +285,12 @@ class Stack:
 
     # --- per-test helpers ---------------------------------------------------------------------
     def reset(self):
-        """Fresh per-test state: no queued SNS messages, emulator and front counters and faults
-        cleared."""
+        """Fresh per-test state: no queued SNS messages, no poll-chain schedules, emulator and
+        front counters and faults cleared."""
         self.sns_messages()
+        for schedule in self.schedules():
+            self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP,
+                                                     Name=schedule["Name"])
         if self.emulator_url:
             self.emulator("POST", "reset")
         http_json("POST", f"{self.front_url}/_lambda_front/reset")
@@ -385,6 +396,29 @@ class Stack:
             "FifoQueue": "true", "ContentBasedDeduplication": "false"})["QueueUrl"]
         subscribe_queue(sns, sqs, topic_arn, queue_url)
         return topic_arn, queue_url
+
+    def schedules(self) -> list[dict]:
+        """Every schedule in the poll-chain group, in full (GetSchedule), through the paginator."""
+        scheduler = self.client("scheduler")
+        pages = scheduler.get_paginator("list_schedules").paginate(GroupName=SCHEDULE_GROUP)
+        return [scheduler.get_schedule(GroupName=SCHEDULE_GROUP, Name=summary["Name"])
+                for page in pages for summary in page["Schedules"]]
+
+    def fire(self, schedule: dict) -> dict:
+        """Does what EventBridge Scheduler does when a one-time schedule comes due: invokes its
+        target with its input, then deletes it (ActionAfterCompletion DELETE). Answers the
+        function's payload (its output, or {errorType, errorMessage})."""
+        assert schedule["ActionAfterCompletion"] == "DELETE", schedule
+        self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP, Name=schedule["Name"])
+        return self.invoke(schedule["Target"]["Input"])
+
+    def invoke(self, payload: Any) -> dict:
+        """Invokes the function through the front's Lambda API, as Scheduler and Step Functions
+        do; answers the payload."""
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        answer = client("lambda", self.front_url).invoke(FunctionName=FUNCTION_NAME,
+                                                         Payload=text.encode())
+        return json.loads(answer["Payload"].read())
 
     def emulator(self, method: str, path: str, body: Any = None) -> Any:
         """The QuickSight emulator's control API: jobs, faults, defaults, calls, reset."""

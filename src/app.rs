@@ -10,8 +10,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::batch;
+use crate::chain::Chain;
 use crate::config::Config;
-use crate::contract::{Answer, PollOutput};
+use crate::contract::{Answer, LoopKind, PollOutput};
 use crate::error::Error;
 use crate::metrics::{InvocationMetrics, PollMetrics, Sink};
 use crate::notice::Notifier;
@@ -28,6 +29,8 @@ const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
 /// Built once per cold start and shared by every invocation of the execution environment.
 pub struct App {
     poller: Poller,
+    /// Schedules the next poll of a `"loop": "scheduler"` input; None: such inputs are refused.
+    chain: Option<Chain>,
     metrics: Sink,
 }
 
@@ -37,6 +40,7 @@ impl App {
     pub fn new(config: Config, quicksight: QuickSightClients, notifier: Option<Notifier>) -> Self {
         App {
             poller: Poller::new(config, quicksight, notifier),
+            chain: None,
             metrics: Sink::Off,
         }
     }
@@ -45,6 +49,12 @@ impl App {
     pub fn with_presigner(mut self, presigner: Presigner) -> Self {
         self.poller
             .map_notifier(|notifier| notifier.with_presigner(presigner));
+        self
+    }
+
+    /// Schedules the next poll itself when an input says `"loop": "scheduler"`.
+    pub fn with_chain(mut self, chain: Chain) -> Self {
+        self.chain = Some(chain);
         self
     }
 
@@ -67,7 +77,8 @@ impl App {
             .unwrap_or(UNKNOWN_DEADLINE_BUDGET);
         let invocation = crate::event::parse_raw(&event.payload, self.config().max_event_bytes)
             .and_then(|event| self.read(&event));
-        self.answer(invocation, time_left).await
+        let invoked = Some(event.context.invoked_function_arn.as_str());
+        self.answer(invocation, time_left, invoked).await
     }
 
     /// The largest event this function reads (`MAX_EVENT_BYTES`).
@@ -77,14 +88,14 @@ impl App {
 
     /// Answers one invocation: a single job reference, or a batch `{"jobs": [...]}`.
     pub async fn invoke(&self, event: &Value, time_left: Duration) -> Result<Answer, Error> {
-        self.answer(self.read(event), time_left).await
+        self.answer(self.read(event), time_left, None).await
     }
 
     /// Polls the one job `event` names (a batch is refused), answering within `time_left`.
     pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
         let invocation =
             parse_event(event, self.config().default_region.as_deref()).map(Invocation::Single);
-        match self.answer(invocation, time_left).await? {
+        match self.answer(invocation, time_left, None).await? {
             Answer::Single(output) => Ok(*output),
             Answer::Batch(_) => Err(Error::invalid("a batch was answered for one job reference")),
         }
@@ -103,15 +114,17 @@ impl App {
         )
     }
 
-    /// Polls what the invocation names, checks the answer's size, and writes the invocation's
-    /// one metrics line, whatever the outcome.
+    /// Polls what the invocation names, checks the answer's size, schedules the next poll of a
+    /// chain, and writes the invocation's one metrics line, whatever the outcome. `invoked`: the
+    /// function's ARN as Lambda invoked it.
     async fn answer(
         &self,
         invocation: Result<Invocation, Error>,
         time_left: Duration,
+        invoked: Option<&str>,
     ) -> Result<Answer, Error> {
         let deadline = Instant::now() + time_left.saturating_sub(DEADLINE_MARGIN);
-        let (result, polls) = match invocation.and_then(|i| self.permitted(i)) {
+        let (result, polls) = match invocation.and_then(|i| self.permitted(i, invoked)) {
             Err(refused) => (Err(refused), Vec::new()),
             Ok(Invocation::Single(request)) => {
                 let Polled { result, metrics } = self.poller.poll_alone(&request, deadline).await;
@@ -122,7 +135,12 @@ impl App {
                 (result.map(Answer::Batch), polls)
             }
         };
-        let result = result.and_then(|answer| self.within_output_budget(answer));
+        let result = match result.and_then(|answer| self.within_output_budget(answer)) {
+            Ok(answer) if answer.loop_kind() == Some(LoopKind::Scheduler) && !answer.done() => {
+                self.schedule_next(answer, invoked, deadline).await
+            }
+            other => other,
+        };
         let outcome = match &result {
             Ok(answer) => answer.status().as_str(),
             Err(err) => err.error_type(),
@@ -131,10 +149,31 @@ impl App {
         result
     }
 
-    /// Refuses, before any call, an invocation naming a job outside the allow-lists; one bad
-    /// job of a batch refuses the whole batch.
-    fn permitted(&self, invocation: Invocation) -> Result<Invocation, Error> {
+    /// Refuses, before any call, an invocation naming a job outside the allow-lists (one bad
+    /// job of a batch refuses the whole batch), or asking for a chain this function cannot make.
+    fn permitted(
+        &self,
+        invocation: Invocation,
+        invoked: Option<&str>,
+    ) -> Result<Invocation, Error> {
         let config = self.config();
+        if invocation.loop_kind() == Some(LoopKind::Scheduler) {
+            match &self.chain {
+                None => {
+                    return Err(Error::invalid(
+                        "loop: \"scheduler\" needs SCHEDULE_GROUP_NAME and SCHEDULE_ROLE_ARN, \
+                         which this function does not have",
+                    ))
+                }
+                Some(chain) if chain.target(invoked).is_none() => {
+                    return Err(Error::invalid(
+                        "loop: \"scheduler\" outside Lambda needs SCHEDULE_TARGET_ARN, the \
+                         function the next poll invokes",
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         match &invocation {
             Invocation::Single(request) => config.permits(&request.job)?,
             Invocation::Batch(batch) => {
@@ -160,6 +199,34 @@ impl App {
             tracing::error!(error_type = err.error_type(), "{}", err.message());
             return Err(err);
         }
+        Ok(answer)
+    }
+
+    /// Creates the schedule of the next poll and records it in the answer.
+    async fn schedule_next(
+        &self,
+        mut answer: Answer,
+        invoked: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Answer, Error> {
+        let Some((chain, target)) = self
+            .chain
+            .as_ref()
+            .and_then(|chain| chain.target(invoked).map(|target| (chain, target)))
+        else {
+            // permitted() refused such an invocation before any poll.
+            return Err(Error::SchedulingFailed {
+                message: "no schedule group, role or target".into(),
+            });
+        };
+        let next = chain
+            .schedule_next(&answer, target, deadline)
+            .await
+            .inspect_err(|err| {
+                tracing::error!(error_type = err.error_type(), "{}", err.message())
+            })?;
+        tracing::info!(schedule = %next.schedule_name, at = %next.at, "next poll scheduled");
+        answer.set_next_poll(next);
         Ok(answer)
     }
 

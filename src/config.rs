@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::arn::{is_account_id, is_valid_region, SnsTopicArn};
+use crate::chain::ChainSettings;
 use crate::error::Error;
 use crate::http::TrustStore;
 use crate::reference::JobReference;
@@ -68,6 +69,9 @@ pub struct Config {
     pub allowed_regions: Vec<String>,
     /// `TRUST_STORE` (`system` or `amazon`, default system): the roots TLS trusts.
     pub trust_store: TrustStore,
+    /// `SCHEDULE_GROUP_NAME`, `SCHEDULE_ROLE_ARN` and `SCHEDULE_TARGET_ARN`: where a
+    /// `"loop": "scheduler"` chain creates its schedules. None: chains are refused.
+    pub chain: Option<ChainSettings>,
     /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are both set, as Lambda sets them from
     /// the function's role.
     pub credentials_in_env: bool,
@@ -130,6 +134,7 @@ impl Config {
         let trust_store = trust_store(&get, notify_to.as_ref())?;
 
         Ok(Config {
+            chain: chain(&get)?,
             trust_store,
             credentials_in_env: get("AWS_ACCESS_KEY_ID").is_some()
                 && get("AWS_SECRET_ACCESS_KEY").is_some(),
@@ -209,6 +214,66 @@ fn sizes(get: &impl Fn(&str) -> Option<String>) -> Result<(u64, u64), Error> {
         )));
     }
     Ok((max_output_bytes, max_event_bytes))
+}
+
+/// The poll chain's settings: the group and the role together, or neither.
+fn chain(get: &impl Fn(&str) -> Option<String>) -> Result<Option<ChainSettings>, Error> {
+    let group = get(settings::SCHEDULE_GROUP_NAME.name).map(|g| g.trim().to_owned());
+    let role = get(settings::SCHEDULE_ROLE_ARN.name).map(|r| r.trim().to_owned());
+    let target = get(settings::SCHEDULE_TARGET_ARN.name).map(|t| t.trim().to_owned());
+    let (group, role_arn) = match (group, role) {
+        (None, None) => return Ok(None),
+        (Some(group), Some(role)) => (group, role),
+        _ => {
+            return Err(Error::InvalidConfiguration(
+                "SCHEDULE_GROUP_NAME and SCHEDULE_ROLE_ARN go together: set both for poll \
+                 chains, or neither"
+                    .into(),
+            ))
+        }
+    };
+    let group_ok = (1..=64).contains(&group.len())
+        && group
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !group_ok {
+        return Err(Error::InvalidConfiguration(format!(
+            "SCHEDULE_GROUP_NAME must be 1-64 characters of letters, digits, '-', '_' or '.', got {}",
+            quote(&group)
+        )));
+    }
+    if !is_arn_of(&role_arn, "iam", ":role/") {
+        return Err(Error::InvalidConfiguration(format!(
+            "SCHEDULE_ROLE_ARN must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME), got {}",
+            quote(&role_arn)
+        )));
+    }
+    if let Some(target) = target
+        .as_deref()
+        .filter(|t| !is_arn_of(t, "lambda", ":function:"))
+    {
+        return Err(Error::InvalidConfiguration(format!(
+            "SCHEDULE_TARGET_ARN must be a Lambda function ARN \
+             (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME), got {}",
+            quote(target)
+        )));
+    }
+    Ok(Some(ChainSettings {
+        group,
+        role_arn,
+        target_arn: target,
+    }))
+}
+
+/// Whether `arn` is an ARN of `service` whose resource part holds `resource`.
+fn is_arn_of(arn: &str, service: &str, resource: &str) -> bool {
+    let mut parts = arn.splitn(3, ':');
+    parts.next() == Some("arn")
+        && parts.next().is_some_and(crate::arn::is_known_partition)
+        && parts
+            .next()
+            .is_some_and(|rest| rest.starts_with(&format!("{service}:")) && rest.contains(resource))
+        && arn.len() <= 2048
 }
 
 /// `SNS_TOPIC_ARN`, required when notices are on.

@@ -84,6 +84,32 @@ pub struct PollOutput {
     pub error_streak: u32,
     /// The notice published on this poll, if one was.
     pub notification: Option<Notification>,
+    /// `scheduler` when the poller schedules its own next poll (EventBridge Scheduler); null
+    /// under a Step Functions wait loop. Carried from the input.
+    #[serde(default, rename = "loop")]
+    pub loop_kind: Option<LoopKind>,
+    /// The one-time schedule this poll created for the next one, in a `scheduler` loop.
+    #[serde(default)]
+    pub next_poll: Option<NextPoll>,
+}
+
+/// Who runs the next poll when the poller runs it itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoopKind {
+    /// A chain of EventBridge Scheduler one-time schedules, each invoking the function with
+    /// the previous output.
+    Scheduler,
+}
+
+/// The one-time schedule that runs the next poll of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextPoll {
+    /// The schedule's name in `SCHEDULE_GROUP_NAME`: the same for a tick delivered twice.
+    pub schedule_name: String,
+    /// RFC 3339 (UTC): the minute the next poll runs in.
+    pub at: String,
 }
 
 /// Where the job of an output came from.
@@ -128,6 +154,8 @@ impl PollOutput {
             first_seen_time: None,
             error_streak: 0,
             notification: None,
+            loop_kind: None,
+            next_poll: None,
         }
     }
 }
@@ -148,6 +176,23 @@ pub struct JobInfo {
     pub dashboard_id: String,
     /// The snapshot job's id.
     pub snapshot_job_id: String,
+}
+
+#[cfg(test)]
+impl JobInfo {
+    /// A job of dashboard `dashboard` in us-east-1, for unit tests.
+    pub(crate) fn sample(dashboard: &str, job: &str) -> JobInfo {
+        JobInfo {
+            arn: format!(
+                "arn:aws:quicksight:us-east-1:123456789012:dashboard/{dashboard}/snapshot-job/{job}"
+            ),
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            aws_account_id: "123456789012".into(),
+            dashboard_id: dashboard.into(),
+            snapshot_job_id: job.into(),
+        }
+    }
 }
 
 /// Which kind of user a snapshot file was generated for.
@@ -223,6 +268,54 @@ impl Answer {
             Answer::Batch(batch) => batch.status,
         }
     }
+
+    /// Whether the loop ends here.
+    pub fn done(&self) -> bool {
+        match self {
+            Answer::Single(output) => output.done,
+            Answer::Batch(batch) => batch.done,
+        }
+    }
+
+    /// Seconds until the next poll should run.
+    pub fn wait_seconds(&self) -> u64 {
+        match self {
+            Answer::Single(output) => output.wait_seconds,
+            Answer::Batch(batch) => batch.wait_seconds,
+        }
+    }
+
+    /// The poll's attempt (a batch's round).
+    pub fn attempt(&self) -> u32 {
+        match self {
+            Answer::Single(output) => output.attempt,
+            Answer::Batch(batch) => batch.attempt,
+        }
+    }
+
+    /// Who runs the next poll, when the poller does.
+    pub fn loop_kind(&self) -> Option<LoopKind> {
+        match self {
+            Answer::Single(output) => output.loop_kind,
+            Answer::Batch(batch) => batch.loop_kind,
+        }
+    }
+
+    /// Records the schedule of the next poll.
+    pub fn set_next_poll(&mut self, next: NextPoll) {
+        match self {
+            Answer::Single(output) => output.next_poll = Some(next),
+            Answer::Batch(batch) => batch.next_poll = Some(next),
+        }
+    }
+
+    /// The ARNs of the jobs it answers for, in order.
+    pub fn job_arns(&self) -> Vec<&str> {
+        match self {
+            Answer::Single(output) => vec![output.job.arn.as_str()],
+            Answer::Batch(batch) => batch.jobs.iter().map(|job| job.job.arn.as_str()).collect(),
+        }
+    }
 }
 
 /// A batch `{"jobs": [...]}`'s answer. Its `jobs` come back as the next poll's input unchanged:
@@ -248,6 +341,12 @@ pub struct BatchOutput {
     pub error: Option<ErrorDetail>,
     /// Every job's output, in input order.
     pub jobs: Vec<PollOutput>,
+    /// `scheduler` when the poller schedules the batch's next round itself; null otherwise.
+    #[serde(default, rename = "loop")]
+    pub loop_kind: Option<LoopKind>,
+    /// The one-time schedule this round created for the next one.
+    #[serde(default)]
+    pub next_poll: Option<NextPoll>,
 }
 
 /// How many jobs of a batch are in each status.

@@ -67,6 +67,15 @@ pub enum Error {
         message: String,
     },
 
+    /// The next poll of a `"loop": "scheduler"` chain could not be scheduled. Retryable: the
+    /// invocation fails, so Lambda's retries poll and schedule again, and its on-failure
+    /// destination tells people if they cannot.
+    #[error("could not schedule the next poll: {message}")]
+    SchedulingFailed {
+        /// Scheduler's refusal or what went wrong on the way, bounded.
+        message: String,
+    },
+
     /// The answer is larger than `MAX_OUTPUT_BYTES`, more than a state machine can pass on.
     /// Not retryable: the same jobs would answer the same.
     #[error("the answer is {bytes} bytes, more than MAX_OUTPUT_BYTES ({max}); poll fewer jobs per batch")]
@@ -83,13 +92,14 @@ pub enum Error {
 }
 
 /// Every `errorType` an invocation can fail with (and `InvalidConfiguration`, at cold start).
-pub const ERROR_TYPES: [&str; 8] = [
+pub const ERROR_TYPES: [&str; 9] = [
     "InvalidJobReference",
     "QuickSightThrottled",
     "QuickSightUnavailable",
     "NotificationFailed",
     "NotificationRejected",
     "CredentialsError",
+    "SchedulingFailed",
     "OutputTooLarge",
     "InvalidConfiguration",
 ];
@@ -104,6 +114,7 @@ impl Error {
             Error::NotificationFailed { .. } => "NotificationFailed",
             Error::NotificationRejected { .. } => "NotificationRejected",
             Error::CredentialsError { .. } => "CredentialsError",
+            Error::SchedulingFailed { .. } => "SchedulingFailed",
             Error::OutputTooLarge { .. } => "OutputTooLarge",
             Error::InvalidConfiguration(_) => "InvalidConfiguration",
         }
@@ -117,6 +128,7 @@ impl Error {
                 | Error::QuickSightUnavailable { .. }
                 | Error::NotificationFailed { .. }
                 | Error::CredentialsError { .. }
+                | Error::SchedulingFailed { .. }
         )
     }
 
@@ -340,6 +352,7 @@ mod tests {
                 problem: CredentialsProblem::Missing,
                 message: text(),
             },
+            Error::SchedulingFailed { message: text() },
             Error::OutputTooLarge { bytes: 2, max: 1 },
             Error::InvalidConfiguration(text()),
         ];

@@ -9,6 +9,7 @@
 //! | the event's size, then its shape: one job, a batch, an EventBridge envelope | `event`, `reference`, `carried` |
 //! | the allow-lists, one metrics line per invocation, the answer's size | `app`, `metrics` |
 //! | one job: describe, result, output, notice | `poller`, `quicksight`, `status`, `wait` |
+//! | the next poll of a `"loop": "scheduler"` chain (EventBridge Scheduler) | `chain` |
 //! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
 //! | the notice and its channel (SNS), download links | `notice`, `presign` |
 //! | what goes out: the output contract, the errorTypes | [`contract`], [`Error`] |
@@ -21,6 +22,7 @@ mod app;
 mod arn;
 mod batch;
 mod carried;
+mod chain;
 mod config;
 pub mod contract;
 mod error;
@@ -41,6 +43,7 @@ mod text;
 mod wait;
 
 pub use app::App;
+pub use chain::{Chain, ChainSettings};
 pub use config::{Config, Destination, Notices};
 pub use contract::PollOutput;
 pub use error::Error;

@@ -39,6 +39,15 @@ pub struct Setting {
     pub doc: &'static str,
 }
 
+/// A string setting without a default (required where it is used, or a feature left off).
+const fn text(name: &'static str, doc: &'static str) -> Setting {
+    Setting {
+        name,
+        kind: Kind::Text { default: None },
+        doc,
+    }
+}
+
 const fn list(name: &'static str, doc: &'static str) -> Setting {
     Setting {
         name,
@@ -62,11 +71,7 @@ const fn number(
 }
 
 /// Where notices go (required unless notices are off at a terminal).
-pub const SNS_TOPIC_ARN: Setting = Setting {
-    name: "SNS_TOPIC_ARN",
-    kind: Kind::Text { default: None },
-    doc: "the SNS topic notices are published to",
-};
+pub const SNS_TOPIC_ARN: Setting = text("SNS_TOPIC_ARN", "the SNS topic notices are published to");
 /// Also notify clean successes.
 pub const NOTIFY_ON_SUCCESS: Setting = Setting {
     name: "NOTIFY_ON_SUCCESS",
@@ -217,8 +222,24 @@ pub fn catalogue() -> serde_json::Value {
     settings.into()
 }
 
+/// The group of a poll chain's one-time schedules.
+pub const SCHEDULE_GROUP_NAME: Setting = text(
+    "SCHEDULE_GROUP_NAME",
+    "EventBridge Scheduler group of a poll chain's schedules (chains off without it)",
+);
+/// The role Scheduler assumes to invoke the function.
+pub const SCHEDULE_ROLE_ARN: Setting = text(
+    "SCHEDULE_ROLE_ARN",
+    "role EventBridge Scheduler assumes to invoke the function (chains off without it)",
+);
+/// The function a chain's schedules invoke.
+pub const SCHEDULE_TARGET_ARN: Setting = text(
+    "SCHEDULE_TARGET_ARN",
+    "function a chain's schedules invoke (default: the invoked function)",
+);
+
 /// Every setting, in the README's order.
-pub const ALL: [Setting; 20] = [
+pub const ALL: [Setting; 23] = [
     SNS_TOPIC_ARN,
     NOTIFY_ON_SUCCESS,
     MIN_WAIT_SECONDS,
@@ -239,6 +260,9 @@ pub const ALL: [Setting; 20] = [
     ALLOWED_ACCOUNT_IDS,
     ALLOWED_REGIONS,
     TRUST_STORE,
+    SCHEDULE_GROUP_NAME,
+    SCHEDULE_ROLE_ARN,
+    SCHEDULE_TARGET_ARN,
 ];
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::arn::SnsTopicArn;
+use crate::chain::Chain;
 use crate::config::{Config, Destination};
 use crate::error::Error;
 use crate::http;
@@ -58,7 +59,14 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
             }
         });
     let presign = config.presign;
-    let app = App::new(config, quicksight, notifier);
+    let chain = config.chain.clone().map(|settings| {
+        let scheduler = aws_sdk_scheduler::config::Builder::from(sdk).build();
+        Chain::new(scheduler, settings)
+    });
+    let mut app = App::new(config, quicksight, notifier);
+    if let Some(chain) = chain {
+        app = app.with_chain(chain);
+    }
     match (presign, sdk.credentials_provider()) {
         (Some(expires), Some(credentials)) => {
             app.with_presigner(Presigner::new(credentials, expires))

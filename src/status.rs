@@ -56,6 +56,7 @@ pub fn build_output(
 ) -> PollOutput {
     let mut output = PollOutput::new(request.job.info(), request.attempt());
     output.origin = request.job_origin();
+    output.loop_kind = request.loop_kind;
     let carried = &request.carried;
     // What QuickSight said of the job on this poll, if it described it at all.
     let description = match &observation {

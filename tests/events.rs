@@ -29,7 +29,10 @@ async fn every_valid_event_polls_the_sample_job() {
     );
     for name in names {
         let describe = describe_answers("RUNNING", Duration::from_secs(30));
-        let app = app(&[], &[&describe], &[]);
+        let created = Created::default();
+        let scheduler = scheduler_accepts(&created);
+        // A chain's first tick (`"loop": "scheduler"`) also schedules the next poll.
+        let app = chained(app(&[], &[&describe], &[]), &[&scheduler]);
 
         let out = app
             .poll(&event(&name), TIME_LEFT)
@@ -42,6 +45,8 @@ async fn every_valid_event_polls_the_sample_job() {
         assert_eq!(out.job.snapshot_job_id, "daily-export-2026-11-28", "{name}");
         assert_eq!(out.job.region, "us-east-1", "{name}");
         assert_eq!(describe.num_calls(), 1, "{name}");
+        let chained = event(&name).get("loop").is_some();
+        assert_eq!(created.all().len(), usize::from(chained), "{name}");
     }
 }
 
@@ -66,7 +71,10 @@ async fn every_invalid_event_is_rejected_naming_the_field() {
     );
     for (name, needle) in expected {
         let describe = describe_answers("RUNNING", Duration::from_secs(30));
-        let app = app(&[], &[&describe], &[]);
+        let created = Created::default();
+        let scheduler = scheduler_accepts(&created);
+        // A chain's first tick (`"loop": "scheduler"`) also schedules the next poll.
+        let app = chained(app(&[], &[&describe], &[]), &[&scheduler]);
 
         let err = app
             .poll(&event(&format!("invalid/{name}")), TIME_LEFT)

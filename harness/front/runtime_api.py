@@ -6,6 +6,8 @@ Requests pass through verbatim, except that the `Lambda-Runtime-Deadline-Ms` of 
 handed out by `.../runtime/invocation/next` becomes now + `--function-timeout`. cargo-lambda
 1.9.2 sends the constant 600000 there (milliseconds since 1970, i.e. long past), where AWS sends
 the absolute deadline, and a function that budgets its calls by the deadline gives up at once.
+Its `Lambda-Runtime-Invoked-Function-Arn` ("function-arn" from cargo-lambda) becomes the
+function's ARN, as AWS sends it, so a poll chain schedules the function it runs in.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import http.client
 import time
 
+from harness.env import ACCOUNT, REGION
 from harness.front.proxy import HOP_BY_HOP
 
 
@@ -33,7 +36,10 @@ def runtime_api(h, path: str, body: bytes):
     finally:
         conn.close()
     if is_next and status == 200:
-        deadline = str(int((time.time() + front.function_timeout) * 1000))
-        resp_headers = [(k, deadline if k.lower() == "lambda-runtime-deadline-ms" else v)
-                        for k, v in resp_headers]
+        real = {
+            "lambda-runtime-deadline-ms": str(int((time.time() + front.function_timeout) * 1000)),
+            "lambda-runtime-invoked-function-arn":
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{front.binary}",
+        }
+        resp_headers = [(k, real.get(k.lower(), v)) for k, v in resp_headers]
     h.reply(status, data, resp_headers)

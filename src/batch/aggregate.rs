@@ -38,6 +38,8 @@ pub fn aggregate(jobs: Vec<PollOutput>, attempt: u32) -> BatchOutput {
         attempt,
         counts,
         jobs,
+        loop_kind: None,
+        next_poll: None,
     }
 }
 

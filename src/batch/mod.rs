@@ -72,7 +72,8 @@ pub async fn poll_batch(
         })
         .collect();
     let jobs = jobs.into_iter().map(|(_, output, _)| output).collect();
-    let answer = aggregate(jobs, batch.previous_attempt.saturating_add(1));
+    let mut answer = aggregate(jobs, batch.previous_attempt.saturating_add(1));
+    answer.loop_kind = batch.loop_kind;
     (Ok(answer), polls)
 }
 

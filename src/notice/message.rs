@@ -204,15 +204,7 @@ pub(crate) mod tests {
     use crate::contract::{ErrorDetail, JobInfo, Status};
 
     pub(crate) fn output(dashboard: &str, job: &str, status: Status) -> PollOutput {
-        let job_info = JobInfo {
-            arn: format!("arn:aws:quicksight:us-east-1:123456789012:dashboard/{dashboard}/snapshot-job/{job}"),
-            partition: "aws".into(),
-            region: "us-east-1".into(),
-            aws_account_id: "123456789012".into(),
-            dashboard_id: dashboard.into(),
-            snapshot_job_id: job.into(),
-        };
-        let mut output = PollOutput::new(job_info, 2);
+        let mut output = PollOutput::new(JobInfo::sample(dashboard, job), 2);
         output.status = status;
         output.done = status.is_done();
         output.job_status = Some("FAILED".into());

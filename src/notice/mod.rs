@@ -108,14 +108,7 @@ mod tests {
 
     #[test]
     fn in_progress_is_never_notified_and_clean_success_only_on_request() {
-        let job = JobInfo {
-            arn: "arn:aws:quicksight:us-east-1:123456789012:dashboard/d/snapshot-job/j".into(),
-            partition: "aws".into(),
-            region: "us-east-1".into(),
-            aws_account_id: "123456789012".into(),
-            dashboard_id: "d".into(),
-            snapshot_job_id: "j".into(),
-        };
+        let job = JobInfo::sample("d", "j");
         let mut out = PollOutput::new(job, 1);
         out.error = Some(crate::contract::ErrorDetail {
             kind: "DASHBOARD_ACCESS_DENIED".into(),

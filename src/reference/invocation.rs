@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{as_object, kind_of};
 use super::{job, PollRequest, NOT_POLLED};
-use crate::contract::PollOutput;
+use crate::contract::{LoopKind, PollOutput};
 use crate::error::Error;
 
 /// One invocation's work: one job, or a batch of jobs.
@@ -23,6 +23,18 @@ pub struct BatchRequest {
     pub items: Vec<BatchItem>,
     /// The batch's previous `attempt` (0 on the first poll).
     pub previous_attempt: u32,
+    /// `loop` of the input: who runs the next round (None: the caller).
+    pub loop_kind: Option<LoopKind>,
+}
+
+impl Invocation {
+    /// Who runs the next poll, when the input asks the poller to.
+    pub fn loop_kind(&self) -> Option<LoopKind> {
+        match self {
+            Invocation::Single(request) => request.loop_kind,
+            Invocation::Batch(batch) => batch.loop_kind,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +64,11 @@ pub fn parse_invocation(
         object = as_object(detail, "the EventBridge event's detail")?;
         prefix = "detail.";
     }
+    let loop_kind = loop_kind(object, prefix)?;
     let Some(jobs) = object.get("jobs") else {
-        return job::parse_object(object, default_region, prefix).map(Invocation::Single);
+        let mut request = job::parse_object(object, default_region, prefix)?;
+        request.loop_kind = loop_kind;
+        return Ok(Invocation::Single(request));
     };
     let Value::Array(jobs) = jobs else {
         return Err(Error::invalid(format!(
@@ -105,6 +120,7 @@ pub fn parse_invocation(
     Ok(Invocation::Batch(BatchRequest {
         items,
         previous_attempt,
+        loop_kind,
     }))
 }
 
@@ -115,6 +131,18 @@ pub fn parse_event(event: &Value, default_region: Option<&str>) -> Result<PollRe
         Invocation::Batch(_) => Err(Error::invalid(
             "jobs: a batch was sent where one job reference is expected",
         )),
+    }
+}
+
+/// `loop`: absent or null (the caller runs the next poll), or `scheduler`.
+fn loop_kind(object: &Map<String, Value>, prefix: &str) -> Result<Option<LoopKind>, Error> {
+    match object.get("loop") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(kind)) if kind == "scheduler" => Ok(Some(LoopKind::Scheduler)),
+        Some(other) => Err(Error::invalid(format!(
+            "{prefix}loop must be \"scheduler\" or absent, got {}",
+            crate::text::quote(&other.to_string())
+        ))),
     }
 }
 

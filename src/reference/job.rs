@@ -59,6 +59,7 @@ pub(super) fn parse_object(
         job: reference,
         origin,
         carried: Carried::default(),
+        loop_kind: None,
     })
 }
 

@@ -21,7 +21,7 @@ pub use invocation::{parse_event, parse_invocation, BatchItem, BatchRequest, Inv
 
 use crate::arn::SnapshotJobArn;
 use crate::carried::Carried;
-use crate::contract::{JobInfo, JobOrigin};
+use crate::contract::{JobInfo, JobOrigin, LoopKind};
 
 /// A validated reference to one snapshot job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,8 @@ pub struct PollRequest {
     pub origin: Origin,
     /// What the loop carried over from the previous output (nothing for a first poll).
     pub carried: Carried,
+    /// `loop` of the input: who runs the next poll (None: the caller, e.g. a wait loop).
+    pub loop_kind: Option<LoopKind>,
 }
 
 impl PollRequest {

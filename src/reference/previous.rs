@@ -68,5 +68,6 @@ pub(super) fn parse(
             started,
         },
         carried: Carried::read(object, prefix)?,
+        loop_kind: None,
     })
 }

@@ -459,4 +459,4 @@ def test_checkers_report_a_dangling_target_an_unreachable_state_and_a_silent_fai
 
     broken = copy.deepcopy(asl)
     broken["States"][broken["StartAt"]]["Choices"][0]["And"].pop()  # UserConfiguration unchecked
-    assert unguarded_start_fields(broken) == ["NewJobId: $.start.UserConfiguration"]
+    assert unguarded_start_fields(broken) == ["ScheduledTick?: $.start.UserConfiguration"]

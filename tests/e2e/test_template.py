@@ -133,7 +133,7 @@ def deployed(*overrides: str) -> dict:
 @pytest.mark.parametrize("overrides", [
     (),
     ("TopicKmsKeyId=arn:aws:kms:us-east-1:123456789012:key/k", "AllowStartSnapshotJob=true",
-     "ScheduledJobReference={}"),
+     "ReportScheduleExpression=cron(0 6 * * ? *)", 'ReportStartRequest={"AwsAccountId": "1"}'),
 ])
 def test_deployed_roles_carry_no_managed_policy_and_no_wildcard(overrides):
     resources = deployed(*overrides)["Resources"]
@@ -182,12 +182,62 @@ def test_executions_that_end_timed_out_or_aborted_reach_the_execution_monitor():
     assert asl["TimeoutSeconds"] > template()["Parameters"]["JobDeadlineSeconds"]["MaxValue"]
 
 
-def test_a_fifo_topic_cannot_be_combined_with_the_schedule():
+def test_a_fifo_topic_cannot_be_combined_with_a_poll_chain():
     parameters = template()["Parameters"]
     assert parameters["FifoTopic"]["Default"] == "false"
-    rule = template()["Rules"]["FifoTopicWithoutSchedule"]
+    rule = template()["Rules"]["FifoTopicWithoutPollChain"]
     assert rule["RuleCondition"] == {"Equals": [{"Ref": "FifoTopic"}, "true"]}
-    assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "ScheduledJobReference"}, ""]}
+    assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "PollChain"}, "false"]}
+
+
+def test_the_function_schedules_only_in_its_group_passing_only_the_chain_role():
+    resources = template()["Resources"]
+    policy = resources["PollerChainPolicy"]
+    assert policy["Condition"] == "HasPollChain"
+    assert policy["Properties"]["Roles"] == [{"Ref": "PollerRole"}]
+    create, pass_role = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert create["Action"] == "scheduler:CreateSchedule"
+    assert create["Resource"] == {"Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:"
+                                             "${AWS::AccountId}:schedule/${PollChainGroup}/*"}
+    assert pass_role["Action"] == "iam:PassRole"
+    assert pass_role["Resource"] == {"GetAtt": "PollChainRole.Arn"}
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    # No other statement of the template may create schedules or pass roles.
+    others = [st for name, r in resources.items() if name != "PollerChainPolicy"
+              for st in statements(r)]
+    assert not [st for st in others if st["Action"] in ("scheduler:CreateSchedule", "iam:PassRole")]
+
+
+def test_the_chain_role_may_only_invoke_this_function():
+    resources = template()["Resources"]
+    trust = resources["PollChainRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [t["Principal"] for t in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    assert "Policies" not in resources["PollChainRole"]["Properties"]
+    invoke = resources["PollChainInvokePolicy"]["Properties"]
+    assert invoke["Roles"] == [{"Ref": "PollChainRole"}]
+    assert invoke["PolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Action": "lambda:InvokeFunction",
+        "Resource": {"GetAtt": "PollerFunction.Arn"}}]
+    variables = resources["PollerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["SCHEDULE_GROUP_NAME"]["If"][:2] == ["HasPollChain", {"Ref": "PollChainGroup"}]
+    assert variables["SCHEDULE_ROLE_ARN"]["If"][:2] == [
+        "HasPollChain", {"GetAtt": "PollChainRole.Arn"}]
+    # Schedules live in the stack's group: deleting the stack deletes the group and them.
+    assert resources["PollChainGroup"]["Type"] == "AWS::Scheduler::ScheduleGroup"
+
+
+def test_a_scheduled_report_starts_the_state_machine_with_its_scheduled_time():
+    resources = template()["Resources"]
+    schedule = resources["ReportSchedule"]["Properties"]
+    assert schedule["Target"]["Arn"] == {"Ref": "PollerStateMachine"}
+    tick = '"scheduledTime": "<aws.scheduler.scheduled-time>"'
+    assert schedule["Target"]["Input"] == {"Sub": '{"start": ${ReportStartRequest}, ' + tick + "}"}
+    role = resources["ReportScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert role["Statement"] == [{"Effect": "Allow", "Action": "states:StartExecution",
+                                  "Resource": {"Ref": "PollerStateMachine"}}]
+    rule = template()["Rules"]["ReportsStartJobs"]
+    assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "AllowStartSnapshotJob"}, "true"]}
 
 
 def test_failed_asynchronous_invocations_reach_the_topic_unless_it_is_fifo():

@@ -212,7 +212,7 @@ def test_a_start_without_a_job_id_names_the_job_after_the_execution(stack):
 
     assert ex.status == "SUCCEEDED", ex.summary()
     entered = ex.states_entered()
-    assert entered[:5] == ["Start?", "NewJobId", "NameJob", "StartJob", "Poll"]
+    assert entered[:6] == ["Start?", "ScheduledTick?", "NewJobId", "NameJob", "StartJob", "Poll"]
     calls = stack.emulator("GET", "calls")
     [job] = calls["jobs"]
     # SHA-256 of the execution's ARN: a redriven execution asks for the same job again.
@@ -226,6 +226,27 @@ def test_a_start_without_a_job_id_names_the_job_after_the_execution(stack):
     assert ex.output["job"]["snapshotJobId"] == job["snapshotJobId"]
     assert ex.output["results"][0]["format"] == "CSV"
     assert stack.sns_messages() == []  # NOTIFY_ON_SUCCESS=false
+
+
+def test_a_scheduled_tick_delivered_twice_starts_one_job(stack):
+    """A scheduled report's input: the start request and the tick's scheduled time, from which
+    the job id is derived; Scheduler may deliver the tick twice."""
+    stack.emulator("POST", "defaults",
+                   {"queuedPolls": 0, "runningPolls": 1, "outcome": "COMPLETED"})
+    tick = {"start": START_REQUEST, "scheduledTime": "2026-11-30T06:00:00Z"}
+    first = stack.start_execution("report-tick", tick)
+    again = stack.start_execution("report-tick-again", tick)
+
+    assert first.status == again.status == "SUCCEEDED", (first.summary(), again.summary())
+    assert first.states_entered()[:3] == ["Start?", "ScheduledTick?", "NewJobIdFromSchedule"]
+    assert "AlreadyStarted" in again.states_entered()
+    [job] = stack.emulator("GET", "calls")["jobs"]
+    key = f"{START_REQUEST['AwsAccountId']}|{START_REQUEST['DashboardId']}|{tick['scheduledTime']}"
+    assert job["snapshotJobId"] == hashlib.sha256(key.encode()).hexdigest()
+    assert first.output["job"]["snapshotJobId"] == again.output["job"]["snapshotJobId"]
+    next_tick = {**tick, "scheduledTime": "2026-12-01T06:00:00Z"}
+    assert stack.start_execution("report-next", next_tick).status == "SUCCEEDED"
+    assert len(stack.emulator("GET", "calls")["jobs"]) == 2, "the next tick is a new job"
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +287,8 @@ def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(
     # AWS names it QuickSight.LimitExceededException; moto 5.2.5 keeps the service name's case
     assert ex.error.lower() == "quicksight.limitexceededexception"
     assert ex.states_entered() == [
-        "Start?", "NewJobId", "NameJob", "StartJob", "CapacityLeft?", "WaitForCapacity",
+        "Start?", "ScheduledTick?", "NewJobId", "NameJob", "StartJob", "CapacityLeft?",
+        "WaitForCapacity",
         "CountCapacityWait", "StartJob", "CapacityLeft?", "CapacityExhausted", "NotifyFailure",
         "NoticeFacts", "FifoTopic?", "PublishFailure", "Failed"]
     scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])
@@ -300,8 +322,8 @@ def test_a_start_whose_job_exists_already_polls_that_job(stack):
     ex = stack.start_execution("start-exists", start_request("exists"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
-    assert ex.states_entered()[:5] == [
-        "Start?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
+    assert ex.states_entered()[:6] == [
+        "Start?", "ScheduledTick?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
     assert ex.output["job"]["snapshotJobId"] == "exists"
     assert stack.sns_messages() == []
 

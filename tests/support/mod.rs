@@ -14,12 +14,13 @@ use aws_sdk_quicksight::types::{
     SnapshotJobResult, SnapshotJobResultErrorInfo, SnapshotJobResultFileGroup, SnapshotJobS3Result,
     SnapshotJobStatus,
 };
+use aws_sdk_scheduler::operation::create_schedule::{CreateScheduleInput, CreateScheduleOutput};
 use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use quicksight_snapshot_poller::QuickSightClients;
-use quicksight_snapshot_poller::{App, Config, Destination};
+use quicksight_snapshot_poller::{App, Chain, ChainSettings, Config, Destination};
 use quicksight_snapshot_poller::{Notifier, SnsChannel};
 
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:snapshot-alerts";
@@ -253,4 +254,51 @@ pub fn file_group(
         group = group.s3_results(s3.build());
     }
     group.build()
+}
+
+/// The role a chain's schedules invoke the function with, in tests.
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/poll-chain";
+/// The function a chain's schedules invoke, in tests.
+pub const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:poller";
+
+/// What the mocked Scheduler was asked to create.
+#[derive(Clone, Default)]
+pub struct Created(Arc<Mutex<Vec<CreateScheduleInput>>>);
+
+impl Created {
+    pub fn all(&self) -> Vec<CreateScheduleInput> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+pub fn scheduler_accepts(created: &Created) -> Rule {
+    let created = created.clone();
+    mock!(aws_sdk_scheduler::Client::create_schedule).then_compute_output(move |input| {
+        created.0.lock().unwrap().push(input.clone());
+        CreateScheduleOutput::builder()
+            .schedule_arn("arn:aws:scheduler:us-east-1:123456789012:schedule/polls/x")
+            .build()
+            .expect("an output")
+    })
+}
+
+pub fn scheduler_fails(status: u16, code: &'static str) -> Rule {
+    mock!(aws_sdk_scheduler::Client::create_schedule)
+        .then_http_response(move || error_response(status, code, "injected"))
+}
+
+pub fn chained(app: App, scheduler: &[&Rule]) -> App {
+    let client = mock_client!(
+        aws_sdk_scheduler,
+        RuleMode::MatchAny,
+        scheduler.iter().copied()
+    );
+    app.with_chain(Chain::new(
+        client.config().clone(),
+        ChainSettings {
+            group: "polls".into(),
+            role_arn: ROLE.into(),
+            target_arn: Some(FUNCTION.into()),
+        },
+    ))
 }

@@ -1,0 +1,218 @@
+//! The poll chain on EventBridge Scheduler: when the input says `"loop": "scheduler"` and the
+//! job is not done, the poller creates one one-time schedule that invokes the function again
+//! with this poll's output, after `waitSeconds`. At a terminal status it creates none, so the
+//! chain ends by itself, and the failure is told once, by the poll that saw it.
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_scheduler::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+};
+use sha2::{Digest, Sha256};
+use tokio::time::{timeout, Instant};
+
+use crate::contract::{Answer, NextPoll};
+use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
+
+/// Scheduler invokes a target within the minute its schedule names (60 s precision).
+const PRECISION_SECONDS: u64 = 60;
+
+/// Where the chain's schedules go and what they invoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainSettings {
+    /// `SCHEDULE_GROUP_NAME`: the group of the one-time schedules.
+    pub group: String,
+    /// `SCHEDULE_ROLE_ARN`: the role Scheduler assumes to invoke the function.
+    pub role_arn: String,
+    /// `SCHEDULE_TARGET_ARN`: the function the schedules invoke; else the invoked function.
+    pub target_arn: Option<String>,
+}
+
+/// Creates the next poll's schedule, with a client built at the first one.
+pub struct Chain {
+    config: aws_sdk_scheduler::Config,
+    client: OnceLock<aws_sdk_scheduler::Client>,
+    settings: ChainSettings,
+}
+
+impl Chain {
+    /// A chain creating schedules as `settings` say, with this SDK configuration.
+    pub fn new(config: aws_sdk_scheduler::Config, settings: ChainSettings) -> Self {
+        Chain {
+            config,
+            client: OnceLock::new(),
+            settings,
+        }
+    }
+
+    /// The function the next poll invokes: `SCHEDULE_TARGET_ARN`, else the one invoked now.
+    pub fn target<'a>(&'a self, invoked: Option<&'a str>) -> Option<&'a str> {
+        self.settings
+            .target_arn
+            .as_deref()
+            .or(invoked.filter(|arn| !arn.is_empty()))
+    }
+
+    fn client(&self) -> &aws_sdk_scheduler::Client {
+        self.client
+            .get_or_init(|| aws_sdk_scheduler::Client::from_conf(self.config.clone()))
+    }
+
+    /// Creates the one-time schedule of the poll after `answer`, by `deadline`. A schedule of
+    /// that name already there (the same tick delivered twice) counts as created.
+    pub async fn schedule_next(
+        &self,
+        answer: &Answer,
+        target: &str,
+        deadline: Instant,
+    ) -> Result<NextPoll, Error> {
+        let next = next_poll(answer, SystemTime::now());
+        let input = serde_json::to_string(answer).map_err(|e| failed(e.to_string()))?;
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        let target = Target::builder()
+            .arn(target)
+            .role_arn(&self.settings.role_arn)
+            .input(input)
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        let request = self
+            .client()
+            .create_schedule()
+            .name(&next.schedule_name)
+            .group_name(&self.settings.group)
+            .schedule_expression(at_expression(&next.at))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(window)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            // A retried call with the same token is the same request, not a second schedule.
+            .client_token(&next.schedule_name)
+            .target(target)
+            .send();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let sent = timeout(left, request).await.map_err(|_| {
+            failed(format!(
+                "no answer within {} ms, before the Lambda deadline",
+                left.as_millis()
+            ))
+        })?;
+        match sent {
+            Ok(_) => Ok(next),
+            Err(err) if err.code() == Some("ConflictException") => {
+                tracing::info!(schedule = %next.schedule_name, "next poll already scheduled");
+                Ok(next)
+            }
+            Err(err) => Err(classify(&err)),
+        }
+    }
+}
+
+fn failed(message: String) -> Error {
+    Error::SchedulingFailed { message }
+}
+
+fn classify<E>(err: &SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let Some(problem) = credentials_problem(err) {
+        return credentials_error("Scheduler", "CreateSchedule", problem, err);
+    }
+    failed(describe_sdk_error(err))
+}
+
+/// The next poll's schedule: a name that is the same for the same tick, and the minute to run.
+pub fn next_poll(answer: &Answer, now: SystemTime) -> NextPoll {
+    let jobs = answer.job_arns().join("\n");
+    let digest: String = Sha256::digest(jobs.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    NextPoll {
+        // 1-64 characters of [0-9a-zA-Z-_.]: 5 + 32 + 1 + at most 10.
+        schedule_name: format!("poll-{digest}-{}", answer.attempt()),
+        at: crate::carried::rfc3339(run_at(now, answer.wait_seconds())).unwrap_or_default(),
+    }
+}
+
+/// The start of the first whole minute at least `wait_seconds` (and a minute) from now: with
+/// Scheduler's 60 s precision the poll then runs between `wait_seconds` and `wait_seconds` +
+/// 119 s from now, never early.
+pub fn run_at(now: SystemTime, wait_seconds: u64) -> SystemTime {
+    let earliest = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        .saturating_add(wait_seconds.max(PRECISION_SECONDS));
+    let minute = earliest.div_ceil(PRECISION_SECONDS) * PRECISION_SECONDS;
+    UNIX_EPOCH + Duration::from_secs(minute)
+}
+
+/// `at(yyyy-mm-ddThh:mm:ss)` of an RFC 3339 UTC time.
+fn at_expression(rfc3339: &str) -> String {
+    format!("at({})", rfc3339.trim_end_matches('Z'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{JobInfo, PollOutput};
+
+    fn answer(attempt: u32, wait_seconds: u64) -> Answer {
+        let job = JobInfo::sample("d", "j");
+        let mut output = PollOutput::new(job, attempt);
+        output.wait_seconds = wait_seconds;
+        Answer::Single(Box::new(output))
+    }
+
+    const NOW: u64 = 1_800_000_030; // 30 s past a whole minute
+
+    #[test]
+    fn next_poll_runs_at_the_first_whole_minute_after_the_wait() {
+        let now = UNIX_EPOCH + Duration::from_secs(NOW);
+        let at = |wait| {
+            run_at(now, wait)
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        assert_eq!(at(5), NOW - 30 + 120, "at least a minute, rounded up");
+        assert_eq!(at(90), NOW - 30 + 120);
+        assert_eq!(at(91), NOW - 30 + 180);
+        assert_eq!(at(600), NOW - 30 + 660);
+    }
+
+    #[test]
+    fn schedule_name_is_the_same_for_the_same_tick_and_fits_scheduler() {
+        let now = UNIX_EPOCH + Duration::from_secs(NOW);
+        let first = next_poll(&answer(7, 30), now);
+        let again = next_poll(&answer(7, 30), now + Duration::from_secs(5));
+        let later = next_poll(&answer(8, 30), now);
+        assert_eq!(first.schedule_name, again.schedule_name);
+        assert_ne!(first.schedule_name, later.schedule_name);
+        assert!(first.schedule_name.len() <= 64);
+        assert!(first
+            .schedule_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        let longest = next_poll(&answer(u32::MAX, 30), now);
+        assert!(
+            longest.schedule_name.len() <= 64,
+            "{}",
+            longest.schedule_name
+        );
+    }
+
+    #[test]
+    fn at_expression_is_scheduler_s_at_format() {
+        let now = UNIX_EPOCH + Duration::from_secs(NOW);
+        let next = next_poll(&answer(1, 5), now);
+        assert_eq!(next.at, "2027-01-15T08:02:00Z");
+        assert_eq!(at_expression(&next.at), "at(2027-01-15T08:02:00)");
+    }
+}
