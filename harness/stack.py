@@ -118,9 +118,10 @@ class Stack:
         """Starts everything. `function(stack, env)` starts the process that serves the Runtime
         API for FUNCTION_NAME (default: the prebuilt poller binary)."""
         t0 = time.monotonic()
-        if with_emulator:
-            self._start_emulator()
         moto_port, self.runtime_port = free_port(), free_port()
+        if with_emulator:
+            # It asks moto's STS whose key signed a call (the registered-user rule).
+            self._start_emulator(identity_endpoint=f"http://127.0.0.1:{moto_port}")
         argv = front_argv(f"127.0.0.1:{moto_port}", f"127.0.0.1:{self.runtime_port}",
                           "--port", "0", "--binary", FUNCTION_NAME,
                           "--function-timeout", str(FUNCTION_TIMEOUT))
@@ -193,8 +194,9 @@ class Stack:
         self.services.append(svc)
         return svc
 
-    def _start_emulator(self):
-        emu = self.spawn("quicksight-emulator", emulator_argv(), first_line=True)
+    def _start_emulator(self, identity_endpoint: str):
+        argv = [*emulator_argv(), "--identity-endpoint", identity_endpoint]
+        emu = self.spawn("quicksight-emulator", argv, first_line=True)
         line = emu.read_first_line(15)
         if not line.startswith("listening on http://"):
             raise RuntimeError(f"unexpected first line from the QuickSight emulator: {line!r}")
@@ -245,6 +247,8 @@ class Stack:
             "SNS_TOPIC_ARN": self.topic_arn,
             # Poll chains: Scheduler is moto's own (it stores schedules; tests fire them).
             "AWS_ENDPOINT_URL_SCHEDULER": self.moto_url,
+            # Roles a job names (roleArn) are assumed through moto's STS.
+            "AWS_ENDPOINT_URL_STS": self.moto_url,
             "SCHEDULE_GROUP_NAME": SCHEDULE_GROUP,
             "SCHEDULE_ROLE_ARN": SCHEDULE_ROLE_ARN,
             "AWS_LAMBDA_LOG_FORMAT": "JSON",

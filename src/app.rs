@@ -20,6 +20,7 @@ use crate::poller::{Polled, Poller};
 use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
 use crate::reference::{parse_event, parse_invocation, BatchItem, Invocation};
+use crate::roles::Roles;
 
 /// Kept back from the Lambda deadline so the runtime can still post the answer.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -49,6 +50,12 @@ impl App {
     pub fn with_presigner(mut self, presigner: Presigner) -> Self {
         self.poller
             .map_notifier(|notifier| notifier.with_presigner(presigner));
+        self
+    }
+
+    /// Polls jobs that name a `roleArn` as that role.
+    pub fn with_roles(mut self, roles: Roles) -> Self {
+        self.poller.set_roles(roles);
         self
     }
 
@@ -175,11 +182,11 @@ impl App {
             }
         }
         match &invocation {
-            Invocation::Single(request) => config.permits(&request.job)?,
+            Invocation::Single(request) => config.permits(request)?,
             Invocation::Batch(batch) => {
                 for item in &batch.items {
                     if let BatchItem::Poll { request, .. } = item {
-                        config.permits(&request.job)?;
+                        config.permits(request)?;
                     }
                 }
             }

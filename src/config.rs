@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use crate::arn::{is_account_id, is_valid_region, SnsTopicArn};
 use crate::chain::ChainSettings;
+use crate::contract::Caller;
 use crate::error::Error;
 use crate::http::TrustStore;
-use crate::reference::JobReference;
+use crate::reference::{JobReference, PollRequest};
 use crate::settings::{self, Kind, Setting};
 use crate::text::quote;
 use crate::wait::WaitPolicy;
@@ -67,6 +68,8 @@ pub struct Config {
     pub allowed_accounts: Vec<String>,
     /// `ALLOWED_REGIONS` (comma-separated; empty = any): regions the function may describe.
     pub allowed_regions: Vec<String>,
+    /// `ALLOWED_ROLE_ARNS` (comma-separated; empty = off): roles a job's `roleArn` may name.
+    pub allowed_role_arns: Vec<String>,
     /// `TRUST_STORE` (`system` or `amazon`, default system): the roots TLS trusts.
     pub trust_store: TrustStore,
     /// `SCHEDULE_GROUP_NAME`, `SCHEDULE_ROLE_ARN` and `SCHEDULE_TARGET_ARN`: where a
@@ -163,6 +166,12 @@ impl Config {
                 &settings::ALLOWED_REGIONS,
                 is_valid_region,
                 "an AWS region",
+            )?,
+            allowed_role_arns: checked_list(
+                &get,
+                &settings::ALLOWED_ROLE_ARNS,
+                crate::reference::is_role_arn,
+                "an IAM role ARN",
             )?,
             notify_to,
             notify_on_success: flag(&get, &settings::NOTIFY_ON_SUCCESS)?,
@@ -354,7 +363,16 @@ fn trust_store(
 impl Config {
     /// Refuses, before any call, a job outside the configured accounts and regions, so a
     /// crafted event cannot make the function describe another tenant's jobs.
-    pub fn permits(&self, job: &JobReference) -> Result<(), Error> {
+    pub fn permits(&self, request: &PollRequest) -> Result<(), Error> {
+        self.permits_job(&request.job)?;
+        match &request.caller {
+            Some(caller) => self.permits_caller(caller),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a job outside the configured accounts and regions.
+    pub fn permits_job(&self, job: &JobReference) -> Result<(), Error> {
         if !self.allowed_accounts.is_empty() && !self.allowed_accounts.contains(&job.account) {
             return Err(Error::invalid(format!(
                 "AwsAccountId {:?} is not in this function's ALLOWED_ACCOUNT_IDS",
@@ -365,6 +383,22 @@ impl Config {
             return Err(Error::invalid(format!(
                 "Region {:?} is not in this function's ALLOWED_REGIONS",
                 job.region
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses, before any call, a role the function may not assume for a job.
+    pub fn permits_caller(&self, caller: &Caller) -> Result<(), Error> {
+        if self.allowed_role_arns.is_empty() {
+            return Err(Error::invalid(
+                "roleArn: polling as another role is off in this function (ALLOWED_ROLE_ARNS is empty)",
+            ));
+        }
+        if !self.allowed_role_arns.contains(&caller.role_arn) {
+            return Err(Error::invalid(format!(
+                "roleArn {} is not in this function's ALLOWED_ROLE_ARNS",
+                quote(&caller.role_arn)
             )));
         }
         Ok(())
@@ -574,14 +608,16 @@ mod tests {
             ("ALLOWED_REGIONS", "us-east-1"),
         ])
         .expect("valid");
-        assert!(config.permits(&job("210987654321", "us-east-1")).is_ok());
+        assert!(config
+            .permits_job(&job("210987654321", "us-east-1"))
+            .is_ok());
         let err = config
-            .permits(&job("999999999999", "us-east-1"))
+            .permits_job(&job("999999999999", "us-east-1"))
             .unwrap_err();
         assert_eq!(err.error_type(), "InvalidJobReference");
         assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
         let err = config
-            .permits(&job("123456789012", "eu-west-1"))
+            .permits_job(&job("123456789012", "eu-west-1"))
             .unwrap_err();
         assert!(err.to_string().contains("ALLOWED_REGIONS"), "{err}");
     }
@@ -589,7 +625,7 @@ mod tests {
     #[test]
     fn empty_allow_lists_permit_any_job_and_bad_entries_are_refused() {
         let open = config(&[TOPIC]).expect("valid");
-        assert!(open.permits(&job("999999999999", "ap-south-1")).is_ok());
+        assert!(open.permits_job(&job("999999999999", "ap-south-1")).is_ok());
         let err = config(&[TOPIC, ("ALLOWED_ACCOUNT_IDS", "12")]).unwrap_err();
         assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
     }

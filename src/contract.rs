@@ -88,9 +88,42 @@ pub struct PollOutput {
     /// under a Step Functions wait loop. Carried from the input.
     #[serde(default, rename = "loop")]
     pub loop_kind: Option<LoopKind>,
+    /// Whom the job is polled as (a role, and an identity context); null: the function itself.
+    #[serde(default)]
+    pub caller: Option<Caller>,
     /// The one-time schedule this poll created for the next one, in a `scheduler` loop.
     #[serde(default)]
     pub next_poll: Option<NextPoll>,
+}
+
+/// Whom the job is polled as: a role assumed for its QuickSight calls (a job in another account,
+/// or a registered user's job with the identity context it was started with). Carried from the
+/// input to the output so a loop keeps polling as the same caller.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Caller {
+    /// The role to assume (it must be in `ALLOWED_ROLE_ARNS`).
+    pub role_arn: String,
+    /// The context assertion of an identity-enhanced role session (`ProvidedContexts`): a
+    /// credential. Redacted in notices; visible in a state machine's execution history.
+    #[serde(default)]
+    pub identity_context: Option<String>,
+    /// Who issued `identity_context`: IAM Identity Center (the default) or QuickSight.
+    #[serde(default)]
+    pub identity_provider: Option<IdentityProvider>,
+    /// The role's `sts:ExternalId`, when its trust policy asks for one.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// The issuer of an identity context, as STS names it in `ProvidedContexts[].ProviderArn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IdentityProvider {
+    /// `arn:PARTITION:iam::aws:contextProvider/IdentityCenter`: an IAM Identity Center user.
+    IdentityCenter,
+    /// `arn:PARTITION:iam::aws:contextProvider/QuickSight`: a QuickSight native, federated or
+    /// Active Directory user (the token of QuickSight's GetIdentityContext).
+    QuickSight,
 }
 
 /// Who runs the next poll when the poller runs it itself.
@@ -155,6 +188,7 @@ impl PollOutput {
             error_streak: 0,
             notification: None,
             loop_kind: None,
+            caller: None,
             next_poll: None,
         }
     }

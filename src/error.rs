@@ -67,6 +67,27 @@ pub enum Error {
         message: String,
     },
 
+    /// STS refused to let the function assume the job's `roleArn` (the role does not trust it,
+    /// a wrong external id, a malformed identity context). Not retryable: the same request
+    /// would be refused again.
+    #[error("STS refused to assume {role_arn}: {message}")]
+    RoleRefused {
+        /// The role asked for.
+        role_arn: String,
+        /// STS's refusal, bounded (it never quotes the identity context).
+        message: String,
+    },
+
+    /// STS was throttled or unavailable when the function assumed the job's `roleArn`.
+    /// Retryable.
+    #[error("could not assume {role_arn}: {message}")]
+    RoleUnavailable {
+        /// The role asked for.
+        role_arn: String,
+        /// What went wrong, bounded.
+        message: String,
+    },
+
     /// The next poll of a `"loop": "scheduler"` chain could not be scheduled. Retryable: the
     /// invocation fails, so Lambda's retries poll and schedule again, and its on-failure
     /// destination tells people if they cannot.
@@ -92,13 +113,15 @@ pub enum Error {
 }
 
 /// Every `errorType` an invocation can fail with (and `InvalidConfiguration`, at cold start).
-pub const ERROR_TYPES: [&str; 9] = [
+pub const ERROR_TYPES: [&str; 11] = [
     "InvalidJobReference",
     "QuickSightThrottled",
     "QuickSightUnavailable",
     "NotificationFailed",
     "NotificationRejected",
     "CredentialsError",
+    "RoleRefused",
+    "RoleUnavailable",
     "SchedulingFailed",
     "OutputTooLarge",
     "InvalidConfiguration",
@@ -114,6 +137,8 @@ impl Error {
             Error::NotificationFailed { .. } => "NotificationFailed",
             Error::NotificationRejected { .. } => "NotificationRejected",
             Error::CredentialsError { .. } => "CredentialsError",
+            Error::RoleRefused { .. } => "RoleRefused",
+            Error::RoleUnavailable { .. } => "RoleUnavailable",
             Error::SchedulingFailed { .. } => "SchedulingFailed",
             Error::OutputTooLarge { .. } => "OutputTooLarge",
             Error::InvalidConfiguration(_) => "InvalidConfiguration",
@@ -128,6 +153,7 @@ impl Error {
                 | Error::QuickSightUnavailable { .. }
                 | Error::NotificationFailed { .. }
                 | Error::CredentialsError { .. }
+                | Error::RoleUnavailable { .. }
                 | Error::SchedulingFailed { .. }
         )
     }
@@ -350,6 +376,14 @@ mod tests {
                 service: "s",
                 operation: "o",
                 problem: CredentialsProblem::Missing,
+                message: text(),
+            },
+            Error::RoleRefused {
+                role_arn: text(),
+                message: text(),
+            },
+            Error::RoleUnavailable {
+                role_arn: text(),
                 message: text(),
             },
             Error::SchedulingFailed { message: text() },

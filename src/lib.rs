@@ -9,6 +9,7 @@
 //! | the event's size, then its shape: one job, a batch, an EventBridge envelope | `event`, `reference`, `carried` |
 //! | the allow-lists, one metrics line per invocation, the answer's size | `app`, `metrics` |
 //! | one job: describe, result, output, notice | `poller`, `quicksight`, `status`, `wait` |
+//! | polling as a job's `roleArn` (STS, identity contexts) | `roles` |
 //! | the next poll of a `"loop": "scheduler"` chain (EventBridge Scheduler) | `chain` |
 //! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
 //! | the notice and its channel (SNS), download links | `notice`, `presign` |
@@ -36,6 +37,7 @@ mod poller;
 mod presign;
 mod quicksight;
 mod reference;
+mod roles;
 mod settings;
 pub mod setup;
 mod status;
@@ -54,6 +56,7 @@ pub use quicksight::QuickSightClients;
 pub use reference::{
     parse_invocation, BatchItem, BatchRequest, Invocation, JobReference, PollRequest,
 };
+pub use roles::Roles;
 /// What an invocation's event is read as; public for the property tests of `tests/`.
 pub use settings::catalogue as settings_catalogue;
 pub use wait::WaitPolicy;

@@ -14,6 +14,7 @@ use crate::notice::{should_notify, Notifier};
 use crate::pace::Pace;
 use crate::quicksight::{self, QuickSightClients};
 use crate::reference::PollRequest;
+use crate::roles::Roles;
 use crate::status::{build_output, Observation};
 use crate::text::truncate;
 
@@ -37,6 +38,8 @@ pub struct Poller {
     quicksight: QuickSightClients,
     /// None when notices are off (`--no-notify` at a terminal).
     notifier: Option<Notifier>,
+    /// Assumes the roles jobs name (`roleArn`); None when `ALLOWED_ROLE_ARNS` is empty.
+    roles: Option<Roles>,
 }
 
 impl Poller {
@@ -46,7 +49,13 @@ impl Poller {
             config,
             quicksight,
             notifier,
+            roles: None,
         }
+    }
+
+    /// Polls jobs that name a `roleArn` as that role, with credentials from `roles`.
+    pub fn set_roles(&mut self, roles: Roles) {
+        self.roles = Some(roles);
     }
 
     /// The settings it polls with.
@@ -171,14 +180,17 @@ impl Poller {
         pace: Option<&Pace<'_>>,
         latency: &mut Duration,
     ) -> Result<Observation, Error> {
-        let client = self.quicksight.for_region(&request.job.region);
         if let Some(pace) = pace {
             if !pace.limiter.acquire_by(pace.start_by).await {
                 return Ok(Observation::NotPolled);
             }
         }
+        let client = self.client_for(request).await?;
         let called = Instant::now();
-        let described = quicksight::describe(&client, &request.job).await;
+        let described = self.refused_credentials_forgotten(
+            request,
+            quicksight::describe(&client, &request.job).await,
+        );
         *latency += called.elapsed();
         let description = match described? {
             Ok(description) => description,
@@ -206,7 +218,10 @@ impl Poller {
             pace.limiter.acquire().await;
         }
         let called = Instant::now();
-        let result = quicksight::describe_result(&client, &request.job).await;
+        let result = self.refused_credentials_forgotten(
+            request,
+            quicksight::describe_result(&client, &request.job).await,
+        );
         *latency += called.elapsed();
         match result? {
             Ok(result) => Ok(Observation::Finished(description, result)),
@@ -221,5 +236,38 @@ impl Poller {
                 description: Some(description),
             }),
         }
+    }
+
+    /// The client the job is polled with: the function's own, or one signing as the job's
+    /// `roleArn` (assumed now, or cached).
+    async fn client_for(&self, request: &PollRequest) -> Result<aws_sdk_quicksight::Client, Error> {
+        let region = &request.job.region;
+        let Some(caller) = &request.caller else {
+            return Ok(self.quicksight.for_region(region));
+        };
+        let Some(roles) = &self.roles else {
+            // Config::permits refused the job before any call; a Poller built without roles
+            // for a function that allows some is a wiring mistake, not the job's.
+            return Err(Error::invalid(
+                "roleArn: this function cannot assume roles (ALLOWED_ROLE_ARNS is empty)",
+            ));
+        };
+        let credentials = roles.credentials(caller, &request.job).await?;
+        Ok(self.quicksight.for_region_as(region, credentials))
+    }
+
+    /// Passes `outcome` on; credentials QuickSight refused (an assumed session that expired or
+    /// was revoked) are forgotten first, so the retried poll assumes the role afresh.
+    fn refused_credentials_forgotten<T>(
+        &self,
+        request: &PollRequest,
+        outcome: quicksight::CallOutcome<T>,
+    ) -> quicksight::CallOutcome<T> {
+        if let (Err(Error::CredentialsError { .. }), Some(caller), Some(roles)) =
+            (&outcome, &request.caller, &self.roles)
+        {
+            roles.forget(caller);
+        }
+        outcome
     }
 }

@@ -38,6 +38,21 @@ impl QuickSightClients {
         }
     }
 
+    /// A client for `region` signing with `credentials` (an assumed role's), built for the call.
+    pub fn for_region_as(
+        &self,
+        region: &str,
+        credentials: aws_credential_types::Credentials,
+    ) -> Client {
+        let config = self
+            .base
+            .clone()
+            .region(aws_sdk_quicksight::config::Region::new(region.to_owned()))
+            .credentials_provider(credentials)
+            .build();
+        Client::from_conf(config)
+    }
+
     /// The client for `region`, built on first use.
     pub fn for_region(&self, region: &str) -> Client {
         // A poisoned lock only means another poll panicked mid-insert; the map is still usable.

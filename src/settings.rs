@@ -222,6 +222,11 @@ pub fn catalogue() -> serde_json::Value {
     settings.into()
 }
 
+/// Roles a job may ask to be polled as.
+pub const ALLOWED_ROLE_ARNS: Setting = list(
+    "ALLOWED_ROLE_ARNS",
+    "roles a job's roleArn may name (empty: polling as another role is off)",
+);
 /// The group of a poll chain's one-time schedules.
 pub const SCHEDULE_GROUP_NAME: Setting = text(
     "SCHEDULE_GROUP_NAME",
@@ -239,7 +244,7 @@ pub const SCHEDULE_TARGET_ARN: Setting = text(
 );
 
 /// Every setting, in the README's order.
-pub const ALL: [Setting; 23] = [
+pub const ALL: [Setting; 24] = [
     SNS_TOPIC_ARN,
     NOTIFY_ON_SUCCESS,
     MIN_WAIT_SECONDS,
@@ -259,6 +264,7 @@ pub const ALL: [Setting; 23] = [
     MAX_EVENT_BYTES,
     ALLOWED_ACCOUNT_IDS,
     ALLOWED_REGIONS,
+    ALLOWED_ROLE_ARNS,
     TRUST_STORE,
     SCHEDULE_GROUP_NAME,
     SCHEDULE_ROLE_ARN,

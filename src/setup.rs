@@ -15,6 +15,7 @@ use crate::http;
 use crate::notice::{Notifier, SnsChannel};
 use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
+use crate::roles::Roles;
 
 /// The SDK's own standard retry (exponential backoff with jitter, throttling-aware) and
 /// timeouts bound every call; the poller writes no retry loop of its own.
@@ -63,7 +64,11 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
         let scheduler = aws_sdk_scheduler::config::Builder::from(sdk).build();
         Chain::new(scheduler, settings)
     });
+    let assumes_roles = !config.allowed_role_arns.is_empty();
     let mut app = App::new(config, quicksight, notifier);
+    if assumes_roles {
+        app = app.with_roles(Roles::new(aws_sdk_sts::config::Builder::from(sdk).build()));
+    }
     if let Some(chain) = chain {
         app = app.with_chain(chain);
     }

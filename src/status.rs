@@ -57,6 +57,7 @@ pub fn build_output(
     let mut output = PollOutput::new(request.job.info(), request.attempt());
     output.origin = request.job_origin();
     output.loop_kind = request.loop_kind;
+    output.caller = request.caller.clone();
     let carried = &request.carried;
     // What QuickSight said of the job on this poll, if it described it at all.
     let description = match &observation {

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 pub const USAGE: &str =
-    "usage: quicksight-emulator [--host 127.0.0.1] [--port 0] [--region us-east-1] [--jobs FILE]";
+    "usage: quicksight-emulator [--host 127.0.0.1] [--port 0] [--region us-east-1] [--jobs FILE] \
+     [--identity-endpoint http://HOST:PORT]";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -11,6 +12,8 @@ pub struct Options {
     pub port: u16,
     pub region: String,
     pub jobs: Option<PathBuf>,
+    /// An STS (moto) that names the principal of each signing key (GetCallerIdentity).
+    pub identity_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -20,6 +23,7 @@ impl Default for Options {
             port: 0,
             region: "us-east-1".to_owned(),
             jobs: None,
+            identity_endpoint: None,
         }
     }
 }
@@ -59,6 +63,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command, Str
             }
             "--region" => options.region = value()?,
             "--jobs" => options.jobs = Some(PathBuf::from(value()?)),
+            "--identity-endpoint" => options.identity_endpoint = Some(value()?),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -85,13 +90,20 @@ mod tests {
             port: 4566,
             region: "eu-west-1".to_owned(),
             jobs: Some(PathBuf::from("jobs.json")),
+            identity_endpoint: Some("http://127.0.0.1:5000".to_owned()),
         };
         assert_eq!(
-            parse_words("--host 0.0.0.0 --port 4566 --region eu-west-1 --jobs jobs.json"),
+            parse_words(
+                "--host 0.0.0.0 --port 4566 --region eu-west-1 --jobs jobs.json \
+                 --identity-endpoint http://127.0.0.1:5000"
+            ),
             Ok(Command::Serve(expected.clone()))
         );
         assert_eq!(
-            parse_words("--host=0.0.0.0 --port=4566 --region=eu-west-1 --jobs=jobs.json"),
+            parse_words(
+                "--host=0.0.0.0 --port=4566 --region=eu-west-1 --jobs=jobs.json \
+                 --identity-endpoint=http://127.0.0.1:5000"
+            ),
             Ok(Command::Serve(expected))
         );
     }

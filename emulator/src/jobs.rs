@@ -126,6 +126,9 @@ pub struct Job {
     pub result: Option<Value>,
     pub faults: FaultList,
     pub calls: JobCalls,
+    /// The signer of the Start of a registered user's job (no UserConfiguration): the only
+    /// caller it answers.
+    pub started_by: Option<String>,
 }
 
 impl Job {
@@ -144,6 +147,7 @@ impl Job {
             result: spec.result,
             faults: spec.faults,
             calls: JobCalls::default(),
+            started_by: None,
         }
     }
 

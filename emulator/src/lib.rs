@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod control;
 pub mod faults;
+pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod operations;

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use quicksight_emulator::cli::{self, Command, USAGE};
+use quicksight_emulator::identity::Identities;
 use quicksight_emulator::{control, Emulator, Server};
 
 #[tokio::main(flavor = "current_thread")]
@@ -18,7 +19,11 @@ async fn main() -> ExitCode {
         }
     };
 
-    let emulator = Emulator::new(options.region.clone());
+    let identities = match options.identity_endpoint.clone() {
+        Some(endpoint) => Identities::from_sts(endpoint),
+        None => Identities::by_access_key(),
+    };
+    let emulator = Emulator::with_identities(options.region.clone(), identities);
     if let Some(path) = &options.jobs {
         let loaded = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))

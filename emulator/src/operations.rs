@@ -16,13 +16,24 @@ use crate::wire::{aws_json, epoch_now, AwsError, ErrorType, Reply, RequestId};
 pub const MAX_UNFINISHED_JOBS: usize = 12;
 const MAX_FILE_GROUPS: usize = 7;
 
+/// Where a StartDashboardSnapshotJob goes, and who signed it.
+pub struct Start<'a> {
+    pub account: String,
+    pub dashboard: String,
+    pub caller: Option<&'a str>,
+}
+
 pub async fn start(
     emulator: &Emulator,
-    account: String,
-    dashboard: String,
+    start: Start<'_>,
     body: &[u8],
     request_id: &RequestId,
 ) -> Reply {
+    let Start {
+        account,
+        dashboard,
+        caller,
+    } = start;
     // Peeked only to find the job's own faults; the body is validated properly below.
     let peeked_job_id = serde_json::from_slice::<Value>(body)
         .ok()
@@ -86,13 +97,24 @@ pub async fn start(
         emulator.region(),
         epoch_now(),
     );
+    // Without UserConfiguration the job is the signer's own, a registered user's (started with
+    // identity-enhanced credentials): only that signer may describe it.
+    let mut job = job;
+    if job.user_configuration.is_none() {
+        job.started_by = caller.map(str::to_owned);
+    }
     state.jobs.insert(key.clone(), job);
     drop(state);
     let body = shapes::start_body(&arn, &key.job_id, request_id);
     aws_json(StatusCode::ACCEPTED, &body, request_id)
 }
 
-pub async fn describe(emulator: &Emulator, key: JobKey, request_id: &RequestId) -> Reply {
+pub async fn describe(
+    emulator: &Emulator,
+    key: JobKey,
+    caller: Option<&str>,
+    request_id: &RequestId,
+) -> Reply {
     let distortion = match front_door(emulator, Operation::Describe, &key, request_id).await {
         Ok(distortion) => distortion,
         Err(reply) => return reply,
@@ -101,6 +123,9 @@ pub async fn describe(emulator: &Emulator, key: JobKey, request_id: &RequestId) 
     let Some(job) = state.jobs.get_mut(&key) else {
         return not_found(&key).reply(request_id);
     };
+    if let Some(denied) = other_user(job, caller) {
+        return denied.reply(request_id);
+    }
     match distortion {
         None => {
             job.advance(epoch_now());
@@ -117,7 +142,12 @@ pub async fn describe(emulator: &Emulator, key: JobKey, request_id: &RequestId) 
     }
 }
 
-pub async fn result(emulator: &Emulator, key: JobKey, request_id: &RequestId) -> Reply {
+pub async fn result(
+    emulator: &Emulator,
+    key: JobKey,
+    caller: Option<&str>,
+    request_id: &RequestId,
+) -> Reply {
     let distortion = match front_door(emulator, Operation::Result, &key, request_id).await {
         Ok(distortion) => distortion,
         Err(reply) => return reply,
@@ -126,6 +156,9 @@ pub async fn result(emulator: &Emulator, key: JobKey, request_id: &RequestId) ->
     let Some(job) = state.jobs.get(&key) else {
         return not_found(&key).reply(request_id);
     };
+    if let Some(denied) = other_user(job, caller) {
+        return denied.reply(request_id);
+    }
     let body = shapes::result_body(job, emulator.region(), request_id);
     match distortion {
         Some(distortion) => distortion.apply(StatusCode::OK, body, "JobStatus", request_id),
@@ -311,4 +344,15 @@ fn wrong_type(field: &str, expected: &str) -> AwsError {
 
 fn invalid(message: String) -> AwsError {
     AwsError::new(ErrorType::InvalidParameterValue, message)
+}
+
+/// The service's answer to anyone but the user who started a registered user's job.
+fn other_user(job: &Job, caller: Option<&str>) -> Option<AwsError> {
+    let starter = job.started_by.as_deref()?;
+    (caller != Some(starter)).then(|| {
+        AwsError::new(
+            ErrorType::AccessDenied,
+            "Access denied: the snapshot job was started by a different user.",
+        )
+    })
 }

@@ -42,21 +42,28 @@ where
         dashboard: decode_segment(dashboard),
         job_id: decode_segment(job_id),
     };
+    let caller = emulator.identities.caller(&parts.headers).await;
+    let caller = caller.as_deref();
     match (&parts.method, segments.as_slice()) {
         (&Method::POST, ["accounts", account, "dashboards", dashboard, "snapshot-jobs"]) => {
             let (account, dashboard) = (decode_segment(account), decode_segment(dashboard));
-            operations::start(&emulator, account, dashboard, &body, &request_id).await
+            let start = operations::Start {
+                account,
+                dashboard,
+                caller,
+            };
+            operations::start(&emulator, start, &body, &request_id).await
         }
         (&Method::GET, ["accounts", account, "dashboards", dashboard, "snapshot-jobs", job]) => {
             let key = job_key(account, dashboard, job);
-            operations::describe(&emulator, key, &request_id).await
+            operations::describe(&emulator, key, caller, &request_id).await
         }
         (
             &Method::GET,
             ["accounts", account, "dashboards", dashboard, "snapshot-jobs", job, "result"],
         ) => {
             let key = job_key(account, dashboard, job);
-            operations::result(&emulator, key, &request_id).await
+            operations::result(&emulator, key, caller, &request_id).await
         }
         _ => {
             let message = format!("No operation matches {} {path}.", parts.method);

@@ -5,12 +5,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::faults::{FaultList, Operation};
+use crate::identity::Identities;
 use crate::jobs::{Job, JobKey, Timeline};
 use crate::throttle::Throttle;
 
 pub struct Emulator {
     region: String,
     state: Mutex<State>,
+    /// Who signed a request (the registered-user rule).
+    pub identities: Identities,
 }
 
 #[derive(Debug, Default)]
@@ -58,9 +61,15 @@ impl State {
 
 impl Emulator {
     pub fn new(region: impl Into<String>) -> Arc<Emulator> {
+        Emulator::with_identities(region, Identities::by_access_key())
+    }
+
+    /// An emulator that names callers through `identities`.
+    pub fn with_identities(region: impl Into<String>, identities: Identities) -> Arc<Emulator> {
         Arc::new(Emulator {
             region: region.into(),
             state: Mutex::new(State::default()),
+            identities,
         })
     }
 

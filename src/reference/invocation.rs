@@ -8,6 +8,8 @@ use crate::contract::{LoopKind, PollOutput};
 use crate::error::Error;
 
 /// One invocation's work: one job, or a batch of jobs.
+// Built once per invocation and consumed: boxing the single job would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
     /// One job reference.
@@ -39,6 +41,8 @@ impl Invocation {
 
 #[derive(Debug, Clone, PartialEq)]
 /// One job of a batch.
+// Most items are polled; boxing them to shrink the carried-over ones would cost each poll.
+#[allow(clippy::large_enum_variant)]
 pub enum BatchItem {
     /// `overdue`: the previous round ran out of time before polling this job, so it goes first.
     Poll {

@@ -9,6 +9,7 @@
 //! `previous` the poller's own output passed back, `ids` checks ids as QuickSight would, and
 //! `fields` reads typed fields with messages that name them.
 
+mod caller;
 mod fields;
 mod ids;
 mod invocation;
@@ -17,11 +18,12 @@ mod previous;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use caller::is_role_arn;
 pub use invocation::{parse_event, parse_invocation, BatchItem, BatchRequest, Invocation};
 
 use crate::arn::SnapshotJobArn;
 use crate::carried::Carried;
-use crate::contract::{JobInfo, JobOrigin, LoopKind};
+use crate::contract::{Caller, JobInfo, JobOrigin, LoopKind};
 
 /// A validated reference to one snapshot job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +94,8 @@ pub struct PollRequest {
     pub carried: Carried,
     /// `loop` of the input: who runs the next poll (None: the caller, e.g. a wait loop).
     pub loop_kind: Option<LoopKind>,
+    /// Whom to poll as (`roleArn`, `identityContext`, `externalId`); None: the function.
+    pub caller: Option<Caller>,
 }
 
 impl PollRequest {

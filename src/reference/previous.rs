@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{as_object, kind_of, quoted, Fields};
-use super::{ids, JobReference, Origin, PollRequest};
+use super::{caller, ids, JobReference, Origin, PollRequest};
 use crate::arn::{is_valid_region, partition_for_region};
 use crate::carried::{started_by_loop, Carried};
 use crate::error::Error;
@@ -69,5 +69,6 @@ pub(super) fn parse(
         },
         carried: Carried::read(object, prefix)?,
         loop_kind: None,
+        caller: caller::read(object, prefix)?,
     })
 }

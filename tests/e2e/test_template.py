@@ -83,7 +83,16 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "s3:GetObject",
+        "sts:AssumeRole",
+        "sts:SetContext",
     }
+    # Roles only the deployer listed, and only when listed (the If's condition).
+    [assume] = [st for st in statements(role["Policies"]) if "sts:AssumeRole" in st["Action"]]
+    assert assume["Action"] == ["sts:AssumeRole", "sts:SetContext"]
+    assert assume["Resource"] == {"Split": [",", {"Ref": "AllowedRoleArns"}]}
+    conditional = [p for p in role["Policies"][0]["PolicyDocument"]["Statement"]
+                   if "If" in p and p["If"][1] is assume]
+    assert conditional and conditional[0]["If"][0] == "HasAllowedRoles"
     [read] = [st for st in statements(role["Policies"]) if st["Action"] == "s3:GetObject"]
     assert read["Resource"] == {
         "Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportPrefix}*"}
