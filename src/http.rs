@@ -54,8 +54,8 @@ impl TrustStore {
     }
 }
 
-/// The SDK's default client (hyper 1, rustls with aws-lc, the proxy from `HTTPS_PROXY` and
-/// friends), with the chosen roots.
+/// The SDK's client (hyper 1, rustls, the proxy from `HTTPS_PROXY` and friends) on ring, with
+/// the chosen roots.
 pub fn https_client(trust: TrustStore) -> Result<SharedHttpClient, Error> {
     // `build` only stores its parts today (the bundled roots are parsed at the first
     // connection, and the tests below prove they parse). Should it ever check them, a failure
@@ -67,7 +67,7 @@ pub fn https_client(trust: TrustStore) -> Result<SharedHttpClient, Error> {
     Ok(
         Builder::new().build_with_connector_fn(move |settings, components| {
             let mut connector = ConnectorBuilder::default()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
                 .tls_context(context.clone());
             connector.set_connector_settings(settings.cloned());
             if let Some(components) = components {

@@ -507,6 +507,15 @@ fn app_against_closed_port(
         .region(Region::new("us-east-1"))
         .credentials_provider(credentials)
         .endpoint_url("http://127.0.0.1:9")
+        // The SDK has no HTTPS client of its own here (no `default-https-client`): the
+        // poller's own stack, rustls on ring.
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
         .build();
     quicksight_snapshot_poller::setup::app(config(&[]), &sdk)
 }
