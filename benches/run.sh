@@ -44,7 +44,7 @@ url=$(awk '/listening on/ {print $3; exit}' "$log")
 
 # Over TLS, as Lambda runs it: a certificate chain, one CA bundle file, the 128 MB CPU share.
 scripts/tools.sh e2e >&2  # its venv has the `cryptography` that makes the chain
-.venv/bin/python benches/tls_cold.py --emulator "$url" \
+.venv/bin/python benches/tls_cold.py --emulator-bin "$CARGO_TARGET_DIR/release/quicksight-emulator" \
   --poller "$CARGO_TARGET_DIR/release/quicksight-snapshot-poller" \
   --sdk-floor "$CARGO_TARGET_DIR/release/sdk-floor" \
   --tls-floor "$CARGO_TARGET_DIR/release/tls-floor" \

@@ -1,7 +1,7 @@
 """Cold start as Lambda runs it: over TLS, at the CPU share of 128 MB and 256 MB functions.
 
-The QuickSight emulator sits behind a TLS front whose certificate chains leaf -> intermediate ->
-root, as AWS endpoints' do, and the functions trust the root through one CA bundle file
+The QuickSight emulator serves HTTPS itself (rustls) with a certificate that chains leaf ->
+intermediate -> root, as AWS endpoints' do, and the functions trust the root through one CA bundle file
 (`SSL_CERT_FILE`: this machine's bundle plus the test root), as on AL2023. For each function:
   - cold start (process start to first answer) at full CPU and under a cgroup-v1 CPU quota of
     7.2 % (128 MB: 1,769 MB is one vCPU), 14.5 % (256 MB) and 28.9 % (512 MB) of one core;
@@ -16,18 +16,16 @@ tests.
 from __future__ import annotations
 
 import argparse
+import json
 import datetime
 import ipaddress
 import os
 import shutil
 import signal
-import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import RuntimeApi, Subject, control, describe_path, seed, warm  # noqa: E402
+from bench import RuntimeApi, Subject, describe_path, warm  # noqa: E402
 
 ACCOUNT = "123456789012"
 CGROUP = Path("/sys/fs/cgroup/cpu")
@@ -83,48 +81,23 @@ def make_chain(directory: Path) -> tuple[Path, Path, Path]:
     return bundle, chain, key
 
 
-class TlsFront:
-    """Terminates TLS and pipes the bytes to the emulator, one thread per direction."""
-
-    def __init__(self, chain: Path, key: Path, upstream: tuple[str, int]):
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(chain, key)
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                raw, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(raw,), daemon=True).start()
-
-    def _handle(self, raw):
-        try:
-            client = self.context.wrap_socket(raw, server_side=True)
-            upstream = socket.create_connection(self.upstream)
-        except (OSError, ssl.SSLError):
-            raw.close()
-            return
-
-        def pipe(source, sink):
-            try:
-                while data := source.recv(65536):
-                    sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (source, sink):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
-        pipe(client, upstream)
+def start_tls_emulator(binary: str, chain: Path, key: Path, workdir: Path,
+                       job: dict) -> tuple[subprocess.Popen, str]:
+    """The QuickSight emulator itself serving HTTPS (rustls) with the chain, holding `job` as a
+    job that stays RUNNING: (its process, its https:// URL)."""
+    jobs = workdir / "jobs.json"
+    jobs.write_text(json.dumps([{
+        "awsAccountId": job["AwsAccountId"], "dashboardId": job["DashboardId"],
+        "snapshotJobId": job["SnapshotJobId"], "queuedPolls": 0, "runningPolls": 1,
+        "outcome": "NEVER"}]))
+    proc = subprocess.Popen([binary, "--port", "0", "--tls-cert", str(chain), "--tls-key",
+                             str(key), "--jobs", str(jobs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("listening on https://"):
+        proc.kill()
+        raise RuntimeError(f"the TLS emulator said {line!r}")
+    return proc, line.removeprefix("listening on ")
 
 
 def quota_preexec(share: str | None):
@@ -184,7 +157,7 @@ def instructions(subject: Subject, event: dict, workdir: Path) -> float | None:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--emulator", required=True, help="the QuickSight emulator's URL")
+    parser.add_argument("--emulator-bin", required=True, help="the QuickSight emulator binary")
     parser.add_argument("--poller", required=True)
     parser.add_argument("--compare-poller", help="another build of the poller, e.g. on aws-lc")
     parser.add_argument("--sdk-floor", required=True)
@@ -197,11 +170,9 @@ def main():
 
     workdir = Path(tempfile.mkdtemp(prefix="tls-cold-"))
     bundle, chain, key = make_chain(workdir)
-    host, port = args.emulator.removeprefix("http://").rsplit(":", 1)
-    front = TlsFront(chain, key, (host, int(port)))
-    https = f"https://127.0.0.1:{front.port}"
-    control(args.emulator, "/_emulator/reset", {})
-    running = seed(args.emulator, "tls-running", "NEVER")
+    running = {"AwsAccountId": ACCOUNT, "DashboardId": "bench-dashboard",
+               "SnapshotJobId": "tls-running"}
+    emulator, https = start_tls_emulator(args.emulator_bin, chain, key, workdir, running)
 
     env = {
         "PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
@@ -256,10 +227,13 @@ def main():
     print("| function | p50 ms | vs floor | peak RSS MB |\n|---|---|---|---|")
     floor_times, _ = warm(subjects["floor"], running, args.warm_runs)
     floor_p50 = statistics.median(floor_times)
-    for key_ in [k for k in subjects if k != "hello"]:
+    print(f"| {subjects['floor'].name} | {floor_p50:.2f} | 1.00x | - |")
+    for key_ in [k for k in subjects if k not in ("hello", "floor")]:
         times, rss = warm(subjects[key_], running, args.warm_runs)
         p50 = statistics.median(times)
         print(f"| {subjects[key_].name} | {p50:.2f} | {p50 / floor_p50:.2f}x | {rss / 1024:.1f} |")
+    emulator.kill()
+    emulator.wait()
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str =
     "usage: quicksight-emulator [--host 127.0.0.1] [--port 0] [--region us-east-1] [--jobs FILE] \
-     [--identity-endpoint http://HOST:PORT]";
+     [--identity-endpoint http://HOST:PORT] [--tls-cert CHAIN.pem --tls-key KEY.pem]";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -14,6 +14,10 @@ pub struct Options {
     pub jobs: Option<PathBuf>,
     /// An STS (moto) that names the principal of each signing key (GetCallerIdentity).
     pub identity_endpoint: Option<String>,
+    /// Serve HTTPS with this PEM chain (leaf first) and `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert`'s leaf, PEM.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -24,6 +28,8 @@ impl Default for Options {
             region: "us-east-1".to_owned(),
             jobs: None,
             identity_endpoint: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -64,8 +70,13 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command, Str
             "--region" => options.region = value()?,
             "--jobs" => options.jobs = Some(PathBuf::from(value()?)),
             "--identity-endpoint" => options.identity_endpoint = Some(value()?),
+            "--tls-cert" => options.tls_cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => options.tls_key = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?}")),
         }
+    }
+    if options.tls_cert.is_some() != options.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".to_owned());
     }
     Ok(Command::Serve(options))
 }
@@ -91,6 +102,7 @@ mod tests {
             region: "eu-west-1".to_owned(),
             jobs: Some(PathBuf::from("jobs.json")),
             identity_endpoint: Some("http://127.0.0.1:5000".to_owned()),
+            ..Options::default()
         };
         assert_eq!(
             parse_words(

@@ -47,6 +47,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let server = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => match server.with_tls(cert, key) {
+            Ok(server) => server,
+            Err(problem) => {
+                eprintln!("{problem}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => server,
+    };
     let address = match server.local_addr() {
         Ok(address) => address,
         Err(error) => {
@@ -56,7 +66,7 @@ async fn main() -> ExitCode {
     };
     // Scripts wait for exactly this line to learn the port.
     let mut stdout = std::io::stdout();
-    if writeln!(stdout, "listening on http://{address}")
+    if writeln!(stdout, "listening on {}://{address}", server.scheme())
         .and_then(|()| stdout.flush())
         .is_err()
     {

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::routes;
 use crate::state::Emulator;
@@ -20,6 +24,8 @@ use crate::wire::{AwsError, Body, ErrorType, Reply, RequestId};
 
 pub struct Server {
     listener: TcpListener,
+    /// Set by `with_tls`: connections are TLS, with that certificate chain.
+    tls: Option<TlsAcceptor>,
 }
 
 /// Returned to hyper to make it close the connection without writing a response.
@@ -37,7 +43,35 @@ impl std::error::Error for HungUp {}
 impl Server {
     pub async fn bind(host: &str, port: u16) -> io::Result<Server> {
         let listener = TcpListener::bind((host, port)).await?;
-        Ok(Server { listener })
+        Ok(Server {
+            listener,
+            tls: None,
+        })
+    }
+
+    /// Serves HTTPS with the PEM chain `cert` (leaf first) and its PEM private key `key`.
+    pub fn with_tls(mut self, cert: &Path, key: &Path) -> Result<Server, String> {
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|error| format!("--tls-cert {}: {error}", cert.display()))?;
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|error| format!("--tls-key {}: {error}", key.display()))?;
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+            .map_err(|error| format!("TLS: {error}"))?;
+        self.tls = Some(TlsAcceptor::from(Arc::new(config)));
+        Ok(self)
+    }
+
+    /// `https` with a certificate, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -52,9 +86,19 @@ impl Server {
             tokio::select! {
                 () = &mut shutdown => return,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        tokio::spawn(serve_connection(stream, emulator.clone()));
-                    }
+                    Ok((stream, _)) => match &self.tls {
+                        None => {
+                            tokio::spawn(serve_connection(stream, emulator.clone()));
+                        }
+                        Some(tls) => {
+                            let (tls, emulator) = (tls.clone(), emulator.clone());
+                            tokio::spawn(async move {
+                                if let Ok(stream) = tls.accept(stream).await {
+                                    serve_connection(stream, emulator).await;
+                                }
+                            });
+                        }
+                    },
                     Err(error) => {
                         // Usually out of file descriptors: back off instead of spinning.
                         eprintln!("accept failed: {error}");
@@ -66,7 +110,10 @@ impl Server {
     }
 }
 
-async fn serve_connection(stream: TcpStream, emulator: Arc<Emulator>) {
+async fn serve_connection<S>(stream: S, emulator: Arc<Emulator>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request| answer(emulator.clone(), request));
     // Errors here are clients going away and injected hang-ups; the request log already has them.
     let _ = http1::Builder::new()

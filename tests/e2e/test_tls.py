@@ -191,3 +191,30 @@ def test_an_unknown_trust_store_stops_the_cold_start_with_invalid_configuration(
     assert code == 2, stderr
     assert stderr.startswith("InvalidConfiguration:") and "TRUST_STORE" in stderr, stderr
     assert quicksight_calls(tls_stack) == 0
+
+
+def test_the_emulator_serves_https_itself_with_a_certificate_chain(tls_stack, tmp_path):
+    """`--tls-cert`/`--tls-key` (benches/tls_cold.py's endpoint): the poller polls it over TLS."""
+    ca, cert, key = make_ca_and_server_cert(tmp_path)
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"awsAccountId": ACCOUNT, "dashboardId": "dash-tls",
+                                 "snapshotJobId": "tls-native", "queuedPolls": 0,
+                                 "runningPolls": 5, "outcome": "COMPLETED"}]))
+    emulator = subprocess.Popen(
+        [str(EMULATOR_BIN), "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key),
+         "--jobs", str(jobs)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = emulator.stdout.readline().strip()
+        assert line.startswith("listening on https://127.0.0.1:"), line
+        env = base_env()
+        env.update({"AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+                    "AWS_ENDPOINT_URL_QUICKSIGHT": line.removeprefix("listening on "),
+                    "SSL_CERT_FILE": str(ca), "SDK_MAX_ATTEMPTS": "1"})
+        done = subprocess.run([str(POLLER_BIN), "--no-notify"],
+                              input=json.dumps(job_reference("tls-native", "dash-tls")),
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["jobStatus"] == "RUNNING"
+    finally:
+        emulator.kill()
+        emulator.wait()
