@@ -21,13 +21,19 @@ use crate::text::truncate;
 const DESCRIBE: &str = "DescribeDashboardSnapshotJob";
 const DESCRIBE_RESULT: &str = "DescribeDashboardSnapshotJobResult";
 
-/// One QuickSight client per region, built on first use and kept for the life of the
-/// execution environment: a job's ARN decides its region, and building a client costs more
-/// than a poll.
+/// One QuickSight client per region (and per assumed-role session), built on first use and
+/// kept for the life of the execution environment: a job's ARN decides its region, and
+/// building a client costs more than a poll.
 pub struct QuickSightClients {
     base: aws_sdk_quicksight::config::Builder,
     clients: Mutex<HashMap<String, Client>>,
+    /// Per region and access key of an assumed role's credentials: a session's polls share one.
+    sessions: Mutex<HashMap<(String, String), Client>>,
 }
+
+/// Sessions kept at most: each lives an hour, so more than this means many callers, and
+/// starting over costs one client build each.
+const MAX_SESSION_CLIENTS: usize = 64;
 
 impl QuickSightClients {
     /// Clients configured like `base`, one per region.
@@ -35,39 +41,51 @@ impl QuickSightClients {
         QuickSightClients {
             base,
             clients: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A client for `region` signing with `credentials` (an assumed role's), built for the call.
+    /// The client for `region` signing with `credentials` (an assumed role's session), built
+    /// on the session's first call.
     pub fn for_region_as(
         &self,
         region: &str,
         credentials: aws_credential_types::Credentials,
     ) -> Client {
-        let config = self
-            .base
+        let key = (region.to_owned(), credentials.access_key_id().to_owned());
+        // A poisoned lock only means another poll panicked mid-insert; the map is still usable.
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if !sessions.contains_key(&key) && sessions.len() >= MAX_SESSION_CLIENTS {
+            sessions.clear();
+        }
+        sessions
+            .entry(key)
+            .or_insert_with(|| self.build(region, Some(credentials)))
             .clone()
-            .region(aws_sdk_quicksight::config::Region::new(region.to_owned()))
-            .credentials_provider(credentials)
-            .build();
-        Client::from_conf(config)
     }
 
     /// The client for `region`, built on first use.
     pub fn for_region(&self, region: &str) -> Client {
-        // A poisoned lock only means another poll panicked mid-insert; the map is still usable.
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         clients
             .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = self
-                    .base
-                    .clone()
-                    .region(aws_sdk_quicksight::config::Region::new(region.to_owned()))
-                    .build();
-                Client::from_conf(config)
-            })
+            .or_insert_with(|| self.build(region, None))
             .clone()
+    }
+
+    fn build(
+        &self,
+        region: &str,
+        credentials: Option<aws_credential_types::Credentials>,
+    ) -> Client {
+        let mut config = self
+            .base
+            .clone()
+            .region(aws_sdk_quicksight::config::Region::new(region.to_owned()));
+        if let Some(credentials) = credentials {
+            config = config.credentials_provider(credentials);
+        }
+        Client::from_conf(config.build())
     }
 }
 
@@ -316,4 +334,44 @@ fn with_request_id(message: String, request_id: Option<&str>) -> String {
 /// RFC 3339 for the output contract.
 pub fn rfc3339(time: &DateTime) -> Option<String> {
     time.fmt(DateTimeFormat::DateTime).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clients() -> QuickSightClients {
+        QuickSightClients::new(
+            aws_sdk_quicksight::config::Builder::new()
+                .behavior_version(aws_sdk_quicksight::config::BehaviorVersion::latest()),
+        )
+    }
+
+    fn session(key: &str) -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::new(key, "secret", Some("token".into()), None, "test")
+    }
+
+    fn sessions(clients: &QuickSightClients) -> usize {
+        clients.sessions.lock().map_or(0, |sessions| sessions.len())
+    }
+
+    #[test]
+    fn a_sessions_polls_share_one_client_until_its_credentials_change() {
+        let clients = clients();
+        clients.for_region_as("us-east-1", session("ASIA1"));
+        clients.for_region_as("us-east-1", session("ASIA1"));
+        assert_eq!(sessions(&clients), 1);
+        clients.for_region_as("us-east-1", session("ASIA2"));
+        clients.for_region_as("eu-west-1", session("ASIA2"));
+        assert_eq!(sessions(&clients), 3);
+    }
+
+    #[test]
+    fn session_clients_are_bounded() {
+        let clients = clients();
+        for i in 0..=MAX_SESSION_CLIENTS {
+            clients.for_region_as("us-east-1", session(&format!("ASIA{i}")));
+        }
+        assert_eq!(sessions(&clients), 1, "started over when full");
+    }
 }
