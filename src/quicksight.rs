@@ -73,6 +73,13 @@ impl QuickSightClients {
             .clone()
     }
 
+    /// Whether the client for `region` is built already.
+    #[cfg(test)]
+    pub fn has_client_for(&self, region: &str) -> bool {
+        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients.contains_key(region)
+    }
+
     fn build(
         &self,
         region: &str,
