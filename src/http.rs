@@ -5,11 +5,14 @@
 //! its connector once per timeout setting for all of them.
 
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext};
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpClient};
 
 use crate::error::Error;
 
@@ -55,8 +58,12 @@ impl TrustStore {
 }
 
 /// The SDK's client (hyper 1, rustls, the proxy from `HTTPS_PROXY` and friends) on ring, with
-/// the chosen roots.
-pub fn https_client(trust: TrustStore) -> Result<SharedHttpClient, Error> {
+/// the chosen roots. `timeouts` are the ones the SDK configuration will carry: the first
+/// request's connector is built with them while the first client is built, at init.
+pub fn https_client(
+    trust: TrustStore,
+    timeouts: &TimeoutConfig,
+) -> Result<SharedHttpClient, Error> {
     // `build` only stores its parts today (the bundled roots are parsed at the first
     // connection, and the tests below prove they parse). Should it ever check them, a failure
     // must stop the cold start, never fall back to a store the deployer did not choose.
@@ -64,19 +71,101 @@ pub fn https_client(trust: TrustStore) -> Result<SharedHttpClient, Error> {
         .with_trust_store(trust.roots())
         .build()
         .map_err(|e| Error::InvalidConfiguration(format!("TRUST_STORE {trust:?}: {e}")))?;
+    let expected = ConnectorKey {
+        connect_timeout: timeouts.connect_timeout(),
+        read_timeout: timeouts.read_timeout(),
+    };
+    let spare = Spare::new(expected);
     Ok(
         Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut connector = ConnectorBuilder::default()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .tls_context(context.clone());
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
+            let tls = |settings: Option<&HttpConnectorSettings>, sleep| {
+                let mut connector = ConnectorBuilder::default()
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                    .tls_context(context.clone());
+                connector.set_connector_settings(settings.cloned());
+                connector.set_sleep_impl(sleep);
+                connector.set_proxy_config(Some(ProxyConfig::from_env()));
+                connector.build()
+            };
+            match settings {
+                // The SDK checks each new client by building a connector and dropping it, so
+                // that the roots load at init. The TLS connector built here is instead the
+                // one the first request asks for: one build of it, not two, and that one at
+                // init, where Lambda gives full CPU.
+                None => {
+                    // Without a sleep the builder takes Tokio's, as the SDK's default would give.
+                    spare.prepare(|| tls(Some(&expected.settings()), None));
+                    ConnectorBuilder::default().build_http()
+                }
+                Some(settings) => spare.take(&ConnectorKey::of(settings)).unwrap_or_else(|| {
+                    tls(Some(settings), components.and_then(|c| c.sleep_impl()))
+                }),
             }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
         }),
     )
+}
+
+/// What the SDK keys its connectors by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ConnectorKey {
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+}
+
+impl ConnectorKey {
+    fn of(settings: &HttpConnectorSettings) -> Self {
+        ConnectorKey {
+            connect_timeout: settings.connect_timeout(),
+            read_timeout: settings.read_timeout(),
+        }
+    }
+
+    fn settings(&self) -> HttpConnectorSettings {
+        let mut builder = HttpConnectorSettings::builder();
+        builder.set_connect_timeout(self.connect_timeout);
+        builder.set_read_timeout(self.read_timeout);
+        builder.build()
+    }
+}
+
+/// One connector built ahead for the first request with the expected settings: prepared at
+/// most once, handed out at most once, never prepared after the first request.
+struct Spare<T> {
+    expected: ConnectorKey,
+    state: Mutex<SpareState<T>>,
+}
+
+enum SpareState<T> {
+    Unprepared,
+    Ready(T),
+    Done,
+}
+
+impl<T> Spare<T> {
+    fn new(expected: ConnectorKey) -> Self {
+        Spare {
+            expected,
+            state: Mutex::new(SpareState::Unprepared),
+        }
+    }
+
+    fn prepare(&self, build: impl FnOnce() -> T) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(*state, SpareState::Unprepared) {
+            *state = SpareState::Ready(build());
+        }
+    }
+
+    /// The prepared connector, if `key` is what it was built for. Whatever the key, nothing is
+    /// prepared after this: the SDK caches the connector it gets, so a later spare would only
+    /// hold memory.
+    fn take(&self, key: &ConnectorKey) -> Option<T> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *state, SpareState::Done) {
+            SpareState::Ready(connector) if *key == self.expected => Some(connector),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +197,49 @@ mod tests {
             })
             .collect();
         assert_eq!(fingerprints, AMAZON_ROOT_FINGERPRINTS);
+    }
+
+    const AT_INIT: ConnectorKey = ConnectorKey {
+        connect_timeout: Some(Duration::from_secs(2)),
+        read_timeout: None,
+    };
+
+    #[test]
+    fn the_first_request_gets_the_connector_prepared_at_init() {
+        let builds = std::cell::Cell::new(0);
+        let spare = Spare::new(AT_INIT);
+        for _ in 0..3 {
+            // Every client's check asks; one connector is built.
+            spare.prepare(|| {
+                builds.set(builds.get() + 1);
+                "prepared"
+            });
+        }
+        assert_eq!(builds.get(), 1);
+        assert_eq!(spare.take(&AT_INIT), Some("prepared"));
+        assert_eq!(spare.take(&AT_INIT), None, "handed out once");
+    }
+
+    #[test]
+    fn a_request_with_other_timeouts_gets_none_and_ends_the_spare() {
+        let spare = Spare::new(AT_INIT);
+        spare.prepare(|| "prepared");
+        let other = ConnectorKey {
+            read_timeout: Some(Duration::from_secs(5)),
+            ..AT_INIT
+        };
+        assert_eq!(spare.take(&other), None);
+        spare.prepare(|| "late");
+        assert_eq!(
+            spare.take(&AT_INIT),
+            None,
+            "nothing prepared after a request"
+        );
+    }
+
+    #[test]
+    fn the_key_round_trips_through_the_sdks_settings() {
+        assert_eq!(ConnectorKey::of(&AT_INIT.settings()), AT_INIT);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
         .operation_timeout(config.sdk_operation_timeout)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http::https_client(config.trust_store)?)
+        .http_client(http::https_client(config.trust_store, &timeouts)?)
         .retry_config(retry)
         .timeout_config(timeouts);
     if let Some(region) = &config.default_region {
