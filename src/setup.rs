@@ -47,7 +47,7 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
 }
 
 /// The function's own region, where most jobs are, gets its client now rather than at the
-/// first poll: building one loads and parses the CA roots, 9.4 of the 15.1 million
+/// first poll: building one loads and parses the CA roots, about 9 of the 14.4 million
 /// instructions of a cold start (docs/benchmarks.md). In init it costs the same CPU and makes
 /// no call; public measurements of Lambda find init at full CPU, where a 128 MB invoke gets 7 %.
 fn quicksight_clients(config: &Config, sdk: &SdkConfig) -> QuickSightClients {
