@@ -95,6 +95,8 @@ pub fn https_client(
                 None => {
                     // Without a sleep the builder takes Tokio's, as the SDK's default would give.
                     spare.prepare(|| tls(Some(&expected.settings()), None));
+                    // Were a later SDK to send requests through this one, hyper's plain
+                    // connector refuses https URLs: it would fail loudly, never go unencrypted.
                     ConnectorBuilder::default().build_http()
                 }
                 Some(settings) => spare.take(&ConnectorKey::of(settings)).unwrap_or_else(|| {
