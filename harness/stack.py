@@ -257,6 +257,9 @@ class Stack:
         }
         if self.emulator_url:
             env["AWS_ENDPOINT_URL_QUICKSIGHT"] = self.emulator_url
+            # moto's STS keeps no record of ProvidedContexts: the emulator's STS front checks a
+            # QuickSight context, remembers whose session it is, and passes the call to moto.
+            env["AWS_ENDPOINT_URL_STS"] = self.emulator_url
         env.update(overrides or {})
         return env
 

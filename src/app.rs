@@ -182,11 +182,11 @@ impl App {
             }
         }
         match &invocation {
-            Invocation::Single(request) => config.permits(request)?,
+            Invocation::Single(request) => config.permits(request, request.loop_kind)?,
             Invocation::Batch(batch) => {
                 for item in &batch.items {
                     if let BatchItem::Poll { request, .. } = item {
-                        config.permits(request)?;
+                        config.permits(request, batch.loop_kind)?;
                     }
                 }
             }

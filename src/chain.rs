@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_scheduler::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_scheduler::types::{
-    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+    ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+    RetryPolicy, Target,
 };
 use sha2::{Digest, Sha256};
 use tokio::time::{timeout, Instant};
@@ -28,7 +29,14 @@ pub struct ChainSettings {
     pub role_arn: String,
     /// `SCHEDULE_TARGET_ARN`: the function the schedules invoke; else the invoked function.
     pub target_arn: Option<String>,
+    /// `SCHEDULE_DEAD_LETTER_ARN`: where Scheduler sends a tick it could not deliver.
+    pub dead_letter_arn: Option<String>,
 }
+
+/// How long Scheduler keeps trying to deliver a tick, and how often: a poll older than five
+/// minutes is stale, as the function's own asynchronous retries say (template.yaml).
+const TICK_MAX_AGE_SECONDS: i32 = 300;
+const TICK_RETRIES: i32 = 2;
 
 /// Creates the next poll's schedule, with a client built at the first one.
 pub struct Chain {
@@ -47,12 +55,14 @@ impl Chain {
         }
     }
 
-    /// The function the next poll invokes: `SCHEDULE_TARGET_ARN`, else the one invoked now.
+    /// The function the next poll invokes: `SCHEDULE_TARGET_ARN`, else the one invoked now
+    /// without its qualifier (an alias or version the chain role may not invoke would make
+    /// every tick fail where nobody sees it).
     pub fn target<'a>(&'a self, invoked: Option<&'a str>) -> Option<&'a str> {
         self.settings
             .target_arn
             .as_deref()
-            .or(invoked.filter(|arn| !arn.is_empty()))
+            .or(invoked.filter(|arn| !arn.is_empty()).map(unqualified))
     }
 
     fn client(&self) -> &aws_sdk_scheduler::Client {
@@ -74,10 +84,21 @@ impl Chain {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(|e| failed(e.to_string()))?;
+        let retries = RetryPolicy::builder()
+            .maximum_event_age_in_seconds(TICK_MAX_AGE_SECONDS)
+            .maximum_retry_attempts(TICK_RETRIES)
+            .build();
+        let dead_letter = self
+            .settings
+            .dead_letter_arn
+            .as_ref()
+            .map(|arn| DeadLetterConfig::builder().arn(arn).build());
         let target = Target::builder()
             .arn(target)
             .role_arn(&self.settings.role_arn)
             .input(input)
+            .retry_policy(retries)
+            .set_dead_letter_config(dead_letter)
             .build()
             .map_err(|e| failed(e.to_string()))?;
         let request = self
@@ -108,6 +129,14 @@ impl Chain {
             }
             Err(err) => Err(classify(&err)),
         }
+    }
+}
+
+/// `arn:...:function:NAME` of `arn:...:function:NAME:QUALIFIER`.
+fn unqualified(arn: &str) -> &str {
+    match arn.match_indices(':').nth(6) {
+        Some((at, _)) => &arn[..at],
+        None => arn,
     }
 }
 
@@ -161,6 +190,24 @@ fn at_expression(rfc3339: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chain_targets_the_invoked_function_without_its_qualifier() {
+        let chain = Chain::new(
+            aws_sdk_scheduler::Config::builder().build(),
+            ChainSettings {
+                group: "polls".into(),
+                role_arn: "arn:aws:iam::123456789012:role/chain".into(),
+                target_arn: None,
+                dead_letter_arn: None,
+            },
+        );
+        let plain = "arn:aws:lambda:us-east-1:123456789012:function:poller";
+        assert_eq!(chain.target(Some(plain)), Some(plain));
+        assert_eq!(chain.target(Some(&format!("{plain}:live"))), Some(plain));
+        assert_eq!(chain.target(Some(&format!("{plain}:7"))), Some(plain));
+        assert_eq!(chain.target(Some("")), None);
+    }
     use crate::contract::{JobInfo, PollOutput};
 
     fn answer(attempt: u32, wait_seconds: u64) -> Answer {

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::arn::{is_account_id, is_valid_region, SnsTopicArn};
+use crate::callers::CallerPolicy;
 use crate::chain::ChainSettings;
-use crate::contract::Caller;
+use crate::contract::LoopKind;
 use crate::error::Error;
 use crate::http::TrustStore;
 use crate::reference::{JobReference, PollRequest};
@@ -68,8 +69,9 @@ pub struct Config {
     pub allowed_accounts: Vec<String>,
     /// `ALLOWED_REGIONS` (comma-separated; empty = any): regions the function may describe.
     pub allowed_regions: Vec<String>,
-    /// `ALLOWED_ROLE_ARNS` (comma-separated; empty = off): roles a job's `roleArn` may name.
-    pub allowed_role_arns: Vec<String>,
+    /// Whom a job may be polled as: `ALLOWED_ROLE_ARNS`, `ALLOWED_USER_NAMESPACES`,
+    /// `ROLE_EXTERNAL_IDS`.
+    pub callers: CallerPolicy,
     /// `TRUST_STORE` (`system` or `amazon`, default system): the roots TLS trusts.
     pub trust_store: TrustStore,
     /// `SCHEDULE_GROUP_NAME`, `SCHEDULE_ROLE_ARN` and `SCHEDULE_TARGET_ARN`: where a
@@ -167,12 +169,7 @@ impl Config {
                 is_valid_region,
                 "an AWS region",
             )?,
-            allowed_role_arns: checked_list(
-                &get,
-                &settings::ALLOWED_ROLE_ARNS,
-                crate::reference::is_role_arn,
-                "an IAM role ARN",
-            )?,
+            callers: CallerPolicy::read(&get)?,
             notify_to,
             notify_on_success: flag(&get, &settings::NOTIFY_ON_SUCCESS)?,
             wait,
@@ -267,10 +264,22 @@ fn chain(get: &impl Fn(&str) -> Option<String>) -> Result<Option<ChainSettings>,
             quote(target)
         )));
     }
+    let dead_letter_arn = get(settings::SCHEDULE_DEAD_LETTER_ARN.name).map(|d| d.trim().to_owned());
+    if let Some(queue) = dead_letter_arn
+        .as_deref()
+        .filter(|q| !is_arn_of(q, "sqs", ""))
+    {
+        return Err(Error::InvalidConfiguration(format!(
+            "SCHEDULE_DEAD_LETTER_ARN must be an SQS queue ARN \
+             (arn:PARTITION:sqs:REGION:ACCOUNT:NAME), got {}",
+            quote(queue)
+        )));
+    }
     Ok(Some(ChainSettings {
         group,
         role_arn,
         target_arn: target,
+        dead_letter_arn,
     }))
 }
 
@@ -363,12 +372,9 @@ fn trust_store(
 impl Config {
     /// Refuses, before any call, a job outside the configured accounts and regions, so a
     /// crafted event cannot make the function describe another tenant's jobs.
-    pub fn permits(&self, request: &PollRequest) -> Result<(), Error> {
+    pub fn permits(&self, request: &PollRequest, loop_kind: Option<LoopKind>) -> Result<(), Error> {
         self.permits_job(&request.job)?;
-        match &request.caller {
-            Some(caller) => self.permits_caller(caller),
-            None => Ok(()),
-        }
+        self.callers.permits(request, loop_kind)
     }
 
     /// Refuses a job outside the configured accounts and regions.
@@ -387,26 +393,10 @@ impl Config {
         }
         Ok(())
     }
-
-    /// Refuses, before any call, a role the function may not assume for a job.
-    pub fn permits_caller(&self, caller: &Caller) -> Result<(), Error> {
-        if self.allowed_role_arns.is_empty() {
-            return Err(Error::invalid(
-                "roleArn: polling as another role is off in this function (ALLOWED_ROLE_ARNS is empty)",
-            ));
-        }
-        if !self.allowed_role_arns.contains(&caller.role_arn) {
-            return Err(Error::invalid(format!(
-                "roleArn {} is not in this function's ALLOWED_ROLE_ARNS",
-                quote(&caller.role_arn)
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// A list setting whose every value must pass `valid` (described as `what` when not).
-fn checked_list(
+pub(crate) fn checked_list(
     get: &impl Fn(&str) -> Option<String>,
     setting: &Setting,
     valid: fn(&str) -> bool,

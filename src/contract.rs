@@ -88,7 +88,7 @@ pub struct PollOutput {
     /// under a Step Functions wait loop. Carried from the input.
     #[serde(default, rename = "loop")]
     pub loop_kind: Option<LoopKind>,
-    /// Whom the job is polled as (a role, and an identity context); null: the function itself.
+    /// Whom the job is polled as (a role, and a registered user); null: the function itself.
     #[serde(default)]
     pub caller: Option<Caller>,
     /// The one-time schedule this poll created for the next one, in a `scheduler` loop.
@@ -96,34 +96,62 @@ pub struct PollOutput {
     pub next_poll: Option<NextPoll>,
 }
 
-/// Whom the job is polled as: a role assumed for its QuickSight calls (a job in another account,
-/// or a registered user's job with the identity context it was started with). Carried from the
-/// input to the output so a loop keeps polling as the same caller.
+/// Whom the job is polled as: a role assumed for its QuickSight calls (a job in another account),
+/// and, for a registered user's job, the user, whose identity context the function fetches
+/// itself (QuickSight `GetIdentityContext`). Carried from the input to the output so a loop
+/// keeps polling as the same caller. It never holds a credential: an `identityContext` or
+/// `externalId` given in an input serves that invocation only and is named in `withheld`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Caller {
     /// The role to assume (it must be in `ALLOWED_ROLE_ARNS`).
     pub role_arn: String,
-    /// The context assertion of an identity-enhanced role session (`ProvidedContexts`): a
-    /// credential. Redacted in notices; visible in a state machine's execution history.
+    /// The registered user, by QuickSight user ARN (its region is the identity region).
     #[serde(default)]
-    pub identity_context: Option<String>,
-    /// Who issued `identity_context`: IAM Identity Center (the default) or QuickSight.
+    pub user_arn: Option<String>,
+    /// The registered user, by user name in `namespace`.
     #[serde(default)]
-    pub identity_provider: Option<IdentityProvider>,
-    /// The role's `sts:ExternalId`, when its trust policy asks for one.
+    pub user_name: Option<String>,
+    /// The registered user, by e-mail address in `namespace`.
     #[serde(default)]
-    pub external_id: Option<String>,
+    pub email: Option<String>,
+    /// The QuickSight namespace of `userName` or `email` (`default` when not given).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Where the user's identity lives, for `userName` or `email` (default: the job's region).
+    #[serde(default)]
+    pub identity_region: Option<String>,
+    /// Caller fields the input gave that no output carries (`identityContext`, `externalId`):
+    /// a later poll must get them another way (a named user, `ROLE_EXTERNAL_IDS`).
+    #[serde(default)]
+    pub withheld: Vec<Withheld>,
 }
 
-/// The issuer of an identity context, as STS names it in `ProvidedContexts[].ProviderArn`.
+/// A caller field that served one invocation and is never written out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum IdentityProvider {
-    /// `arn:PARTITION:iam::aws:contextProvider/IdentityCenter`: an IAM Identity Center user.
-    IdentityCenter,
-    /// `arn:PARTITION:iam::aws:contextProvider/QuickSight`: a QuickSight native, federated or
-    /// Active Directory user (the token of QuickSight's GetIdentityContext).
-    QuickSight,
+#[serde(rename_all = "camelCase")]
+pub enum Withheld {
+    /// A caller-supplied identity token (STS `ProvidedContexts`).
+    IdentityContext,
+    /// The role's `sts:ExternalId`.
+    ExternalId,
+}
+
+impl Withheld {
+    /// The field's name in an input.
+    pub fn field(self) -> &'static str {
+        match self {
+            Withheld::IdentityContext => "identityContext",
+            Withheld::ExternalId => "externalId",
+        }
+    }
+}
+
+impl Caller {
+    /// Whether the caller names a registered user (by ARN, name or e-mail).
+    pub fn names_user(&self) -> bool {
+        self.user_arn.is_some() || self.user_name.is_some() || self.email.is_some()
+    }
 }
 
 /// Who runs the next poll when the poller runs it itself.

@@ -78,6 +78,17 @@ pub enum Error {
         message: String,
     },
 
+    /// QuickSight would not give a named user's identity context (`GetIdentityContext`): an
+    /// unknown user or namespace, a user it issues no context for, or a function not allowed
+    /// to ask. Not retryable: the same reference would be refused again.
+    #[error("QuickSight refused the identity context of {user}: {message}")]
+    IdentityRefused {
+        /// The user as the reference named it.
+        user: String,
+        /// QuickSight's refusal, bounded.
+        message: String,
+    },
+
     /// STS was throttled or unavailable when the function assumed the job's `roleArn`.
     /// Retryable.
     #[error("could not assume {role_arn}: {message}")]
@@ -113,7 +124,7 @@ pub enum Error {
 }
 
 /// Every `errorType` an invocation can fail with (and `InvalidConfiguration`, at cold start).
-pub const ERROR_TYPES: [&str; 11] = [
+pub const ERROR_TYPES: [&str; 12] = [
     "InvalidJobReference",
     "QuickSightThrottled",
     "QuickSightUnavailable",
@@ -122,6 +133,7 @@ pub const ERROR_TYPES: [&str; 11] = [
     "CredentialsError",
     "RoleRefused",
     "RoleUnavailable",
+    "IdentityRefused",
     "SchedulingFailed",
     "OutputTooLarge",
     "InvalidConfiguration",
@@ -139,6 +151,7 @@ impl Error {
             Error::CredentialsError { .. } => "CredentialsError",
             Error::RoleRefused { .. } => "RoleRefused",
             Error::RoleUnavailable { .. } => "RoleUnavailable",
+            Error::IdentityRefused { .. } => "IdentityRefused",
             Error::SchedulingFailed { .. } => "SchedulingFailed",
             Error::OutputTooLarge { .. } => "OutputTooLarge",
             Error::InvalidConfiguration(_) => "InvalidConfiguration",
@@ -384,6 +397,10 @@ mod tests {
             },
             Error::RoleUnavailable {
                 role_arn: text(),
+                message: text(),
+            },
+            Error::IdentityRefused {
+                user: text(),
                 message: text(),
             },
             Error::SchedulingFailed { message: text() },

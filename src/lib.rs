@@ -9,7 +9,7 @@
 //! | the event's size, then its shape: one job, a batch, an EventBridge envelope | `event`, `reference`, `carried` |
 //! | the allow-lists, one metrics line per invocation, the answer's size | `app`, `metrics` |
 //! | one job: describe, result, output, notice | `poller`, `quicksight`, `status`, `wait` |
-//! | polling as a job's `roleArn` (STS, identity contexts) | `roles` |
+//! | whom a job may be polled as; polling as a `roleArn` and a named user (STS, `GetIdentityContext`) | `callers`, `roles`, `users`, `secret` |
 //! | the next poll of a `"loop": "scheduler"` chain (EventBridge Scheduler) | `chain` |
 //! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
 //! | the notice and its channel (SNS), download links | `notice`, `presign` |
@@ -22,6 +22,7 @@
 mod app;
 mod arn;
 mod batch;
+mod callers;
 mod carried;
 mod chain;
 mod config;
@@ -38,10 +39,12 @@ mod presign;
 mod quicksight;
 mod reference;
 mod roles;
+mod secret;
 mod settings;
 pub mod setup;
 mod status;
 mod text;
+mod users;
 mod wait;
 
 pub use app::App;

@@ -14,7 +14,7 @@ use crate::notice::{should_notify, Notifier};
 use crate::pace::Pace;
 use crate::quicksight::{self, QuickSightClients};
 use crate::reference::PollRequest;
-use crate::roles::Roles;
+use crate::roles::{Assume, Roles};
 use crate::status::{build_output, Observation};
 use crate::text::truncate;
 
@@ -252,7 +252,14 @@ impl Poller {
                 "roleArn: this function cannot assume roles (ALLOWED_ROLE_ARNS is empty)",
             ));
         };
-        let credentials = roles.credentials(caller, &request.job).await?;
+        let assume = Assume {
+            caller,
+            secrets: &request.secrets,
+            external_id: self.config.callers.external_id(request),
+        };
+        let credentials = roles
+            .credentials(&assume, &request.job, &self.quicksight)
+            .await?;
         Ok(self.quicksight.for_region_as(region, credentials))
     }
 
@@ -266,7 +273,12 @@ impl Poller {
         if let (Err(Error::CredentialsError { .. }), Some(caller), Some(roles)) =
             (&outcome, &request.caller, &self.roles)
         {
-            roles.forget(caller);
+            let assume = Assume {
+                caller,
+                secrets: &request.secrets,
+                external_id: self.config.callers.external_id(request),
+            };
+            roles.forget(&assume, &request.job);
         }
         outcome
     }

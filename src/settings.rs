@@ -227,6 +227,16 @@ pub const ALLOWED_ROLE_ARNS: Setting = list(
     "ALLOWED_ROLE_ARNS",
     "roles a job's roleArn may name (empty: polling as another role is off)",
 );
+/// QuickSight namespaces whose users a reference may name.
+pub const ALLOWED_USER_NAMESPACES: Setting = list(
+    "ALLOWED_USER_NAMESPACES",
+    "QuickSight namespaces whose users a reference may name (userArn, userName, email; empty: any)",
+);
+/// The external id each allowed role needs.
+pub const ROLE_EXTERNAL_IDS: Setting = list(
+    "ROLE_EXTERNAL_IDS",
+    "ROLE_ARN=EXTERNAL_ID pairs: the sts:ExternalId a role needs (outputs never carry one)",
+);
 /// The group of a poll chain's one-time schedules.
 pub const SCHEDULE_GROUP_NAME: Setting = text(
     "SCHEDULE_GROUP_NAME",
@@ -240,11 +250,16 @@ pub const SCHEDULE_ROLE_ARN: Setting = text(
 /// The function a chain's schedules invoke.
 pub const SCHEDULE_TARGET_ARN: Setting = text(
     "SCHEDULE_TARGET_ARN",
-    "function a chain's schedules invoke (default: the invoked function)",
+    "function a chain's schedules invoke (default: the invoked function, unqualified)",
+);
+/// Where Scheduler puts a chain tick it could not deliver.
+pub const SCHEDULE_DEAD_LETTER_ARN: Setting = text(
+    "SCHEDULE_DEAD_LETTER_ARN",
+    "SQS queue a chain's schedules send undeliverable ticks to (default: none)",
 );
 
 /// Every setting, in the README's order.
-pub const ALL: [Setting; 24] = [
+pub const ALL: [Setting; 27] = [
     SNS_TOPIC_ARN,
     NOTIFY_ON_SUCCESS,
     MIN_WAIT_SECONDS,
@@ -265,10 +280,13 @@ pub const ALL: [Setting; 24] = [
     ALLOWED_ACCOUNT_IDS,
     ALLOWED_REGIONS,
     ALLOWED_ROLE_ARNS,
+    ALLOWED_USER_NAMESPACES,
+    ROLE_EXTERNAL_IDS,
     TRUST_STORE,
     SCHEDULE_GROUP_NAME,
     SCHEDULE_ROLE_ARN,
     SCHEDULE_TARGET_ARN,
+    SCHEDULE_DEAD_LETTER_ARN,
 ];
 
 #[cfg(test)]

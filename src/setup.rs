@@ -76,7 +76,7 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
         let scheduler = aws_sdk_scheduler::config::Builder::from(sdk).build();
         Chain::new(scheduler, settings)
     });
-    let assumes_roles = !config.allowed_role_arns.is_empty();
+    let assumes_roles = config.callers.assumes_roles();
     let mut app = App::new(config, quicksight, notifier);
     if assumes_roles {
         app = app.with_roles(Roles::new(aws_sdk_sts::config::Builder::from(sdk).build()));

@@ -49,6 +49,19 @@ async fn a_running_job_schedules_one_next_poll_with_its_output() {
     );
     let target = request.target().expect("a target");
     assert_eq!((target.arn(), target.role_arn()), (FUNCTION, ROLE));
+    assert_eq!(
+        target.dead_letter_config().and_then(|d| d.arn()),
+        Some(DEAD_LETTER_QUEUE),
+        "a tick Scheduler cannot deliver goes to the operators' queue"
+    );
+    let retries = target.retry_policy().expect("an explicit retry policy");
+    assert_eq!(
+        (
+            retries.maximum_event_age_in_seconds(),
+            retries.maximum_retry_attempts()
+        ),
+        (Some(300), Some(2))
+    );
     let input: Value = serde_json::from_str(target.input().expect("an input")).unwrap();
     assert_eq!(input["loop"], "scheduler");
     assert_eq!(input["attempt"], 1);

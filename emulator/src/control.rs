@@ -86,6 +86,7 @@ pub fn route(emulator: &Emulator, method: &Method, path: &str, body: &[u8]) -> R
         (&Method::POST, "faults") => parse(body).and_then(|faults| set_faults(emulator, faults)),
         (&Method::POST, "defaults") => parse(body).map(|defaults| set_defaults(emulator, defaults)),
         (&Method::GET, "calls") => Ok((StatusCode::OK, calls(emulator))),
+        (&Method::POST, "users") => parse(body).map(|user| add_user(emulator, user)),
         (&Method::POST, "reset") => {
             emulator.reset();
             Ok((StatusCode::OK, json!({ "ok": true })))
@@ -99,6 +100,40 @@ pub fn route(emulator: &Emulator, method: &Method, path: &str, body: &[u8]) -> R
         Ok((status, body)) => control_json(status, &body),
         Err(refusal) => refusal.reply(),
     }
+}
+
+/// A registered user for `POST /_emulator/users`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserSpec {
+    pub account: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub user_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+
+fn add_user(emulator: &Emulator, spec: UserSpec) -> (StatusCode, serde_json::Value) {
+    let arn = crate::users::user_arn(
+        emulator.region(),
+        &spec.account,
+        &spec.namespace,
+        &spec.user_name,
+    );
+    emulator.lock().directory.add(
+        &spec.account,
+        &spec.namespace,
+        crate::users::User {
+            name: spec.user_name,
+            email: spec.email,
+        },
+    );
+    (StatusCode::CREATED, json!({ "arn": arn }))
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {

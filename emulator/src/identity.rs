@@ -36,10 +36,23 @@ impl Identities {
         }
     }
 
-    /// The caller of a request; None when it is not signed.
-    pub async fn caller(&self, headers: &HeaderMap) -> Option<String> {
+    /// The STS that names callers, if any.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The caller of a request; None when it is not signed. `sessions` names the user of a
+    /// session assumed with an identity context.
+    pub async fn caller(
+        &self,
+        headers: &HeaderMap,
+        sessions: &std::collections::BTreeMap<String, String>,
+    ) -> Option<String> {
         let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?;
         let key = access_key(authorization)?.to_owned();
+        if let Some(user) = sessions.get(&key) {
+            return Some(user.clone());
+        }
         let Some(endpoint) = &self.endpoint else {
             return Some(key);
         };

@@ -1,5 +1,6 @@
 //! A local emulator of the Amazon QuickSight dashboard snapshot-job API (StartDashboardSnapshotJob,
-//! DescribeDashboardSnapshotJob, DescribeDashboardSnapshotJobResult), speaking restJson1 closely
+//! DescribeDashboardSnapshotJob, DescribeDashboardSnapshotJobResult, and GetIdentityContext for
+//! registered users, with an STS front that remembers which session acts as which user), speaking restJson1 closely
 //! enough for the AWS SDKs, with scripted job timelines and fault injection for tests.
 
 pub mod cli;
@@ -13,7 +14,9 @@ pub mod routes;
 pub mod server;
 pub mod shapes;
 pub mod state;
+pub mod sts;
 pub mod throttle;
+pub mod users;
 pub mod wire;
 
 pub use server::Server;

@@ -42,7 +42,11 @@ where
         dashboard: decode_segment(dashboard),
         job_id: decode_segment(job_id),
     };
-    let caller = emulator.identities.caller(&parts.headers).await;
+    if parts.method == Method::POST && path == "/" && crate::sts::is_sts_request(&body) {
+        return crate::sts::route(&emulator, &parts.headers, &body).await;
+    }
+    let sessions = emulator.lock().sessions.clone();
+    let caller = emulator.identities.caller(&parts.headers, &sessions).await;
     let caller = caller.as_deref();
     match (&parts.method, segments.as_slice()) {
         (&Method::POST, ["accounts", account, "dashboards", dashboard, "snapshot-jobs"]) => {
@@ -64,6 +68,10 @@ where
         ) => {
             let key = job_key(account, dashboard, job);
             operations::result(&emulator, key, caller, &request_id).await
+        }
+        (&Method::POST, ["accounts", account, "identity-context"]) => {
+            let account = decode_segment(account);
+            crate::users::get_identity_context(&emulator, &account, &body, &request_id)
         }
         _ => {
             let message = format!("No operation matches {} {path}.", parts.method);
@@ -335,5 +343,80 @@ mod tests {
         )
         .await;
         assert_eq!(answer.body["Result"], result);
+    }
+
+    #[tokio::test]
+    async fn identity_contexts_are_issued_only_for_registered_users() {
+        let emulator = Emulator::new("us-east-1");
+        emulator.lock().directory.add(
+            ACCOUNT,
+            "tenants",
+            crate::users::User {
+                name: "ana".into(),
+                email: Some("ana@example.com".into()),
+            },
+        );
+        let path = format!("/accounts/{ACCOUNT}/identity-context");
+
+        let by_email = call(
+            &emulator,
+            "POST",
+            &path,
+            r#"{"UserIdentifier":{"Email":"ana@example.com"},"Namespace":"tenants"}"#,
+        )
+        .await;
+        assert_eq!(by_email.status, StatusCode::OK);
+        let token = by_email.body["Context"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        assert!(token.contains(".tenants.ana."), "{token}");
+        let issued = emulator
+            .lock()
+            .directory
+            .issued(&token)
+            .cloned()
+            .expect("kept");
+        assert_eq!(
+            issued.user_arn,
+            format!("arn:aws:quicksight:us-east-1:{ACCOUNT}:user/tenants/ana")
+        );
+
+        let unknown = call(
+            &emulator,
+            "POST",
+            &path,
+            r#"{"UserIdentifier":{"UserName":"bob"},"Namespace":"tenants"}"#,
+        )
+        .await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            unknown.error_type.as_deref(),
+            Some("ResourceNotFoundException")
+        );
+        let no_namespace = call(
+            &emulator,
+            "POST",
+            &path,
+            r#"{"UserIdentifier":{"UserName":"ana"},"Namespace":"nowhere"}"#,
+        )
+        .await;
+        assert_eq!(no_namespace.status, StatusCode::NOT_FOUND);
+        assert!(no_namespace.body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("Namespace nowhere"));
+        let namespace_missing = call(
+            &emulator,
+            "POST",
+            &path,
+            r#"{"UserIdentifier":{"UserName":"ana"}}"#,
+        )
+        .await;
+        assert_eq!(namespace_missing.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            namespace_missing.error_type.as_deref(),
+            Some("InvalidParameterValueException")
+        );
     }
 }

@@ -8,6 +8,7 @@ use crate::faults::{FaultList, Operation};
 use crate::identity::Identities;
 use crate::jobs::{Job, JobKey, Timeline};
 use crate::throttle::Throttle;
+use crate::users::Directory;
 
 pub struct Emulator {
     region: String,
@@ -26,6 +27,12 @@ pub struct State {
     pub latency: Duration,
     pub throttle: Throttle,
     pub calls: CallCounters,
+    /// Registered users, and the identity contexts issued for them.
+    pub directory: Directory,
+    /// How many identity contexts `GetIdentityContext` issued.
+    pub identity_contexts: u64,
+    /// Access keys of sessions assumed with a user's context (through `sts`), and the user.
+    pub sessions: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,7 +92,15 @@ impl Emulator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Forgets jobs, users, faults and counters. Identity contexts already issued, and the
+    /// sessions assumed with them, stay valid until they expire, as a token outlives any job:
+    /// a warm poller still holds them.
     pub fn reset(&self) {
-        *self.lock() = State::default();
+        let mut state = self.lock();
+        let issued = state.directory.take_issued();
+        let sessions = std::mem::take(&mut state.sessions);
+        *state = State::default();
+        state.directory.restore_issued(issued);
+        state.sessions = sessions;
     }
 }

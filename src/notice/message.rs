@@ -67,7 +67,7 @@ impl Notice {
             attributes,
             group_id,
             dedup_id: hex_digest(&outcome),
-            output: redacted(output),
+            output: output.clone(),
             links,
         }
     }
@@ -167,21 +167,6 @@ fn file_lines(file: &crate::contract::FileResult, link: Option<&str>) -> String 
         lines.push_str(&format!("  - {place}: no S3 URI reported\n"));
     }
     lines
-}
-
-/// What is too secret for a notice: the identity context, a credential.
-const REDACTED: &str = "REDACTED";
-
-fn redacted(output: &PollOutput) -> PollOutput {
-    let mut output = output.clone();
-    if let Some(context) = output
-        .caller
-        .as_mut()
-        .and_then(|caller| caller.identity_context.as_mut())
-    {
-        *context = REDACTED.to_owned();
-    }
-    output
 }
 
 fn subject(output: &PollOutput) -> String {

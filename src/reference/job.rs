@@ -5,7 +5,7 @@ use serde_json::Map;
 use serde_json::Value;
 
 use super::fields::{quoted, Fields};
-use super::{caller, ids, previous, JobReference, Origin, PollRequest};
+use super::{caller_of, ids, previous, JobReference, Origin, PollRequest};
 use crate::arn::{is_valid_region, partition_for_region, SnapshotJobArn};
 use crate::carried::Carried;
 use crate::error::Error;
@@ -55,12 +55,14 @@ pub(super) fn parse_object(
     } else {
         Origin::Named
     };
+    let (caller, secrets) = caller_of(object, prefix)?;
     Ok(PollRequest {
         job: reference,
         origin,
         carried: Carried::default(),
         loop_kind: None,
-        caller: caller::read(object, prefix)?,
+        caller,
+        secrets,
     })
 }
 

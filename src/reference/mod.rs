@@ -18,7 +18,8 @@ mod previous;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use caller::is_role_arn;
+pub(crate) use caller::{is_namespace, is_role_arn};
+pub use caller::{CallerSecrets, IdentityProvider, UserArn};
 pub use invocation::{parse_event, parse_invocation, BatchItem, BatchRequest, Invocation};
 
 use crate::arn::SnapshotJobArn;
@@ -94,8 +95,21 @@ pub struct PollRequest {
     pub carried: Carried,
     /// `loop` of the input: who runs the next poll (None: the caller, e.g. a wait loop).
     pub loop_kind: Option<LoopKind>,
-    /// Whom to poll as (`roleArn`, `identityContext`, `externalId`); None: the function.
+    /// Whom to poll as (`roleArn`, a registered user); None: the function.
     pub caller: Option<Caller>,
+    /// What the input gave for this invocation only (`identityContext`, `externalId`).
+    pub secrets: CallerSecrets,
+}
+
+/// The caller of a reference, and what it gave for this invocation only.
+fn caller_of(
+    object: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+) -> Result<(Option<Caller>, CallerSecrets), crate::error::Error> {
+    Ok(match caller::read(object, prefix)? {
+        Some((caller, secrets)) => (Some(caller), secrets),
+        None => (None, CallerSecrets::default()),
+    })
 }
 
 impl PollRequest {

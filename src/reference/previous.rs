@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{as_object, kind_of, quoted, Fields};
-use super::{caller, ids, JobReference, Origin, PollRequest};
+use super::{caller_of, ids, JobReference, Origin, PollRequest};
 use crate::arn::{is_valid_region, partition_for_region};
 use crate::carried::{started_by_loop, Carried};
 use crate::error::Error;
@@ -60,6 +60,7 @@ pub(super) fn parse(
     let unseen = object.get("status").and_then(Value::as_str) == Some("IN_PROGRESS")
         && object.get("jobStatus").is_none_or(Value::is_null);
     let started = started_by_loop(object, unseen, prefix)?;
+    let (caller, secrets) = caller_of(object, prefix)?;
     Ok(PollRequest {
         job: reference,
         origin: Origin::Previous {
@@ -69,6 +70,7 @@ pub(super) fn parse(
         },
         carried: Carried::read(object, prefix)?,
         loop_kind: None,
-        caller: caller::read(object, prefix)?,
+        caller,
+        secrets,
     })
 }

@@ -166,6 +166,69 @@ def paths_read(state: dict) -> set[str]:
     return found
 
 
+def _sets_a_fixed_cause(state: dict) -> bool:
+    """A state that writes $.failure as an error name and a fixed Cause, reading no Cause and
+    no whole caught error (`$.startFailure`, `$.failure`) on the way."""
+    params = state.get("Parameters")
+    if "InputPath" in state or not isinstance(params, dict):
+        return False
+    if not isinstance(params.get("Cause"), str) or "Cause.$" in params:
+        return False
+    read = []
+
+    def visit(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key.endswith(".$") and isinstance(item, str):
+                    read.append(item)
+                else:
+                    visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(params)
+    return not any("Cause" in path or re.search(r"\$\.(startFailure|failure)(?!\.Error\b)", path)
+                   for path in read)
+
+
+def start_failure_causes(definition: dict) -> list[str]:
+    """Where a failed start could carry QuickSight's message into the notice: each path from a
+    Catch of the start Task to NotifyFailure must pass a state that sets $.failure to the error
+    name and a fixed Cause (the message can quote the request, whose UserConfiguration holds
+    row-level-security tag values). Paths that poll (the job exists) or start again (the
+    capacity wait) end there. Returns the paths that do not."""
+    states = definition["States"]
+    [start_job] = [n for n, s in states.items() if s.get("Resource") == START_RESOURCE]
+    notify, poll = "NotifyFailure", poll_name(definition)
+    problems = set()
+    # (path, whether $.failure may hold a caught error's own Cause at this point)
+    todo = [([c["Next"]], c.get("ResultPath") == "$.failure")
+            for c in states[start_job].get("Catch", [])]
+    while todo:
+        path, raw = todo.pop()
+        name = path[-1]
+        if name in (poll, start_job) or name not in states:
+            continue
+        if name == notify:
+            if raw:
+                problems.add(" -> ".join([start_job, *path]))
+            continue
+        state = states[name]
+        if state.get("ResultPath") == "$.failure":
+            raw = not _sets_a_fixed_cause(state)
+        catchers = state.get("Catch", [])
+        for where, target in transitions(state):
+            if target in path:
+                continue
+            caught = raw
+            if where.startswith("Catch["):
+                index = int(where[len("Catch["):where.index("]")])
+                caught = raw or catchers[index].get("ResultPath") == "$.failure"
+            todo.append((path + [target], caught))
+    return sorted(problems)
+
+
 def unguarded_start_fields(definition: dict) -> list[str]:
     """Fields of $.start the start branch reads that the Choice rule entering it does not check
     with IsPresent (a missing path there is States.Runtime: no Catch, no notice)."""
@@ -406,7 +469,7 @@ def test_start_output_goes_unchanged_to_poll_and_its_failures_are_notified(asl):
     # {Arn, SnapshotJobId, RequestId, Status} is a poller input shape: nothing may reshape it
     assert not {"ResultPath", "ResultSelector", "OutputPath"} & set(task)
     assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
-    assert task["Catch"][-1]["ResultPath"] == "$.failure"
+    assert task["Catch"][-1]["ResultPath"] == "$.startFailure"
     caught = {c["ErrorEquals"][0]: c["Next"] for c in task["Catch"]}
     assert paths_to_fail_without_notice(asl, caught["States.ALL"]) == []
     # No slot left after the capacity wait: notified like any other failed start.
@@ -420,6 +483,25 @@ def test_start_output_goes_unchanged_to_poll_and_its_failures_are_notified(asl):
     # Retried with the same SnapshotJobId: throttling and internal failures only.
     retried = [[e for e in r["ErrorEquals"] if e.startswith("QuickSight.")] for r in task["Retry"]]
     assert retried == [["QuickSight.ThrottlingException", "QuickSight.InternalFailureException"]]
+
+
+def test_a_failed_start_is_notified_with_its_error_name_and_a_fixed_cause_never_quicksights(asl):
+    """QuickSight's message about a refused start can quote the request (row-level-security tag
+    values of UserConfiguration): no path from the start's Catches into the notice carries it."""
+    assert start_failure_causes(asl) == []
+    states = asl["States"]
+    [start_job] = [n for n, s in states.items() if s.get("Resource") == START_RESOURCE]
+    caught = {c["ErrorEquals"][0]: c for c in states[start_job]["Catch"]}
+    # Both ways a start fails for good pass a Pass state that names the error only.
+    for name in (caught["States.ALL"]["Next"], states[caught["QuickSight.LimitExceededException"]
+                                                       ["Next"]]["Default"]):
+        fixed = states[name]
+        assert fixed["Type"] == "Pass" and fixed["ResultPath"] == "$.failure", name
+        assert fixed["Parameters"]["Error.$"] == "$.startFailure.Error", name
+        assert "QuickSight's message is not forwarded" in fixed["Parameters"]["Cause"], name
+        assert fixed["Next"] == "NotifyFailure", name
+    assert "$.startFailure.Cause" not in json.dumps(asl)
+    assert all(c["ResultPath"] == "$.startFailure" for c in caught.values())
 
 
 def test_a_start_request_missing_a_field_start_job_reads_is_notified(asl):
@@ -460,3 +542,26 @@ def test_checkers_report_a_dangling_target_an_unreachable_state_and_a_silent_fai
     broken = copy.deepcopy(asl)
     broken["States"][broken["StartAt"]]["Choices"][0]["And"].pop()  # UserConfiguration unchecked
     assert unguarded_start_fields(broken) == ["ScheduledTick?: $.start.UserConfiguration"]
+
+
+def test_checkers_report_a_start_failure_whose_own_cause_reaches_the_notice(asl):
+    broken = copy.deepcopy(asl)  # the caught error straight into the notice
+    broken["States"]["StartJob"]["Catch"][-1].update(ResultPath="$.failure", Next="NotifyFailure")
+    assert start_failure_causes(broken) == ["StartJob -> NotifyFailure"]
+
+    broken = copy.deepcopy(asl)  # the caught error copied whole
+    del broken["States"]["CapacityExhausted"]["Parameters"]
+    broken["States"]["CapacityExhausted"]["InputPath"] = "$.startFailure"
+    assert start_failure_causes(broken) == [
+        "StartJob -> CapacityLeft? -> CapacityExhausted -> NotifyFailure"]
+
+    broken = copy.deepcopy(asl)  # its Cause read into the fixed one's place
+    params = broken["States"]["StartFailed"]["Parameters"]
+    del params["Cause"]
+    params["Cause.$"] = "$.startFailure.Cause"
+    assert start_failure_causes(broken) == ["StartJob -> StartFailed -> NotifyFailure"]
+
+    broken = copy.deepcopy(asl)  # ... or through an intrinsic
+    params = broken["States"]["StartFailed"]["Parameters"]
+    params["Detail.$"] = "States.JsonToString($.startFailure)"
+    assert start_failure_causes(broken) == ["StartJob -> StartFailed -> NotifyFailure"]

@@ -85,7 +85,14 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "s3:GetObject",
         "sts:AssumeRole",
         "sts:SetContext",
+        "sqs:SendMessage",
+        "quicksight:GetIdentityContext",
     }
+    # Lambda sends a failed asynchronous invocation's record with this role: to that queue only.
+    [send] = [st for st in statements(role["Policies"]) if st["Action"] == "sqs:SendMessage"]
+    assert send["Resource"] == {"GetAtt": "OperatorDeadLetterQueue.Arn"}
+    [publish] = [st for st in statements(role["Policies"]) if st["Action"] == "sns:Publish"]
+    assert publish["Resource"] == {"Ref": "FailureTopic"}
     # Roles only the deployer listed, and only when listed (the If's condition).
     [assume] = [st for st in statements(role["Policies"]) if "sts:AssumeRole" in st["Action"]]
     assert assume["Action"] == ["sts:AssumeRole", "sts:SetContext"]
@@ -98,11 +105,17 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportPrefix}*"}
 
 
-def test_download_links_are_granted_only_when_a_report_bucket_is_named():
+def test_download_links_are_granted_only_when_a_report_bucket_is_named_and_links_are_on():
     role = deployed()["Resources"]["PollerRole"]["Properties"]
     wrapped = [p for p in role["Policies"][0]["PolicyDocument"]["Statement"]
-               if "Fn::If" in p and p["Fn::If"][0] == "HasReportBucket"]
+               if "Fn::If" in p and p["Fn::If"][1].get("Action") == "s3:GetObject"]
     assert len(wrapped) == 1 and wrapped[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    assert wrapped[0]["Fn::If"][0] == "LinksOn"
+    # LinksOn: a bucket is named and PresignSeconds is not 0 (0 turns the links off).
+    assert template()["Conditions"]["LinksOn"] == {"And": [
+        {"Condition": "HasReportBucket"}, {"Not": [{"Equals": [{"Ref": "PresignSeconds"}, "0"]}]}]}
+    assert template()["Conditions"]["HasReportBucket"] == {
+        "Not": [{"Equals": [{"Ref": "ReportBucket"}, ""]}]}
     function = deployed()["Resources"]["PollerFunction"]["Properties"]
     assert function["Environment"]["Variables"]["PRESIGN_SECONDS"] == {"Ref": "PresignSeconds"}
     assert template()["Parameters"]["PresignSeconds"]["Default"] == 0, "off by default"
@@ -143,6 +156,8 @@ def deployed(*overrides: str) -> dict:
     (),
     ("TopicKmsKeyId=arn:aws:kms:us-east-1:123456789012:key/k", "AllowStartSnapshotJob=true",
      "ReportScheduleExpression=cron(0 6 * * ? *)", 'ReportStartRequest={"AwsAccountId": "1"}'),
+    ("AllowedRoleArns=arn:aws:iam::123456789012:role/viewer", "AllowedUserNamespaces=a,b",
+     "ReportBucket=reports", "PresignSeconds=3600", "FifoTopic=true"),
 ])
 def test_deployed_roles_carry_no_managed_policy_and_no_wildcard(overrides):
     resources = deployed(*overrides)["Resources"]
@@ -191,14 +206,6 @@ def test_executions_that_end_timed_out_or_aborted_reach_the_execution_monitor():
     assert asl["TimeoutSeconds"] > template()["Parameters"]["JobDeadlineSeconds"]["MaxValue"]
 
 
-def test_a_fifo_topic_cannot_be_combined_with_a_poll_chain():
-    parameters = template()["Parameters"]
-    assert parameters["FifoTopic"]["Default"] == "false"
-    rule = template()["Rules"]["FifoTopicWithoutPollChain"]
-    assert rule["RuleCondition"] == {"Equals": [{"Ref": "FifoTopic"}, "true"]}
-    assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "PollChain"}, "false"]}
-
-
 def test_the_function_schedules_only_in_its_group_passing_only_the_chain_role():
     resources = template()["Resources"]
     policy = resources["PollerChainPolicy"]
@@ -218,16 +225,18 @@ def test_the_function_schedules_only_in_its_group_passing_only_the_chain_role():
     assert not [st for st in others if st["Action"] in ("scheduler:CreateSchedule", "iam:PassRole")]
 
 
-def test_the_chain_role_may_only_invoke_this_function():
+def test_the_chain_role_may_only_invoke_this_function_and_dead_letter_its_ticks():
     resources = template()["Resources"]
     trust = resources["PollChainRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [t["Principal"] for t in trust] == [{"Service": "scheduler.amazonaws.com"}]
     assert "Policies" not in resources["PollChainRole"]["Properties"]
     invoke = resources["PollChainInvokePolicy"]["Properties"]
     assert invoke["Roles"] == [{"Ref": "PollChainRole"}]
-    assert invoke["PolicyDocument"]["Statement"] == [{
-        "Effect": "Allow", "Action": "lambda:InvokeFunction",
-        "Resource": {"GetAtt": "PollerFunction.Arn"}}]
+    assert invoke["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction",
+         "Resource": [{"GetAtt": "PollerFunction.Arn"}, {"Sub": "${PollerFunction.Arn}:*"}]},
+        {"Effect": "Allow", "Action": "sqs:SendMessage",
+         "Resource": {"GetAtt": "OperatorDeadLetterQueue.Arn"}}]
     variables = resources["PollerFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["SCHEDULE_GROUP_NAME"]["If"][:2] == ["HasPollChain", {"Ref": "PollChainGroup"}]
     assert variables["SCHEDULE_ROLE_ARN"]["If"][:2] == [
@@ -243,26 +252,226 @@ def test_a_scheduled_report_starts_the_state_machine_with_its_scheduled_time():
     tick = '"scheduledTime": "<aws.scheduler.scheduled-time>"'
     assert schedule["Target"]["Input"] == {"Sub": '{"start": ${ReportStartRequest}, ' + tick + "}"}
     role = resources["ReportScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    assert role["Statement"] == [{"Effect": "Allow", "Action": "states:StartExecution",
-                                  "Resource": {"Ref": "PollerStateMachine"}}]
+    assert role["Statement"] == [
+        {"Effect": "Allow", "Action": "states:StartExecution",
+         "Resource": {"Ref": "PollerStateMachine"}},
+        {"Effect": "Allow", "Action": "sqs:SendMessage",
+         "Resource": {"GetAtt": "OperatorDeadLetterQueue.Arn"}}]
     rule = template()["Rules"]["ReportsStartJobs"]
     assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "AllowStartSnapshotJob"}, "true"]}
 
 
-def test_failed_asynchronous_invocations_reach_the_topic_unless_it_is_fifo():
-    # SAM drops a DestinationConfig written as an If inside a function's EventInvokeConfig:
-    # read the deployed template, where the destination must survive.
-    resources = deployed()["Resources"]
+@pytest.mark.parametrize("overrides", [(), ("FifoTopic=true", "PollChain=true")])
+def test_failed_asynchronous_invocations_reach_the_operators_dead_letter_queue_never_the_topic(
+        overrides):
+    # Read the deployed template, where the destination must survive SAM. Lambda's record holds
+    # the event (a job reference), which is for the people who run the stack, not the topic's
+    # subscribers; and a queue takes a FIFO topic's stack too.
+    resources = deployed(*overrides)["Resources"]
     configs = [r["Properties"] for r in resources.values()
                if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
     assert len(configs) == 1, "one invoke config, as deployed"
     [config] = configs
     assert config["MaximumRetryAttempts"] == 2 and config["MaximumEventAgeInSeconds"] == 300
-    destination = config["DestinationConfig"]
-    # The If stays in the deployed template; CloudFormation resolves it with IsFifoTopic.
-    assert destination["Fn::If"][0] == "IsFifoTopic"
-    assert destination["Fn::If"][1] == {"Ref": "AWS::NoValue"}
-    assert destination["Fn::If"][2] == {"OnFailure": {"Destination": {"Ref": "FailureTopic"}}}
+    assert config["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["OperatorDeadLetterQueue", "Arn"]}}}
+    assert "FailureTopic" not in json.dumps(config)
+    # The rule that refused a poll chain on a FIFO topic existed for the topic destination only.
+    assert "FifoTopicWithoutPollChain" not in template().get("Rules", {})
+    assert "PollChain" not in json.dumps(template()["Parameters"]["FifoTopic"])
+
+
+NO_VALUE = object()
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::StackName": "poller"}
+
+
+def resolve(node, parameters: dict):
+    """A template() node as CloudFormation would resolve it under `parameters` (the template's
+    defaults and the pseudo parameters fill the rest): Ref, Sub, Select, Split, Join, If and the
+    condition functions, enough for the IAM statements checked here."""
+    template_ = template()
+    given = {name: str(spec.get("Default", "")) for name, spec in
+             template_["Parameters"].items()} | PSEUDO | parameters
+
+    def holds(condition) -> bool:
+        [(kind, value)] = condition.items()
+        if kind == "Condition":
+            return holds(template_["Conditions"][value])
+        if kind == "Equals":
+            return value_of(value[0]) == value_of(value[1])
+        if kind == "Not":
+            return not holds(value[0])
+        if kind in ("And", "Or"):
+            return (all if kind == "And" else any)(holds(c) for c in value)
+        raise AssertionError(f"not a condition function: {kind}")
+
+    def value_of(node):
+        if isinstance(node, list):
+            return [v for v in map(value_of, node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            [(kind, value)] = node.items()
+            if kind == "Ref":
+                return NO_VALUE if value == "AWS::NoValue" else given[value]
+            if kind == "Sub":
+                text, names = (value, {}) if isinstance(value, str) else value
+                names = {k: value_of(v) for k, v in names.items()}
+                return re.sub(r"\$\{([\w:.]+)\}",
+                              lambda m: names.get(m[1], given.get(m[1], m[0])), text)
+            if kind == "Select":
+                return value_of(value[1])[int(value[0])]
+            if kind == "Split":
+                return value_of(value[1]).split(value[0])
+            if kind == "Join":
+                return value[0].join(value_of(value[1]))
+            if kind == "If":
+                return value_of(value[1] if holds({"Condition": value[0]}) else value[2])
+        return {k: value_of(v) for k, v in node.items()}
+
+    return value_of(node)
+
+
+def test_the_operators_dead_letter_queue_keeps_records_14_days_encrypted():
+    resources = template()["Resources"]
+    queue = resources["OperatorDeadLetterQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue" and "Condition" not in queue
+    properties = queue["Properties"]
+    assert properties["SqsManagedSseEnabled"] is True
+    assert properties["MessageRetentionPeriod"] == 1209600  # 14 days, SQS's longest
+    # Lambda and EventBridge Scheduler send to standard queues only.
+    assert "FifoQueue" not in properties
+    outputs = template()["Outputs"]
+    assert outputs["OperatorDeadLetterQueueUrl"]["Value"] == {"Ref": "OperatorDeadLetterQueue"}
+    assert outputs["OperatorDeadLetterQueueArn"]["Value"] == {
+        "GetAtt": "OperatorDeadLetterQueue.Arn"}
+    # Only its three senders are granted anything on it: sqs:SendMessage, on it alone.
+    senders = [st for st in statements(resources) if "sqs:SendMessage" in st["Action"]
+               or "OperatorDeadLetterQueue" in json.dumps(st)]
+    assert len(senders) == 3, senders  # the function's role, the chain role, the report role
+    assert all(st["Action"] == "sqs:SendMessage" for st in senders)
+    assert all(st["Resource"] == {"GetAtt": "OperatorDeadLetterQueue.Arn"} for st in senders)
+
+
+def test_an_alarm_fires_on_any_record_in_the_dead_letter_queue():
+    resources = template()["Resources"]
+    alarm = resources["DeadLetterQueueAlarm"]
+    assert alarm["Condition"] == "HasAlarms"
+    properties = alarm["Properties"]
+    assert properties["Namespace"] == "AWS/SQS"
+    assert properties["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert properties["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"GetAtt": "OperatorDeadLetterQueue.QueueName"}}]
+    assert (properties["Statistic"], properties["Period"], properties["EvaluationPeriods"]) == (
+        "Maximum", 300, 1)
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == (
+        "GreaterThanThreshold", 0)
+    assert properties["TreatMissingData"] == "notBreaching"
+    assert properties["AlarmActions"] == resources["JobsFailedAlarm"]["Properties"]["AlarmActions"]
+
+
+def test_each_scheduler_target_has_a_dead_letter_queue_and_a_retry_policy():
+    resources = template()["Resources"]
+    report = resources["ReportSchedule"]["Properties"]
+    assert report["Name"] == {"Sub": "${AWS::StackName}-reports"}
+    assert report["Target"]["DeadLetterConfig"] == {
+        "Arn": {"GetAtt": "OperatorDeadLetterQueue.Arn"}}
+    assert report["Target"]["RetryPolicy"] == {
+        "MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3}
+    # A chain's schedules are the function's: it puts this queue in each one's DeadLetterConfig
+    # (with its own RetryPolicy), and only when chains are on.
+    variables = resources["PollerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["SCHEDULE_DEAD_LETTER_ARN"] == {"If": [
+        "HasPollChain", {"GetAtt": "OperatorDeadLetterQueue.Arn"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_both_scheduler_roles_trust_only_schedules_of_this_account_and_their_group():
+    resources = template()["Resources"]
+    prefix = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:"
+    [report] = resources["ReportScheduleRole"]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"]
+    [chain] = resources["PollChainRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    for trust in (report, chain):
+        assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+        assert trust["Action"] == "sts:AssumeRole"
+        assert trust["Condition"]["StringEquals"] == {
+            "aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # Scheduler's guide names the schedule group's ARN as aws:SourceArn; its earlier text named
+    # the schedule's. Either way: the report's own schedule (in the default group) ...
+    assert report["Condition"]["ArnEquals"] == {"aws:SourceArn": [
+        {"Sub": prefix + "schedule-group/default"},
+        {"Sub": prefix + "schedule/default/${AWS::StackName}-reports"}]}
+    assert report["Condition"]["ArnEquals"]["aws:SourceArn"][1]["Sub"].endswith(
+        ":schedule/default/" + resources["ReportSchedule"]["Properties"]["Name"]["Sub"])
+    assert "GroupName" not in resources["ReportSchedule"]["Properties"], "the default group"
+    # ... and the chain's group, the one the function may create schedules in.
+    assert chain["Condition"]["ArnLike"] == {"aws:SourceArn": [
+        {"Sub": prefix + "schedule-group/${PollChainGroup}"},
+        {"Sub": prefix + "schedule/${PollChainGroup}/*"}]}
+    [create] = [st for st in statements(resources["PollerChainPolicy"])
+                if st["Action"] == "scheduler:CreateSchedule"]
+    assert create["Resource"] == chain["Condition"]["ArnLike"]["aws:SourceArn"][1]
+
+
+def test_the_chain_role_may_invoke_the_functions_qualified_arns_too():
+    """A schedule whose target is an alias or a version ARN must not fail every tick."""
+    invoke = [st for st in statements(template()["Resources"]["PollChainInvokePolicy"])
+              if st["Action"] == "lambda:InvokeFunction"]
+    assert [st["Resource"] for st in invoke] == [
+        [{"GetAtt": "PollerFunction.Arn"}, {"Sub": "${PollerFunction.Arn}:*"}]]
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:poller-poller"
+    assert resolve(invoke[0]["Resource"][1], {"PollerFunction.Arn": arn}) == arn + ":*"
+
+
+def test_the_report_request_and_the_external_ids_are_no_echo():
+    parameters = template()["Parameters"]
+    for name in ("ReportStartRequest", "RoleExternalIds"):
+        assert parameters[name]["NoEcho"] is True, name
+        assert parameters[name]["Type"] == "String" and parameters[name]["Default"] == "", name
+    # No output carries them.
+    assert "ReportStartRequest" not in json.dumps(template()["Outputs"])
+    assert "RoleExternalIds" not in json.dumps(template()["Outputs"])
+
+
+def test_external_ids_and_user_namespaces_reach_the_function_as_plain_refs():
+    # A Rust test (src/settings.rs) reads the Variables block line by line as `NAME: !Ref Param`.
+    text = (ROOT / "template.yaml").read_text()
+    assert "          ROLE_EXTERNAL_IDS: !Ref RoleExternalIds\n" in text
+    assert "          ALLOWED_USER_NAMESPACES: !Ref AllowedUserNamespaces\n" in text
+    parameters = template()["Parameters"]
+    assert parameters["AllowedUserNamespaces"]["Default"] == "default"
+    pattern = parameters["AllowedUserNamespaces"]["AllowedPattern"]
+    for good in ("default", "default,tenant-a", "a,b,c,d,e", "ns_1.x"):
+        assert re.match(pattern, good), good
+    for bad in ("", "*", "default,*", "a b", "a,,b", "a,b,c,d,e,f", "user/x"):
+        assert not re.match(pattern, bad), bad
+    rule = template()["Rules"]["UserNamespacesNeedAllowedRoles"]
+    assert rule["RuleCondition"] == {"Not": [{"Equals": [{"Ref": "AllowedUserNamespaces"},
+                                                         "default"]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Not": [{"Equals": [{"Ref": "AllowedRoleArns"},
+                                                                   ""]}]}
+
+
+@pytest.mark.parametrize("namespaces", ["default", "default,tenant-a", "a,b.c,d_e,f-g,h"])
+def test_user_identity_context_is_granted_only_with_allowed_roles_on_users_of_those_namespaces(
+        namespaces):
+    statements_ = template()["Resources"]["PollerRole"]["Properties"]["Policies"][0][
+        "PolicyDocument"]["Statement"]
+    wrapped = [st for st in statements_
+               if "If" in st and st["If"][1].get("Action") == "quicksight:GetIdentityContext"]
+    assert len(wrapped) == 1
+    [[condition, statement, otherwise]] = [w["If"] for w in wrapped]
+    assert condition == "HasAllowedRoles" and otherwise == {"Ref": "AWS::NoValue"}
+    granted = [st for st in statements(template()["Resources"])
+               if "quicksight:GetIdentityContext" in st["Action"]]
+    assert granted == [statement] and statement["Action"] == "quicksight:GetIdentityContext"
+    roles = "arn:aws:iam::123456789012:role/viewer"
+    assert resolve(wrapped[0], {"AllowedRoleArns": ""}) is NO_VALUE
+    resolved = resolve(wrapped[0], {"AllowedRoleArns": roles, "AllowedUserNamespaces": namespaces})
+    # One ARN per namespace: its users, in any region (the identity region may differ).
+    assert resolved["Resource"] == [f"arn:aws:quicksight:*:123456789012:user/{ns}/*"
+                                    for ns in namespaces.split(",")]
 
 
 def written_metrics() -> dict:
@@ -282,7 +491,7 @@ def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_writ
               if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {"JobsFailedAlarm", "JobsTimedOutAlarm", "ThrottlingAlarm", "NotificationFailedAlarm",
             "FunctionErrorsAlarm", "ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm",
-            "ExecutionsAbortedAlarm"} == set(alarms)
+            "ExecutionsAbortedAlarm", "DeadLetterQueueAlarm"} == set(alarms)
     watched = []
     for name, alarm in alarms.items():
         metrics = [alarm] + [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", [])
@@ -302,6 +511,9 @@ def test_alarms_watch_the_metrics_the_function_writes_under_outcomes_it_can_writ
             elif metric["Namespace"] == "AWS/States":
                 assert metric["Dimensions"] == [
                     {"Name": "StateMachineArn", "Value": {"Ref": "PollerStateMachine"}}]
+            elif metric["Namespace"] == "AWS/SQS":
+                assert metric["Dimensions"] == [{"Name": "QueueName", "Value": {
+                    "Fn::GetAtt": ["OperatorDeadLetterQueue", "QueueName"]}}]
             else:
                 assert metric["Namespace"] == "AWS/Lambda", name
                 assert metric["Dimensions"] == [

@@ -259,6 +259,7 @@ pub fn file_group(
 /// The role a chain's schedules invoke the function with, in tests.
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/poll-chain";
 /// The function a chain's schedules invoke, in tests.
+pub const DEAD_LETTER_QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:operators-dlq";
 pub const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:poller";
 
 /// What the mocked Scheduler was asked to create.
@@ -299,6 +300,7 @@ pub fn chained(app: App, scheduler: &[&Rule]) -> App {
             group: "polls".into(),
             role_arn: ROLE.into(),
             target_arn: Some(FUNCTION.into()),
+            dead_letter_arn: Some(DEAD_LETTER_QUEUE.into()),
         },
     ))
 }
