@@ -242,7 +242,7 @@ impl Poller {
     /// `roleArn` (assumed now, or cached).
     async fn client_for(&self, request: &PollRequest) -> Result<aws_sdk_quicksight::Client, Error> {
         let region = &request.job.region;
-        let Some(caller) = &request.caller else {
+        let Some(assume) = Assume::of(request, &self.config.callers) else {
             return Ok(self.quicksight.for_region(region));
         };
         let Some(roles) = &self.roles else {
@@ -251,11 +251,6 @@ impl Poller {
             return Err(Error::invalid(
                 "roleArn: this function cannot assume roles (ALLOWED_ROLE_ARNS is empty)",
             ));
-        };
-        let assume = Assume {
-            caller,
-            secrets: &request.secrets,
-            external_id: self.config.callers.external_id(request),
         };
         let credentials = roles
             .credentials(&assume, &request.job, &self.quicksight)
@@ -270,14 +265,11 @@ impl Poller {
         request: &PollRequest,
         outcome: quicksight::CallOutcome<T>,
     ) -> quicksight::CallOutcome<T> {
-        if let (Err(Error::CredentialsError { .. }), Some(caller), Some(roles)) =
-            (&outcome, &request.caller, &self.roles)
-        {
-            let assume = Assume {
-                caller,
-                secrets: &request.secrets,
-                external_id: self.config.callers.external_id(request),
-            };
+        if let (Err(Error::CredentialsError { .. }), Some(assume), Some(roles)) = (
+            &outcome,
+            Assume::of(request, &self.config.callers),
+            &self.roles,
+        ) {
             roles.forget(&assume, &request.job);
         }
         outcome

@@ -17,10 +17,11 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::ProvidedContext;
 use sha2::{Digest, Sha256};
 
+use crate::callers::CallerPolicy;
 use crate::contract::Caller;
 use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
 use crate::quicksight::QuickSightClients;
-use crate::reference::{CallerSecrets, IdentityProvider, JobReference};
+use crate::reference::{CallerSecrets, IdentityProvider, JobReference, PollRequest};
 use crate::secret::Secret;
 use crate::text::truncate;
 use crate::users::{make_room, IdentityContexts, NamedUser};
@@ -84,6 +85,17 @@ pub struct Assume<'a> {
     pub secrets: &'a CallerSecrets,
     /// The role's external id: the input's, else `ROLE_EXTERNAL_IDS`'.
     pub external_id: Option<&'a Secret>,
+}
+
+impl<'a> Assume<'a> {
+    /// What polling `request` as its caller needs, or None when it names no caller.
+    pub fn of(request: &'a PollRequest, policy: &'a CallerPolicy) -> Option<Self> {
+        Some(Assume {
+            caller: request.caller.as_ref()?,
+            secrets: &request.secrets,
+            external_id: policy.external_id(request),
+        })
+    }
 }
 
 impl Roles {

@@ -69,6 +69,28 @@ fn contexts_issued(fetched: &Fetched) -> Rule {
     })
 }
 
+/// A poller of a running job whose STS issues sessions that live `lifetime` and whose QuickSight
+/// issues identity contexts, recording both.
+struct NamedUserPoller {
+    app: App,
+    fetched: Fetched,
+    assumed: Assumed,
+}
+
+fn named_user_poller(lifetime: Duration) -> NamedUserPoller {
+    let describe = describe_answers("RUNNING", Duration::from_secs(30));
+    let fetched = Fetched::default();
+    let contexts = contexts_issued(&fetched);
+    let assumed = Assumed::default();
+    let sts = sts_issues_for(&assumed, lifetime);
+    let app = as_roles(app(&allowed(), &[&describe, &contexts], &[]), &[&sts]);
+    NamedUserPoller {
+        app,
+        fetched,
+        assumed,
+    }
+}
+
 fn sts_fails(status: u16, code: &'static str) -> Rule {
     mock!(aws_sdk_sts::Client::assume_role)
         .then_http_response(move || sns_error_response(status, code, "injected"))
@@ -134,12 +156,12 @@ async fn a_callers_token_serves_its_own_poll_and_no_output_carries_it() {
 
 #[tokio::test]
 async fn a_named_user_is_polled_with_a_context_the_function_fetches() {
-    let describe = describe_answers("RUNNING", Duration::from_secs(30));
-    let fetched = Fetched::default();
-    let contexts = contexts_issued(&fetched);
-    let assumed = Assumed::default();
-    let sts = sts_issues(&assumed);
-    let app = as_roles(app(&allowed(), &[&describe, &contexts], &[]), &[&sts]);
+    let NamedUserPoller {
+        app,
+        fetched,
+        assumed,
+        ..
+    } = named_user_poller(Duration::from_secs(3600));
 
     let output = app
         .poll(&as_role(json!({"userName": "ana"})), TIME_LEFT)
@@ -174,12 +196,7 @@ async fn a_named_user_is_polled_with_a_context_the_function_fetches() {
 
 #[tokio::test]
 async fn a_user_arn_is_asked_for_in_its_identity_region_for_the_jobs_region() {
-    let describe = describe_answers("RUNNING", Duration::from_secs(30));
-    let fetched = Fetched::default();
-    let contexts = contexts_issued(&fetched);
-    let assumed = Assumed::default();
-    let sts = sts_issues(&assumed);
-    let app = as_roles(app(&allowed(), &[&describe, &contexts], &[]), &[&sts]);
+    let NamedUserPoller { app, fetched, .. } = named_user_poller(Duration::from_secs(3600));
     let user = "arn:aws:quicksight:eu-west-1:123456789012:user/default/ana";
 
     app.poll(&as_role(json!({"userArn": user})), TIME_LEFT)
@@ -201,13 +218,13 @@ async fn a_user_arn_is_asked_for_in_its_identity_region_for_the_jobs_region() {
 
 #[tokio::test]
 async fn sessions_and_contexts_are_renewed_before_they_expire() {
-    let describe = describe_answers("RUNNING", Duration::from_secs(30));
-    let fetched = Fetched::default();
-    let contexts = contexts_issued(&fetched);
-    let assumed = Assumed::default();
     // Four minutes left: inside the five-minute renewal window at once.
-    let sts = sts_issues_for(&assumed, Duration::from_secs(240));
-    let app = as_roles(app(&allowed(), &[&describe, &contexts], &[]), &[&sts]);
+    let NamedUserPoller {
+        app,
+        fetched,
+        assumed,
+        ..
+    } = named_user_poller(Duration::from_secs(240));
     let reference = as_role(json!({"email": "ana@example.com", "namespace": "tenants"}));
 
     let first = app.poll(&reference, TIME_LEFT).await.expect("first");
@@ -230,12 +247,12 @@ async fn sessions_and_contexts_are_renewed_before_they_expire() {
 
 #[tokio::test]
 async fn every_job_gets_a_session_named_for_it() {
-    let describe = describe_answers("RUNNING", Duration::from_secs(30));
-    let fetched = Fetched::default();
-    let contexts = contexts_issued(&fetched);
-    let assumed = Assumed::default();
-    let sts = sts_issues(&assumed);
-    let app = as_roles(app(&allowed(), &[&describe, &contexts], &[]), &[&sts]);
+    let NamedUserPoller {
+        app,
+        fetched,
+        assumed,
+        ..
+    } = named_user_poller(Duration::from_secs(3600));
     let mut other = as_role(json!({"userName": "ana"}));
     other["SnapshotJobId"] = json!("weekly-export");
 
