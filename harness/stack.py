@@ -66,6 +66,10 @@ FUNCTION_NAME = "quicksight-snapshot-poller"  # the binary name, which cargo-lam
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
 TOPIC_NAME = "quicksight-snapshot-failures"
 QUEUE_NAME = "quicksight-snapshot-failures-tap"
+# template.yaml's OperatorDeadLetterQueue: Lambda's on-failure records and Scheduler's DLQ.
+DEAD_LETTER_QUEUE_NAME = "quicksight-snapshot-operators-dlq"
+# Lambda retries a failed asynchronous invocation twice (template: MaximumRetryAttempts 2).
+ASYNC_RETRIES = 2
 STATE_MACHINE_NAME = "quicksight-snapshot-poller"
 # A poll chain's schedules (template.yaml: PollChainGroup, PollChainRole); moto keeps them.
 SCHEDULE_GROUP = "poll-chains"
@@ -100,6 +104,8 @@ class Stack:
     emulator_url: str | None = None
     topic_arn: str = ""
     queue_url: str = ""
+    dead_letter_url: str = ""
+    dead_letter_arn: str = ""
     state_machine_arn: str = ""
     function: Service | None = None
     watch: Service | None = None  # cargo lambda watch, the Runtime API (the runtime emulator)
@@ -218,6 +224,9 @@ class Stack:
         self.topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
         self.queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         subscribe_queue(sns, sqs, self.topic_arn, self.queue_url)
+        self.dead_letter_url = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
+        self.dead_letter_arn = sqs.get_queue_attributes(
+            QueueUrl=self.dead_letter_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.state_machine_arn = self.create_state_machine(STATE_MACHINE_NAME, definition)
         self.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
 
@@ -251,6 +260,7 @@ class Stack:
             "AWS_ENDPOINT_URL_STS": self.moto_url,
             "SCHEDULE_GROUP_NAME": SCHEDULE_GROUP,
             "SCHEDULE_ROLE_ARN": SCHEDULE_ROLE_ARN,
+            "SCHEDULE_DEAD_LETTER_ARN": self.dead_letter_arn,
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
             **DEFAULT_POLLER_ENV,
@@ -295,6 +305,7 @@ class Stack:
         """Fresh per-test state: no queued SNS messages, no poll-chain schedules, emulator and
         front counters and faults cleared."""
         self.sns_messages()
+        self.dead_letters()
         for schedule in self.schedules():
             self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP,
                                                      Name=schedule["Name"])
@@ -418,6 +429,51 @@ class Stack:
         assert schedule["ActionAfterCompletion"] == "DELETE", schedule
         self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP, Name=schedule["Name"])
         return self.invoke(schedule["Target"]["Input"])
+
+    def fire_async(self, schedule: dict) -> list[dict]:
+        """fire(), but the way Scheduler really invokes Lambda: asynchronously (invoke_async)."""
+        assert schedule["ActionAfterCompletion"] == "DELETE", schedule
+        self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP, Name=schedule["Name"])
+        return self.invoke_async(schedule["Target"]["Input"])
+
+    def invoke_async(self, payload: Any) -> list[dict]:
+        """Does what Lambda does with an asynchronous invocation: runs it, retries a failed one
+        ASYNC_RETRIES times, and when every attempt failed sends the invocation record to the
+        on-failure destination (the operators' queue). Answers every attempt's payload."""
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        attempts = []
+        for _ in range(1 + ASYNC_RETRIES):
+            attempts.append(self.invoke(text))
+            if "errorType" not in attempts[-1]:
+                return attempts
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {"requestId": f"async-{time.monotonic_ns()}",
+                               "functionArn": f"{FUNCTION_ARN}:$LATEST",
+                               "condition": "RetriesExhausted",
+                               "approximateInvokeCount": len(attempts)},
+            "requestPayload": json.loads(text),
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                                "functionError": "Unhandled"},
+            "responsePayload": attempts[-1],
+        }
+        self.client("sqs").send_message(QueueUrl=self.dead_letter_url,
+                                        MessageBody=json.dumps(record))
+        return attempts
+
+    def dead_letters(self) -> list[dict]:
+        """Receives and deletes every record in the operators' queue."""
+        sqs, out = self.client("sqs"), []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.dead_letter_url,
+                                           MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.dead_letter_url,
+                                   ReceiptHandle=message["ReceiptHandle"])
 
     def invoke(self, payload: Any) -> dict:
         """Invokes the function through the front's Lambda API, as Scheduler and Step Functions

@@ -148,13 +148,15 @@ def poll_name(definition: dict) -> str:
 
 
 def paths_read(state: dict) -> set[str]:
-    """Reference paths a state's Parameters read (`"key.$": "$.a.b"`, intrinsics left out)."""
+    """Reference paths a state's Parameters read (`"key.$": "$.a.b"`, or the execution's input
+    `$$.Execution.Input.a.b`; intrinsics left out)."""
     found = set()
 
     def visit(value):
         if isinstance(value, dict):
             for key, item in value.items():
-                if key.endswith(".$") and isinstance(item, str) and item.startswith("$."):
+                if key.endswith(".$") and isinstance(item, str) and (
+                        item.startswith("$.") or item.startswith("$$.Execution.Input.")):
                     found.add(item)
                 else:
                     visit(item)
@@ -239,11 +241,15 @@ def unguarded_start_fields(definition: dict) -> list[str]:
         branch = reachable(definition, rule["Next"]) - reachable(definition, poll_name(definition))
         needed = set()
         for name in branch:
-            needed |= {p for p in paths_read(states[name]) if p.startswith("$.start.")}
+            # SnapshotJobId is optional: read only behind its own IsPresent (JobIdGiven?)
+            needed |= {p for p in paths_read(states[name])
+                       if p.startswith("$.start.") and p != "$.start.SnapshotJobId"}
         for name in branch:  # $.start.X read through a merged copy ($.request.X) counts too
             for p in paths_read(states[name]):
                 if p.startswith("$.request.") and p != "$.request.SnapshotJobId":
                     needed.add("$.start." + p.removeprefix("$.request."))
+                if p.startswith("$$.Execution.Input.start."):  # the input Start? sees
+                    needed.add("$" + p.removeprefix("$$.Execution.Input"))
         present = {c["Variable"] for c in _rule_conditions(rule) if c.get("IsPresent") is True}
         problems += [f"{rule['Next']}: {field}" for field in sorted(needed - present)]
     return problems
@@ -453,12 +459,37 @@ def test_a_start_request_starts_the_job_with_a_fresh_id_unless_it_names_one(asl)
               if start_job in reachable(asl, n) and n != start_job]
     text = json.dumps([states[n] for n in before])
     assert '"SnapshotJobId.$": "States.Hash($$.Execution.Id, \'SHA-256\')"' in text
-    assert "States.JsonMerge($.request, $.start, false)" in text  # the input's SnapshotJobId wins
+    # the input's SnapshotJobId wins
+    assert '"SnapshotJobId.$": "$.start.SnapshotJobId"' in text
     task = states[start_job]
     assert {k.removesuffix(".$") for k in task["Parameters"]} == {
         "AwsAccountId", "DashboardId", "SnapshotJobId", "SnapshotConfiguration",
         "UserConfiguration"}
-    assert paths_read(task) == {f"$.request.{k.removesuffix('.$')}" for k in task["Parameters"]}
+    assert paths_read(task) == {
+        "$.request.AwsAccountId", "$.request.DashboardId", "$.request.SnapshotJobId",
+        "$$.Execution.Input.start.SnapshotConfiguration",
+        "$$.Execution.Input.start.UserConfiguration"}
+
+
+def test_no_state_data_carries_the_start_requests_configurations(asl):
+    """UserConfiguration can hold row-level-security tag values: StartJob reads both
+    configurations from the execution's own input, so the state data that every later history
+    event records names the job and nothing else of the request."""
+    states = asl["States"]
+    [start_job] = [n for n, s in states.items() if s.get("Resource") == START_RESOURCE]
+    feeding = [n for n in states if start_job in reachable(asl, n) and n != start_job]
+    for name in feeding:
+        text = json.dumps(states[name])
+        assert "JsonMerge" not in text or "$.start" not in text, name
+        parameters = states[name].get("Parameters", {})
+        assert "start" not in parameters and "start.$" not in parameters, name
+    name_job = [n for n in feeding
+                if {"request", "capacity"} <= set(states[n].get("Parameters", {}))]
+    assert name_job, "a state sets $.request and $.capacity, replacing the state data"
+    for name in name_job:
+        assert states[name].get("ResultPath", "$") == "$", name
+        assert set(states[name]["Parameters"]["request"]) == {
+            "AwsAccountId.$", "DashboardId.$", "SnapshotJobId.$"}
 
 
 def test_start_output_goes_unchanged_to_poll_and_its_failures_are_notified(asl):

@@ -212,7 +212,8 @@ def test_a_start_without_a_job_id_names_the_job_after_the_execution(stack):
 
     assert ex.status == "SUCCEEDED", ex.summary()
     entered = ex.states_entered()
-    assert entered[:6] == ["Start?", "ScheduledTick?", "NewJobId", "NameJob", "StartJob", "Poll"]
+    assert entered[:7] == ["Start?", "ScheduledTick?", "NewJobId", "JobIdGiven?", "NameJob",
+                           "StartJob", "Poll"]
     calls = stack.emulator("GET", "calls")
     [job] = calls["jobs"]
     # SHA-256 of the execution's ARN: a redriven execution asks for the same job again.
@@ -287,8 +288,8 @@ def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(
     # AWS names it QuickSight.LimitExceededException; moto 5.2.5 keeps the service name's case
     assert ex.error.lower() == "quicksight.limitexceededexception"
     assert ex.states_entered() == [
-        "Start?", "ScheduledTick?", "NewJobId", "NameJob", "StartJob", "CapacityLeft?",
-        "WaitForCapacity",
+        "Start?", "ScheduledTick?", "NewJobId", "JobIdGiven?", "GivenJobId", "NameJob",
+        "StartJob", "CapacityLeft?", "WaitForCapacity",
         "CountCapacityWait", "StartJob", "CapacityLeft?", "CapacityExhausted", "NotifyFailure",
         "NoticeFacts", "FifoTopic?", "PublishFailure", "Failed"]
     scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])
@@ -322,8 +323,9 @@ def test_a_start_whose_job_exists_already_polls_that_job(stack):
     ex = stack.start_execution("start-exists", start_request("exists"))
 
     assert ex.status == "SUCCEEDED", ex.summary()
-    assert ex.states_entered()[:6] == [
-        "Start?", "ScheduledTick?", "NewJobId", "NameJob", "StartJob", "AlreadyStarted"]
+    assert ex.states_entered()[:8] == [
+        "Start?", "ScheduledTick?", "NewJobId", "JobIdGiven?", "GivenJobId", "NameJob",
+        "StartJob", "AlreadyStarted"]
     assert ex.output["job"]["snapshotJobId"] == "exists"
     assert stack.sns_messages() == []
 
