@@ -66,6 +66,28 @@ impl Presigner {
     }
 }
 
+/// S3's general-purpose bucket naming rules: 3-63 lowercase letters, digits, '.' and '-',
+/// starting and ending with a letter or digit, no '..', not an IP address, and none of the
+/// reserved prefixes and suffixes.
+fn is_bucket_name(bucket: &str) -> bool {
+    let bytes = bucket.as_bytes();
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+        && edge(bytes.first())
+        && edge(bytes.last())
+        && !bucket.contains("..")
+        && bucket.parse::<std::net::Ipv4Addr>().is_err()
+        && !["xn--", "sthree-", "amzn-s3-demo-"]
+            .iter()
+            .any(|p| bucket.starts_with(p))
+        && !["-s3alias", "--ol-s3", ".mrap", "--x-s3"]
+            .iter()
+            .any(|s| bucket.ends_with(s))
+}
+
 /// The presigned HTTPS GET of `s3://bucket/key` in `region`, signed at `now`.
 pub fn presign(
     s3_uri: &str,
@@ -76,7 +98,9 @@ pub fn presign(
     expires: Duration,
 ) -> Option<String> {
     let (bucket, key) = s3_uri.strip_prefix("s3://")?.split_once('/')?;
-    if bucket.is_empty() || key.is_empty() {
+    // The bucket becomes the link's host: anything S3 would not accept as a bucket name (an
+    // `@`, a `:`, another domain) could send the signed link elsewhere, so it gets none.
+    if !is_bucket_name(bucket) || key.is_empty() {
         return None;
     }
     // The partitions whose S3 domain is known here; another gets no link rather than a
@@ -194,11 +218,31 @@ mod tests {
             url.starts_with("https://s3.us-east-1.amazonaws.com/my.reports/x.pdf?"),
             "{url}"
         );
-        let url = link("s3://r/x.pdf", "cn-north-1", "aws-cn").expect("a link");
+        let url = link("s3://rpt/x.pdf", "cn-north-1", "aws-cn").expect("a link");
         assert!(
-            url.starts_with("https://r.s3.cn-north-1.amazonaws.com.cn/x.pdf?"),
+            url.starts_with("https://rpt.s3.cn-north-1.amazonaws.com.cn/x.pdf?"),
             "{url}"
         );
+    }
+
+    #[test]
+    fn a_bucket_s3_would_refuse_gets_no_link_so_no_host_is_taken_from_it() {
+        for bad in [
+            "s3://evil.com@reports/k",
+            "s3://reports:443/k",
+            "s3://Reports/k",
+            "s3://ab/k",
+            "s3://a..b/k",
+            "s3://192.168.1.10/k",
+            "s3://-reports/k",
+            "s3://reports-/k",
+            "s3://xn--reports/k",
+            "s3://reports-s3alias/k",
+            "s3://reports%2eevil/k",
+        ] {
+            assert_eq!(link(bad, "us-east-1", "aws"), None, "{bad}");
+        }
+        assert!(link("s3://my-reports.2026/k", "us-east-1", "aws").is_some());
     }
 
     #[test]
