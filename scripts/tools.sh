@@ -62,7 +62,7 @@ install_node() {
 
 relock() { # resolve requirements/NAME.in in a scratch venv and write requirements/NAME.txt
   local name tmp
-  for name in e2e sam; do
+  for name in e2e sam checkov; do
     tmp=$(mktemp -d)
     log "relocking requirements/$name.in"
     "$PYTHON" -m venv "$tmp/venv"

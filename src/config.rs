@@ -20,7 +20,7 @@ pub const MAX_POLLS_PER_EXECUTION: u64 = 2_000;
 /// more a file), rounded up, for the default `BATCH_MAX_JOBS`.
 const BYTES_PER_BATCH_JOB: u64 = 2_000;
 
-/// Everything the poller can be told through its environment. README.md lists each variable.
+/// Everything the poller can be told through its environment. docs/configuration.md lists each variable.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where failures (and, optionally, successes) are told: `SNS_TOPIC_ARN`, required unless

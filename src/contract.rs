@@ -1,5 +1,5 @@
 //! The poller's output contract: the JSON a Step Functions Choice state branches on and that a
-//! wait loop passes straight back as the next poll's input. README.md documents it as a table;
+//! wait loop passes straight back as the next poll's input. docs/contract.md documents it as a table;
 //! change both together, and only additively.
 
 use serde::{Deserialize, Serialize};

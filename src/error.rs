@@ -5,7 +5,7 @@ use lambda_runtime::Diagnostic;
 use crate::text::{truncate, truncate_bytes, ERROR_MESSAGE_MAX};
 
 /// Every way an invocation can fail. Each variant maps to one stable PascalCase `errorType`
-/// (see [`Error::error_type`]); Step Functions' Retry/Catch and the README list these names,
+/// (see [`Error::error_type`]); Step Functions' Retry/Catch, the README and docs/contract.md list these names,
 /// so they must never change with a refactor or a Rust type rename.
 #[derive(thiserror::Error)]
 pub enum Error {

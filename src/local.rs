@@ -36,7 +36,7 @@ Options:
                print the version
 
 Environment: AWS credentials and AWS_REGION as for the AWS CLI (AWS_PROFILE works),
-SNS_TOPIC_ARN unless --no-notify, and the settings in README.md (Configuration).
+SNS_TOPIC_ARN unless --no-notify, and the settings in docs/configuration.md.
 
 Exit status: 0 the output was printed, whatever the job's status; 1 the poll failed with an
 errorType, printed as {\"errorType\",\"errorMessage\"}; 2 usage or configuration error.

@@ -1,6 +1,6 @@
 //! Every setting the function reads from its environment, in one table: name, default, bounds
 //! and meaning. [`crate::Config`] reads through it, and tests check that `template.yaml`'s
-//! parameters and the README's configuration table say the same.
+//! parameters and the configuration table of docs/configuration.md say the same.
 
 /// What a setting holds, with its default and bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,7 +258,7 @@ pub const SCHEDULE_DEAD_LETTER_ARN: Setting = text(
     "SQS queue a chain's schedules send undeliverable ticks to (default: none)",
 );
 
-/// Every setting, in the README's order.
+/// Every setting, in the order docs/configuration.md lists them.
 pub const ALL: [Setting; 27] = [
     SNS_TOPIC_ARN,
     NOTIFY_ON_SUCCESS,
@@ -380,12 +380,12 @@ mod tests {
     }
 
     #[test]
-    fn readme_lists_every_setting_with_its_default() {
-        let readme = read("README.md");
+    fn the_configuration_doc_lists_every_setting_with_its_default() {
+        let readme = read("docs/configuration.md");
         let table = readme
             .split("\n## Configuration\n")
             .nth(1)
-            .expect("README has a Configuration section");
+            .expect("docs/configuration.md has a Configuration section");
         let mut listed = Vec::new();
         for row in table.lines().take_while(|l| !l.starts_with("## ")) {
             let cells: Vec<&str> = row.split(" | ").collect();
@@ -398,7 +398,10 @@ mod tests {
                 let name = name.trim().trim_matches('`');
                 let Some(setting) = setting(name) else {
                     // The runtime's and the SDK's own variables, documented beside ours.
-                    assert!(name.starts_with("AWS_"), "README lists {name}, no setting");
+                    assert!(
+                        name.starts_with("AWS_"),
+                        "docs/configuration.md lists {name}, no setting"
+                    );
                     continue;
                 };
                 let default = defaults.get(index).copied().unwrap_or(cells[1]);
@@ -412,7 +415,7 @@ mod tests {
                     assert!(
                         default.contains(&format!("`{expected}`"))
                             || default.contains(&format!("({expected})")),
-                        "README gives {name} the default {default:?}, the table {expected}"
+                        "docs/configuration.md gives {name} the default {default:?}, the table {expected}"
                     );
                 }
                 listed.push(name);
@@ -421,7 +424,7 @@ mod tests {
         for setting in ALL {
             assert!(
                 listed.contains(&setting.name),
-                "README does not list {}",
+                "docs/configuration.md does not list {}",
                 setting.name
             );
         }

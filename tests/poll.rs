@@ -891,3 +891,25 @@ async fn a_file_quicksight_gave_as_an_https_link_is_passed_on_as_it_is() {
     );
     assert_eq!(links[2], None, "a failed file has nothing to open");
 }
+
+#[test]
+fn the_previous_output_fixture_holds_every_key_of_the_contract() {
+    let fixture = event("previous-output.json");
+    let output: quicksight_snapshot_poller::PollOutput =
+        serde_json::from_value(fixture.clone()).expect("the fixture is an output");
+    let written = serde_json::to_value(&output).expect("serializes");
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        keys(&fixture),
+        keys(&written),
+        "events/previous-output.json is stale"
+    );
+    assert_eq!(keys(&fixture["job"]), keys(&written["job"]));
+}

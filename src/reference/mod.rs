@@ -1,6 +1,6 @@
 //! Turns whatever an invocation receives into the jobs it is about.
 //!
-//! Accepted shapes (README.md, "Input"): API casing, camelCase, the output of
+//! Accepted shapes (docs/contract.md, "Input"): API casing, camelCase, the output of
 //! StartDashboardSnapshotJob (with its `Arn`), the poller's own previous output, a batch
 //! `{"jobs": [...]}` of any of these, and any of these as the `detail` of an EventBridge event.
 //! EventBridge Scheduler delivers its input verbatim, so it needs no shape of its own.

@@ -540,3 +540,14 @@ def test_the_dashboard_plots_metrics_the_function_writes():
     substituted = (body.replace("${AWS::Region}", "us-east-1")
                    .replace("${PollerStateMachine}", "arn").replace("${PollerFunction}", "poller"))
     assert len(json.loads(substituted)["widgets"]) == 4, "the body is JSON once substituted"
+
+
+def test_a_report_request_startjob_could_not_send_is_refused_at_deploy():
+    pattern = template()["Parameters"]["ReportStartRequest"]["AllowedPattern"]
+    good = ('{"AwsAccountId":"123456789012","DashboardId":"sales",'
+            '"SnapshotConfiguration":{"FileGroups":[]},"UserConfiguration":{"AnonymousUsers":[{}]}}')
+    assert re.fullmatch(pattern, good)
+    assert re.fullmatch(pattern, "")
+    assert not re.fullmatch(pattern, good.replace('"UserConfiguration"', '"Users"'))
+    assert not re.fullmatch(pattern, good.replace("{", '{"SnapshotJobId":"x",', 1))
+    assert not re.fullmatch(pattern, "cron(0 6 * * ? *)")
