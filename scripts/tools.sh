@@ -4,11 +4,12 @@
 #                                          psutil, ruff)
 #   .venv-sam/      requirements/sam.txt  (aws-sam-cli; it pins another boto3, hence its own venv)
 #   .venv-checkov/  requirements/checkov.txt (checkov; its pins clash with moto's too)
+#   .venv-awscli/   requirements/awscli.txt  (the AWS CLI v1, for scripts/smoke.sh and its test)
 #   node_modules/   package-lock.json     (asl-validator, via npm ci)
 # Each part is skipped when a stamp of its lock file (and of the Python version) matches, so a
 # second run takes well under a second. Works unattended (CI=true, no stdin) as root or not.
 #
-# Usage: scripts/tools.sh [all|e2e|sam|node]...   (default: all)
+# Usage: scripts/tools.sh [all|e2e|sam|checkov|awscli|node]...   (default: all)
 #        scripts/tools.sh --relock                 regenerate requirements/*.txt from requirements/*.in
 # Env:   PYTHON (default python3), TOOLS_FORCE=1 (reinstall even if stamps match)
 set -euo pipefail
@@ -62,7 +63,7 @@ install_node() {
 
 relock() { # resolve requirements/NAME.in in a scratch venv and write requirements/NAME.txt
   local name tmp
-  for name in e2e sam checkov; do
+  for name in e2e sam checkov awscli; do
     tmp=$(mktemp -d)
     log "relocking requirements/$name.in"
     "$PYTHON" -m venv "$tmp/venv"
@@ -84,10 +85,12 @@ main() {
       all) install_venv "$ROOT/.venv" "$ROOT/requirements/e2e.txt"
            install_venv "$ROOT/.venv-sam" "$ROOT/requirements/sam.txt"
            install_venv "$ROOT/.venv-checkov" "$ROOT/requirements/checkov.txt"
+           install_venv "$ROOT/.venv-awscli" "$ROOT/requirements/awscli.txt"
            install_node ;;
       e2e) install_venv "$ROOT/.venv" "$ROOT/requirements/e2e.txt" ;;
       sam) install_venv "$ROOT/.venv-sam" "$ROOT/requirements/sam.txt" ;;
       checkov) install_venv "$ROOT/.venv-checkov" "$ROOT/requirements/checkov.txt" ;;
+      awscli) install_venv "$ROOT/.venv-awscli" "$ROOT/requirements/awscli.txt" ;;
       node) install_node ;;
       --relock) relock ;;
       -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; return 0 ;;

@@ -91,15 +91,22 @@ def test_the_readme_links_every_document_in_docs():
         assert f"](docs/{doc.name})" in readme, doc.name
 
 
-def test_the_readme_output_example_has_exactly_the_contracts_keys():
-    [example] = [json.loads(text) for path, _, text in blocks("json")
-                 if path.name == "README.md" and '"status"' in text]
+def test_every_output_example_has_exactly_the_contracts_keys():
     fixture = json.loads((ROOT / "events" / "previous-output.json").read_text())
     # events/previous-output.json is checked against the Rust contract itself (tests/poll.rs).
-    assert list(example) == list(fixture)
-    assert list(example["job"]) == list(fixture["job"])
-    assert set(example["results"][0]) == {"userType", "userIndex", "fileGroupIndex", "format",
-                                          "s3Uri", "errors"}
+    examples = []
+    for path, line, text in blocks("json"):
+        value = json.loads(text)
+        if isinstance(value, dict) and {"status", "done", "job"} <= set(value):
+            examples.append((path, line, value))
+    assert "README.md" in {path.name for path, _, _ in examples}
+    for path, line, example in examples:
+        where = f"{path.name}:{line}"
+        assert list(example) == list(fixture), where
+        assert list(example["job"]) == list(fixture["job"]), where
+        for result in example["results"]:
+            assert set(result) == {"userType", "userIndex", "fileGroupIndex", "format", "s3Uri",
+                                   "errors"}, where
 
 
 def test_the_readme_lists_every_error_type_and_no_other():
