@@ -1,0 +1,140 @@
+"""The README's quick start, followed as a newcomer would, with moto where AWS would be.
+
+Each command of the README's quick-start block runs as written, through the pinned AWS CLI and
+the real scripts, against moto (behind the Lambda front, which runs the real function), except:
+- `scripts/package.sh` (the ~12-minute release build) is not run: the stack's function is the
+  debug build of the same source that the whole suite uses;
+- `sam deploy` is what CloudFormation does with it: the template after the SAM transform
+  (scripts/sam_transform.py, with the command's own parameter overrides read by SAM CLI's
+  parser), created in moto's CloudFormation. moto reads no DefinitionS3Location and keeps
+  stack-made state machines where its executor does not look, so the wait loop is created
+  through the API under the stack's name, with the stack's resolved substitutions.
+The execution the last command starts must then poll the job of events/api-casing.json to the
+end, through the stack's own state machine and function."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import zipfile
+
+import pytest
+
+from harness.env import ACCOUNT, DUMMY_CREDENTIALS, REGION, ROOT
+
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+AWS_BIN = ROOT / ".venv-awscli" / "bin"
+DEFINITIONS = {"PollerStateMachine": "statemachine/poller.asl.json",
+               "ExecutionEndedNotifier": "statemachine/execution-ended.asl.json"}
+
+
+def quick_start() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def option(words: list[str], name: str) -> str:
+    return words[words.index(name) + 1]
+
+
+def overrides(words: list[str]) -> dict[str, str]:
+    start = words.index("--parameter-overrides") + 1
+    end = next((i for i in range(start, len(words)) if words[i].startswith("--")), len(words))
+    script = ("import json,sys\nfrom samcli.cli.types import CfnParameterOverridesType\n"
+              "print(json.dumps(CfnParameterOverridesType().convert("
+              "tuple(json.loads(sys.argv[1])), None, None)))")
+    return json.loads(subprocess.run([str(SAM_PYTHON), "-c", script, json.dumps(words[start:end])],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+def deploy(stack, words: list[str]):
+    """What CloudFormation does with `sam deploy`'s upload."""
+    name = option(words, "--stack-name")
+    parameters = overrides(words)
+    transformed = json.loads(subprocess.run(
+        [str(SAM_PYTHON), str(ROOT / "scripts" / "sam_transform.py"),
+         *(f"{k}={v}" for k, v in parameters.items())],
+        capture_output=True, text=True, check=True).stdout)
+    for logical, resource in transformed["Resources"].items():
+        if resource["Type"] == "AWS::StepFunctions::StateMachine":
+            props = resource["Properties"]
+            props.pop("DefinitionS3Location")
+            substitutions = props.pop("DefinitionSubstitutions", {})
+            text = (ROOT / DEFINITIONS[logical]).read_text()
+            props["DefinitionString"] = {"Fn::Sub": [text, substitutions]}
+    # SAM's upload of the package (sam_transform.py names s3://sam-artifacts/poller.zip): a
+    # stand-in archive, since the function that answers is the suite's debug build.
+    s3 = stack.client("s3")
+    s3.create_bucket(Bucket="sam-artifacts")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr("bootstrap", "#!/bin/sh\n")
+    s3.put_object(Bucket="sam-artifacts", Key="poller.zip", Body=archive.getvalue())
+    cloudformation = stack.client("cloudformation")
+    cloudformation.create_stack(
+        StackName=name, TemplateBody=json.dumps(transformed), Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    status = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    assert status == "CREATE_COMPLETE", status
+    # moto's CloudFormation keeps state machines where its executing Step Functions does not
+    # look: the wait loop is created through the API, with the name and substitutions the stack
+    # resolved (its outputs, its parameters' values).
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in
+               cloudformation.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
+    defaults = {k: str(v.get("Default", "")) for k, v in transformed["Parameters"].items()}
+    values = {"Partition": "aws", "PollerFunctionArn": outputs["PollerFunctionArn"],
+              "FailureTopicArn": outputs["FailureTopicArn"],
+              "StartCapacityWaitMinutes": parameters.get(
+                  "StartCapacityWaitMinutes", defaults["StartCapacityWaitMinutes"])}
+    text = (ROOT / DEFINITIONS["PollerStateMachine"]).read_text()
+    for key, value in values.items():
+        text = text.replace("${" + key + "}", value)
+    assert "${" not in text
+    arn = stack.client("stepfunctions").create_state_machine(
+        name=outputs["PollerStateMachineArn"].rsplit(":", 1)[1], definition=text,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-state-machine")["stateMachineArn"]
+    assert arn == outputs["PollerStateMachineArn"]
+
+
+def test_the_quick_start_deploys_a_stack_that_polls_a_job(make_stack):
+    if not (SAM_PYTHON.exists() and (AWS_BIN / "aws").exists()):
+        pytest.fail("the SAM CLI or the AWS CLI venv is missing: run scripts/tools.sh")
+    stack = make_stack()
+    example = json.loads((ROOT / "events" / "api-casing.json").read_text())
+    stack.add_job(example["SnapshotJobId"], example["DashboardId"], queuedPolls=0,
+                  runningPolls=1, outcome="COMPLETED")
+    env = {**os.environ, **DUMMY_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+           "AWS_ENDPOINT_URL": stack.front_url, "PATH": f"{AWS_BIN}:{os.environ['PATH']}"}
+    commands = quick_start()
+    assert 4 <= len(commands) <= 6, commands
+    started = None
+    for line in commands:
+        words = shlex.split(line, comments=True)
+        if words[0] == "scripts/package.sh":
+            continue  # the release build: the suite's debug build of the same source stands in
+        if words[0].endswith("sam") and words[1] == "deploy":
+            deploy(stack, words)
+            continue
+        done = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        if "start-execution" in line:
+            started = json.loads(done.stdout)["executionArn"]
+    assert started, "the quick start starts an execution"
+
+    execution = stack.wait_execution(started, "first-poll")
+
+    assert execution.status == "SUCCEEDED", execution.summary()
+    assert execution.output["status"] == "SUCCEEDED"
+    assert execution.output["job"]["snapshotJobId"] == example["SnapshotJobId"]
+    topic = next(o["OutputValue"] for o in stack.client("cloudformation").describe_stacks(
+        StackName="qs-poller")["Stacks"][0]["Outputs"] if o["OutputKey"] == "FailureTopicArn")
+    [subscription] = stack.client("sns").list_subscriptions_by_topic(
+        TopicArn=topic)["Subscriptions"]
+    assert subscription["Endpoint"] == "you@example.com"
