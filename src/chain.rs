@@ -115,12 +115,9 @@ impl Chain {
             .target(target)
             .send();
         let left = deadline.saturating_duration_since(Instant::now());
-        let sent = timeout(left, request).await.map_err(|_| {
-            failed(format!(
-                "no answer within {} ms, before the Lambda deadline",
-                left.as_millis()
-            ))
-        })?;
+        let sent = timeout(left, request)
+            .await
+            .map_err(|_| failed(crate::text::no_answer_before_deadline(left)))?;
         match sent {
             Ok(_) => Ok(next),
             Err(err) if err.code() == Some("ConflictException") => {

@@ -2,6 +2,8 @@
 
 use lambda_runtime::Diagnostic;
 
+use crate::error_types;
+
 use crate::text::{truncate, truncate_bytes, ERROR_MESSAGE_MAX};
 
 /// Every way an invocation can fail. Each variant maps to one stable PascalCase `errorType`
@@ -124,51 +126,44 @@ pub enum Error {
 }
 
 /// Every `errorType` an invocation can fail with (and `InvalidConfiguration`, at cold start).
-pub const ERROR_TYPES: [&str; 12] = [
-    "InvalidJobReference",
-    "QuickSightThrottled",
-    "QuickSightUnavailable",
-    "NotificationFailed",
-    "NotificationRejected",
-    "CredentialsError",
-    "RoleRefused",
-    "RoleUnavailable",
-    "IdentityRefused",
-    "SchedulingFailed",
-    "OutputTooLarge",
-    "InvalidConfiguration",
-];
+pub const ERROR_TYPES: [&str; 12] = {
+    let mut names = [""; 12];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = error_types::ALL[i].name;
+        i += 1;
+    }
+    names
+};
 
 impl Error {
+    /// This error's row of the errorType table.
+    pub fn kind(&self) -> &'static error_types::ErrorType {
+        use error_types as t;
+        match self {
+            Error::InvalidJobReference(_) => &t::INVALID_JOB_REFERENCE,
+            Error::QuickSightThrottled { .. } => &t::QUICKSIGHT_THROTTLED,
+            Error::QuickSightUnavailable { .. } => &t::QUICKSIGHT_UNAVAILABLE,
+            Error::NotificationFailed { .. } => &t::NOTIFICATION_FAILED,
+            Error::NotificationRejected { .. } => &t::NOTIFICATION_REJECTED,
+            Error::CredentialsError { .. } => &t::CREDENTIALS_ERROR,
+            Error::RoleRefused { .. } => &t::ROLE_REFUSED,
+            Error::RoleUnavailable { .. } => &t::ROLE_UNAVAILABLE,
+            Error::IdentityRefused { .. } => &t::IDENTITY_REFUSED,
+            Error::SchedulingFailed { .. } => &t::SCHEDULING_FAILED,
+            Error::OutputTooLarge { .. } => &t::OUTPUT_TOO_LARGE,
+            Error::InvalidConfiguration(_) => &t::INVALID_CONFIGURATION,
+        }
+    }
+
     /// The stable name a state machine's Retry/Catch `ErrorEquals` uses.
     pub fn error_type(&self) -> &'static str {
-        match self {
-            Error::InvalidJobReference(_) => "InvalidJobReference",
-            Error::QuickSightThrottled { .. } => "QuickSightThrottled",
-            Error::QuickSightUnavailable { .. } => "QuickSightUnavailable",
-            Error::NotificationFailed { .. } => "NotificationFailed",
-            Error::NotificationRejected { .. } => "NotificationRejected",
-            Error::CredentialsError { .. } => "CredentialsError",
-            Error::RoleRefused { .. } => "RoleRefused",
-            Error::RoleUnavailable { .. } => "RoleUnavailable",
-            Error::IdentityRefused { .. } => "IdentityRefused",
-            Error::SchedulingFailed { .. } => "SchedulingFailed",
-            Error::OutputTooLarge { .. } => "OutputTooLarge",
-            Error::InvalidConfiguration(_) => "InvalidConfiguration",
-        }
+        self.kind().name
     }
 
     /// Whether running the same poll again later can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::QuickSightThrottled { .. }
-                | Error::QuickSightUnavailable { .. }
-                | Error::NotificationFailed { .. }
-                | Error::CredentialsError { .. }
-                | Error::RoleUnavailable { .. }
-                | Error::SchedulingFailed { .. }
-        )
+        self.kind().retryable
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
@@ -414,9 +409,10 @@ mod tests {
         let listed: Vec<serde_json::Value> = all
             .iter()
             .map(|err| {
-                let raised_at = match err {
-                    Error::InvalidConfiguration(_) => "coldStart",
-                    _ => "invocation",
+                let raised_at = if err.kind().at_cold_start {
+                    "coldStart"
+                } else {
+                    "invocation"
                 };
                 serde_json::json!({
                     "errorType": err.error_type(),

@@ -13,7 +13,7 @@
 //! | the next poll of a `"loop": "scheduler"` chain (EventBridge Scheduler) | `chain` |
 //! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
 //! | the notice and its channel (SNS), download links | `notice`, `presign` |
-//! | what goes out: the output contract, the errorTypes | [`contract`], [`Error`] |
+//! | what goes out: the output contract, the errorTypes (one table) | [`contract`], [`Error`], `error_types` |
 //! | settings, SDK clients, TLS | `settings`, `config`, [`setup`], `http` |
 //! | ids and ARNs, bounded text | `arn`, `text` |
 //! | the same binary at a terminal | [`local`] |
@@ -28,6 +28,7 @@ mod chain;
 mod config;
 pub mod contract;
 mod error;
+mod error_types;
 mod event;
 mod http;
 pub mod local;

@@ -145,10 +145,7 @@ impl Poller {
         }
         let observation = observation.map_err(|_| Error::QuickSightUnavailable {
             operation: "DescribeDashboardSnapshotJob",
-            message: format!(
-                "no answer within {} ms, before the Lambda deadline",
-                quicksight_budget.as_millis()
-            ),
+            message: crate::text::no_answer_before_deadline(quicksight_budget),
         })??;
         let mut output = build_output(request, observation, SystemTime::now(), &self.config);
 

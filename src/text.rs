@@ -29,6 +29,14 @@ pub fn truncate_bytes(text: &str, max_bytes: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{}...", &text[..cut]))
 }
 
+/// Why a call cut off to keep the Lambda deadline failed: the one wording every such error uses.
+pub fn no_answer_before_deadline(budget: std::time::Duration) -> String {
+    format!(
+        "no answer within {} ms, before the Lambda deadline",
+        budget.as_millis()
+    )
+}
+
 /// Quotes `text` for an error message or a log line, cut to 80 characters.
 pub fn quote(text: &str) -> String {
     format!("{:?}", truncate(text, 80))

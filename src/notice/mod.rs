@@ -91,10 +91,7 @@ impl Notifier {
             .await
             .map_err(|_| Error::NotificationFailed {
                 destination: self.channel.destination(),
-                message: format!(
-                    "no answer within {} ms, before the Lambda deadline",
-                    left.as_millis()
-                ),
+                message: crate::text::no_answer_before_deadline(left),
             })??;
         output.notification = Some(notification);
         Ok(())
