@@ -8,6 +8,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::contract::Status;
+
 pub const NAMESPACE: &str = "QuickSightSnapshotPoller";
 /// The dimension of every metric but the job counts: the answer's status, or the errorType of
 /// a failed invocation.
@@ -15,29 +17,72 @@ pub const DIMENSION: &str = "Outcome";
 /// The function's name (in Lambda), so that two stacks in one account keep their metrics
 /// apart; a dimension of every metric.
 pub const FUNCTION_DIMENSION: &str = "Function";
-/// Jobs that ended FAILED or TIMED_OUT on this invocation's polls (a batch's carried-over jobs
-/// not counted again), under `Function` alone: what the job alarms count, whatever the
-/// invocation's own outcome.
-pub const JOB_METRICS: [(&str, &str); 2] = [("JobsFailed", "Count"), ("JobsTimedOut", "Count")];
-/// Every metric a line can carry, with its unit (`QuickSightLatency` and `JobAge` only when
-/// measured).
-pub const METRICS: [(&str, &str); 5] = [
-    ("Polls", "Count"),
-    ("Throttles", "Count"),
-    ("Notifications", "Count"),
-    ("QuickSightLatency", "Milliseconds"),
-    ("JobAge", "Seconds"),
-];
+/// Every metric a line can carry. `QuickSightLatency` and `JobAge` only when measured; the job
+/// counts (jobs that ended FAILED or TIMED_OUT on this invocation's polls, a batch's
+/// carried-over jobs not counted again) under `Function` alone: what the job alarms count,
+/// whatever the invocation's own outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Jobs whose QuickSight calls this invocation made.
+    Polls,
+    /// Polls QuickSight throttled.
+    Throttles,
+    /// Notices published.
+    Notifications,
+    /// Milliseconds in QuickSight calls, per poll.
+    QuickSightLatency,
+    /// Seconds since the job's CreatedTime, per poll.
+    JobAge,
+    /// Jobs that ended FAILED.
+    JobsFailed,
+    /// Jobs that ended TIMED_OUT.
+    JobsTimedOut,
+}
+
+impl Metric {
+    /// The metrics under `Function` and `Outcome`.
+    pub const BY_OUTCOME: [Metric; 5] = [
+        Metric::Polls,
+        Metric::Throttles,
+        Metric::Notifications,
+        Metric::QuickSightLatency,
+        Metric::JobAge,
+    ];
+    /// The job counts, under `Function` alone.
+    pub const JOB_COUNTS: [Metric; 2] = [Metric::JobsFailed, Metric::JobsTimedOut];
+
+    /// The metric's name in CloudWatch.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Polls => "Polls",
+            Metric::Throttles => "Throttles",
+            Metric::Notifications => "Notifications",
+            Metric::QuickSightLatency => "QuickSightLatency",
+            Metric::JobAge => "JobAge",
+            Metric::JobsFailed => "JobsFailed",
+            Metric::JobsTimedOut => "JobsTimedOut",
+        }
+    }
+
+    /// Its CloudWatch unit.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::QuickSightLatency => "Milliseconds",
+            Metric::JobAge => "Seconds",
+            _ => "Count",
+        }
+    }
+}
 
 /// What the metrics are, for alarms and dashboards to be checked against
 /// (`quicksight-snapshot-poller --print-metrics`): namespace, dimension, metric names and units,
 /// and every value the dimension can take.
 pub fn catalogue() -> Value {
     let statuses = [
-        crate::contract::Status::InProgress,
-        crate::contract::Status::Succeeded,
-        crate::contract::Status::Failed,
-        crate::contract::Status::TimedOut,
+        Status::InProgress,
+        Status::Succeeded,
+        Status::Failed,
+        Status::TimedOut,
     ]
     .map(|status| status.as_str());
     // Raised at cold start or after the line is written: never an outcome of a line.
@@ -47,15 +92,15 @@ pub fn catalogue() -> Value {
         .chain(crate::error::ERROR_TYPES)
         .filter(|outcome| !unwritten.contains(outcome))
         .collect();
-    let metric = |(name, unit): (&str, &str), dimensions: &[&str]| json!({"name": name, "unit": unit, "dimensions": dimensions});
+    let metric = |m: Metric, dimensions: &[&str]| json!({"name": m.name(), "unit": m.unit(), "dimensions": dimensions});
     let by_outcome = [FUNCTION_DIMENSION, DIMENSION];
-    let metrics: Vec<Value> = METRICS
-        .iter()
-        .map(|m| metric(*m, &by_outcome))
+    let metrics: Vec<Value> = Metric::BY_OUTCOME
+        .into_iter()
+        .map(|m| metric(m, &by_outcome))
         .chain(
-            JOB_METRICS
-                .iter()
-                .map(|m| metric(*m, &[FUNCTION_DIMENSION])),
+            Metric::JOB_COUNTS
+                .into_iter()
+                .map(|m| metric(m, &[FUNCTION_DIMENSION])),
         )
         .collect();
     json!({
@@ -129,10 +174,10 @@ impl InvocationMetrics {
             function: None,
         };
         for poll in polls {
-            match poll.outcome.as_str() {
-                "FAILED" => metrics.jobs_failed += 1,
-                "TIMED_OUT" => metrics.jobs_timed_out += 1,
-                _ => {}
+            if poll.outcome == Status::Failed.as_str() {
+                metrics.jobs_failed += 1;
+            } else if poll.outcome == Status::TimedOut.as_str() {
+                metrics.jobs_timed_out += 1;
             }
             metrics.polls += 1;
             if metrics.quicksight_latency.len() < MAX_VALUES {
@@ -223,29 +268,31 @@ struct Aws<'a> {
 struct Directive<'a> {
     namespace: &'static str,
     dimensions: [&'a [&'static str]; 1],
-    metrics: Vec<Metric>,
+    metrics: Vec<MetricDirective>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct Metric {
+struct MetricDirective {
     name: &'static str,
     unit: &'static str,
 }
 
-impl Metric {
-    fn of((name, unit): (&'static str, &'static str)) -> Self {
-        Metric { name, unit }
+impl MetricDirective {
+    fn of(metric: Metric) -> Self {
+        MetricDirective {
+            name: metric.name(),
+            unit: metric.unit(),
+        }
     }
 }
 
 impl EmfLine<'_> {
     /// Latency and age, each only when it has values: EMF refuses a metric without one.
-    fn valued(&self) -> impl Iterator<Item = ((&'static str, &'static str), Values<'_>)> {
-        let [_, _, _, latency, age] = METRICS;
+    fn valued(&self) -> impl Iterator<Item = (Metric, Values<'_>)> {
         [
-            (latency, Values(&self.latency_ms)),
-            (age, Values(&self.age_seconds)),
+            (Metric::QuickSightLatency, Values(&self.latency_ms)),
+            (Metric::JobAge, Values(&self.age_seconds)),
         ]
         .into_iter()
         .filter(|(_, values)| !values.0.is_empty())
@@ -255,7 +302,6 @@ impl EmfLine<'_> {
 impl Serialize for EmfLine<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let m = self.metrics;
-        let [polls, throttles, notifications, _, _] = METRICS;
         let (by_outcome, alone): (&[&str], &[&str]) = match &m.function {
             Some(_) => (&[FUNCTION_DIMENSION, DIMENSION], &[FUNCTION_DIMENSION]),
             None => (&[DIMENSION], &[]),
@@ -266,16 +312,16 @@ impl Serialize for EmfLine<'_> {
                 Directive {
                     namespace: NAMESPACE,
                     dimensions: [by_outcome],
-                    metrics: [polls, throttles, notifications]
+                    metrics: [Metric::Polls, Metric::Throttles, Metric::Notifications]
                         .into_iter()
                         .chain(self.valued().map(|(metric, _)| metric))
-                        .map(Metric::of)
+                        .map(MetricDirective::of)
                         .collect(),
                 },
                 Directive {
                     namespace: NAMESPACE,
                     dimensions: [alone],
-                    metrics: JOB_METRICS.map(Metric::of).into(),
+                    metrics: Metric::JOB_COUNTS.map(MetricDirective::of).into(),
                 },
             ],
         };
@@ -285,15 +331,14 @@ impl Serialize for EmfLine<'_> {
         if let Some(function) = &m.function {
             map.serialize_entry(FUNCTION_DIMENSION, function)?;
         }
-        map.serialize_entry(polls.0, &m.polls)?;
-        map.serialize_entry(throttles.0, &m.throttles)?;
-        map.serialize_entry(notifications.0, &m.notifications)?;
-        for ((name, _), values) in self.valued() {
-            map.serialize_entry(name, &values)?;
+        map.serialize_entry(Metric::Polls.name(), &m.polls)?;
+        map.serialize_entry(Metric::Throttles.name(), &m.throttles)?;
+        map.serialize_entry(Metric::Notifications.name(), &m.notifications)?;
+        for (metric, values) in self.valued() {
+            map.serialize_entry(metric.name(), &values)?;
         }
-        let [failed, timed_out] = JOB_METRICS;
-        map.serialize_entry(failed.0, &m.jobs_failed)?;
-        map.serialize_entry(timed_out.0, &m.jobs_timed_out)?;
+        map.serialize_entry(Metric::JobsFailed.name(), &m.jobs_failed)?;
+        map.serialize_entry(Metric::JobsTimedOut.name(), &m.jobs_timed_out)?;
         map.end()
     }
 }
