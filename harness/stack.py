@@ -61,6 +61,7 @@ from harness.env import (
     base_env,
 )
 from harness.services import Service, free_port, http_json, wait_for_tcp
+from harness.template import ledger_table_request, ledger_ttl_attribute
 
 FUNCTION_NAME = "quicksight-snapshot-poller"  # the binary name, which cargo-lambda serves
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
@@ -71,6 +72,8 @@ DEAD_LETTER_QUEUE_NAME = "quicksight-snapshot-operators-dlq"
 # Lambda retries a failed asynchronous invocation twice (template: MaximumRetryAttempts 2).
 ASYNC_RETRIES = 2
 STATE_MACHINE_NAME = "quicksight-snapshot-poller"
+# template.yaml's NoticeLedger, created from the template's own key schema (harness/template.py).
+LEDGER_TABLE = "quicksight-snapshot-notices"
 # A poll chain's schedules (template.yaml: PollChainGroup, PollChainRole); moto keeps them.
 SCHEDULE_GROUP = "poll-chains"
 SCHEDULE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/poll-chain"
@@ -229,6 +232,26 @@ class Stack:
             QueueUrl=self.dead_letter_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.state_machine_arn = self.create_state_machine(STATE_MACHINE_NAME, definition)
         self.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
+        self._create_ledger()
+
+    def _create_ledger(self):
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(**ledger_table_request(LEDGER_TABLE))
+        dynamodb.update_time_to_live(TableName=LEDGER_TABLE, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": ledger_ttl_attribute()})
+
+    def ledger_items(self) -> list[dict]:
+        """Every item of the notice ledger, as plain {name: value} dicts."""
+        dynamodb = self.client("dynamodb")
+        pages = dynamodb.get_paginator("scan").paginate(TableName=LEDGER_TABLE,
+                                                        ConsistentRead=True)
+        return [{name: next(iter(value.values())) for name, value in item.items()}
+                for page in pages for item in page["Items"]]
+
+    def clear_ledger(self):
+        dynamodb = self.client("dynamodb")
+        for item in self.ledger_items():
+            dynamodb.delete_item(TableName=LEDGER_TABLE, Key={"pk": {"S": item["pk"]}})
 
     def create_state_machine(self, name: str, definition: str | None = None) -> str:
         """Creates a state machine (default definition: statemachine/poller.asl.json with this
@@ -261,6 +284,9 @@ class Stack:
             "SCHEDULE_GROUP_NAME": SCHEDULE_GROUP,
             "SCHEDULE_ROLE_ARN": SCHEDULE_ROLE_ARN,
             "SCHEDULE_DEAD_LETTER_ARN": self.dead_letter_arn,
+            # The notice ledger on moto's DynamoDB, as the template names NoticeLedger.
+            "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
+            "LEDGER_TABLE_NAME": LEDGER_TABLE,
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
             **DEFAULT_POLLER_ENV,
@@ -306,6 +332,7 @@ class Stack:
         front counters and faults cleared."""
         self.sns_messages()
         self.dead_letters()
+        self.clear_ledger()
         for schedule in self.schedules():
             self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP,
                                                      Name=schedule["Name"])

@@ -8,6 +8,7 @@ use crate::chain::ChainSettings;
 use crate::contract::LoopKind;
 use crate::error::Error;
 use crate::http::TrustStore;
+use crate::ledger::LedgerSettings;
 use crate::reference::{JobReference, PollRequest};
 use crate::settings::{self, Kind, Setting};
 use crate::text::quote;
@@ -80,6 +81,8 @@ pub struct Config {
     /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are both set, as Lambda sets them from
     /// the function's role.
     pub credentials_in_env: bool,
+    /// `LEDGER_TABLE_NAME`, `LEDGER_RETENTION_DAYS`: the notice ledger. None: none.
+    pub ledger: Option<LedgerSettings>,
 }
 
 /// Whether this process publishes notices: always in Lambda; a person at a terminal may turn
@@ -139,6 +142,7 @@ impl Config {
         let trust_store = trust_store(&get, notify_to.as_ref())?;
 
         Ok(Config {
+            ledger: LedgerSettings::read(&get, |setting| number(&get, setting))?,
             chain: chain(&get)?,
             trust_store,
             credentials_in_env: get("AWS_ACCESS_KEY_ID").is_some()

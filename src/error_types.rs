@@ -43,7 +43,7 @@ pub const QUICKSIGHT_UNAVAILABLE: ErrorType = row(
 pub const NOTIFICATION_FAILED: ErrorType = row(
     "NotificationFailed",
     true,
-    "SNS `Publish` failed on the way; the poll runs again so the notice is not lost",
+    "SNS `Publish` failed on the way, or another invocation is publishing the same outcome right now; the poll runs again so the notice is not lost",
 );
 pub const NOTIFICATION_REJECTED: ErrorType = row(
     "NotificationRejected",

@@ -13,6 +13,7 @@
 //! | the next poll of a `"loop": "scheduler"` chain (EventBridge Scheduler) | `chain` |
 //! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
 //! | the notice and its channel (SNS), download links | `notice`, `presign` |
+//! | one notice per job outcome: the claim, the message id, the run history (DynamoDB) | `ledger` |
 //! | what goes out: the output contract, the errorTypes (one table) | [`contract`], [`Error`], `error_types` |
 //! | settings, SDK clients, TLS | `settings`, `config`, [`setup`], `http` |
 //! | ids and ARNs, bounded text | `arn`, `text` |
@@ -31,6 +32,7 @@ mod error;
 mod error_types;
 mod event;
 mod http;
+mod ledger;
 pub mod local;
 mod metrics;
 mod notice;

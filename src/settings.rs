@@ -257,9 +257,22 @@ pub const SCHEDULE_DEAD_LETTER_ARN: Setting = text(
     "SCHEDULE_DEAD_LETTER_ARN",
     "SQS queue a chain's schedules send undeliverable ticks to (default: none)",
 );
+/// The notice ledger's table.
+pub const LEDGER_TABLE_NAME: Setting = text(
+    "LEDGER_TABLE_NAME",
+    "DynamoDB table that claims each notice before it is published, and keeps the run history (default: none, notices at least once)",
+);
+/// How long the ledger keeps an item.
+pub const LEDGER_RETENTION_DAYS: Setting = number(
+    "LEDGER_RETENTION_DAYS",
+    90,
+    1,
+    3_650,
+    "days a ledger item is kept (its expiresAt, the table's TTL)",
+);
 
 /// Every setting, in the order docs/configuration.md lists them.
-pub const ALL: [Setting; 27] = [
+pub const ALL: [Setting; 29] = [
     SNS_TOPIC_ARN,
     NOTIFY_ON_SUCCESS,
     MIN_WAIT_SECONDS,
@@ -287,6 +300,8 @@ pub const ALL: [Setting; 27] = [
     SCHEDULE_ROLE_ARN,
     SCHEDULE_TARGET_ARN,
     SCHEDULE_DEAD_LETTER_ARN,
+    LEDGER_TABLE_NAME,
+    LEDGER_RETENTION_DAYS,
 ];
 
 #[cfg(test)]
@@ -349,7 +364,9 @@ mod tests {
         let mut checked = 0;
         for (name, parameter_name) in variables {
             let setting = setting(name).unwrap_or_else(|| panic!("{name} is not a setting"));
-            if parameter_name.starts_with("AWS::") || parameter_name == "FailureTopic" {
+            if parameter_name.starts_with("AWS::")
+                || ["FailureTopic", "NoticeLedger"].contains(&parameter_name)
+            {
                 continue;
             }
             let fields = parameter(&template, parameter_name);

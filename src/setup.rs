@@ -12,6 +12,7 @@ use crate::chain::Chain;
 use crate::config::{Config, Destination};
 use crate::error::Error;
 use crate::http;
+use crate::ledger::Ledger;
 use crate::notice::{Notifier, SnsChannel};
 use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
@@ -63,6 +64,7 @@ fn quicksight_clients(config: &Config, sdk: &SdkConfig) -> QuickSightClients {
 /// first publish).
 pub fn app(config: Config, sdk: &SdkConfig) -> App {
     let quicksight = quicksight_clients(&config, sdk);
+    let ledger = config.ledger.clone();
     let notifier = config
         .notify_to
         .clone()
@@ -70,6 +72,14 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
             Destination::Sns(topic) => {
                 Notifier::new(SnsChannel::new(sns_config(&topic, sdk), topic))
             }
+        })
+        .map(|notifier| match ledger {
+            // The table is the function's own, in the function's region.
+            Some(settings) => notifier.with_ledger(Ledger::new(
+                aws_sdk_dynamodb::config::Builder::from(sdk).build(),
+                settings,
+            )),
+            None => notifier,
         });
     let presign = config.presign;
     let chain = config.chain.clone().map(|settings| {

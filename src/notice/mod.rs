@@ -17,7 +17,11 @@ pub use sns::SnsChannel;
 
 use crate::contract::{Notification, PollOutput, Status};
 use crate::error::Error;
+use crate::ledger::{Claim, Ledger};
 use crate::presign::Presigner;
+
+/// The most a failed publish waits to give its claim back.
+const RELEASE_BUDGET: Duration = Duration::from_secs(2);
 
 /// Whether this poll's outcome is worth a notice: failures and timeouts always, completed jobs
 /// with an error or failed files always (some exports did not happen), clean successes when
@@ -45,10 +49,12 @@ pub trait Channel: Send + Sync {
 }
 
 /// Sends the notice of a finished poll through the channel, with download links when a
-/// [`Presigner`] is set, within the time the invocation has left.
+/// [`Presigner`] is set, within the time the invocation has left; with a [`Ledger`], only
+/// when the ledger has no notice of that outcome yet.
 pub struct Notifier {
     channel: Box<dyn Channel>,
     presigner: Option<Presigner>,
+    ledger: Option<Ledger>,
 }
 
 impl Notifier {
@@ -57,7 +63,14 @@ impl Notifier {
         Notifier {
             channel: Box::new(channel),
             presigner: None,
+            ledger: None,
         }
+    }
+
+    /// Claims each notice in `ledger` before it is published (one notice per job outcome).
+    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// Signs a download link for each `s3://` result of a notice.
@@ -66,8 +79,38 @@ impl Notifier {
         self
     }
 
-    /// Publishes the notice for `output` within `left`, and records it in the output.
+    /// Publishes the notice for `output` within `left`, and records it in the output. An
+    /// outcome the ledger has told before is not published again: the output carries the first
+    /// notice. One another invocation is telling now fails as `NotificationFailed`, so the poll
+    /// runs again and finds it told (or the claim abandoned, and takes it over). A ledger that
+    /// cannot answer never stands between a failure and its notice: it goes out unclaimed.
     pub async fn notify(&self, output: &mut PollOutput, left: Duration) -> Result<(), Error> {
+        let started = tokio::time::Instant::now();
+        let token = match &self.ledger {
+            Some(ledger) => match claim(ledger, output, left).await {
+                Some(Claim::Ours { token }) => Some(token),
+                Some(Claim::Told(first)) => {
+                    tracing::info!(
+                        message_id = %crate::text::truncate(&first.message_id, 100),
+                        "this outcome was told before: not published again"
+                    );
+                    output.notification = Some(first);
+                    return Ok(());
+                }
+                Some(Claim::Held { until }) => {
+                    return Err(Error::NotificationFailed {
+                        destination: ledger.destination(),
+                        message: format!(
+                            "another invocation is publishing this outcome's notice; its claim holds until {}",
+                            crate::carried::rfc3339(until).unwrap_or_default()
+                        ),
+                    })
+                }
+                None => None,
+            },
+            None => None,
+        };
+        let left = left.saturating_sub(started.elapsed());
         let started = tokio::time::Instant::now();
         // Links are a courtesy: they may take a quarter of the time (a second at most), and
         // without them the notice still goes.
@@ -87,14 +130,51 @@ impl Notifier {
         };
         let notice = Notice::of(output, links);
         let left = left.saturating_sub(started.elapsed());
-        let notification = timeout(left, self.channel.publish(&notice))
+        let published = timeout(left, self.channel.publish(&notice))
             .await
             .map_err(|_| Error::NotificationFailed {
                 destination: self.channel.destination(),
                 message: crate::text::no_answer_before_deadline(left),
-            })??;
+            })
+            .and_then(|published| published);
+        let notification = match (published, &self.ledger, &token) {
+            (Ok(notification), _, _) => notification,
+            (Err(err), Some(ledger), Some(token)) => {
+                // Past the deadline the claim simply expires (src/ledger.rs).
+                let _ = timeout(RELEASE_BUDGET, ledger.release(output, token)).await;
+                return Err(err);
+            }
+            (Err(err), _, _) => return Err(err),
+        };
+        if let (Some(ledger), Some(token)) = (&self.ledger, token) {
+            // The notice is out: a record that fails only leaves the claim to expire, the one
+            // window in which the outcome may be told twice (src/ledger.rs).
+            let left = left.saturating_sub(started.elapsed());
+            match timeout(left, ledger.record(output, &token, &notification)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "the notice was not recorded"),
+                Err(_) => tracing::warn!("the notice was not recorded before the deadline"),
+            }
+        }
         output.notification = Some(notification);
         Ok(())
+    }
+}
+
+/// The ledger's claim, within a third of `left` (the rest is the publish's); None when the
+/// ledger did not answer, logged: the notice then goes out unclaimed, at least once.
+async fn claim(ledger: &Ledger, output: &PollOutput, left: Duration) -> Option<Claim> {
+    let until = std::time::SystemTime::now() + left;
+    match timeout(left / 3, ledger.claim(output, until)).await {
+        Ok(Ok(claim)) => Some(claim),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "the ledger could not claim the notice: it goes out unclaimed");
+            None
+        }
+        Err(_) => {
+            tracing::error!("the ledger did not answer in time: the notice goes out unclaimed");
+            None
+        }
     }
 }
 
@@ -102,6 +182,168 @@ impl Notifier {
 mod tests {
     use super::*;
     use crate::contract::JobInfo;
+    use crate::ledger::LedgerSettings;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A channel that counts what it is asked to publish.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Channel for Counting {
+        fn destination(&self) -> String {
+            "counting channel".into()
+        }
+        fn publish<'a>(&'a self, _: &'a Notice) -> BoxFuture<'a, Result<Notification, Error>> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            Box::pin(async move {
+                Ok(Notification {
+                    message_id: format!("msg-{n}"),
+                    topic_arn: "topic".into(),
+                })
+            })
+        }
+    }
+
+    fn notifier(rules: &[&Rule]) -> (Notifier, Arc<AtomicUsize>) {
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules.iter().copied());
+        let ledger = Ledger::new(
+            client.config().clone(),
+            LedgerSettings {
+                table: "notices".into(),
+                retention: Duration::from_secs(86_400),
+            },
+        );
+        let count = Arc::new(AtomicUsize::new(0));
+        let notifier = Notifier::new(Counting(count.clone())).with_ledger(ledger);
+        (notifier, count)
+    }
+
+    fn failed() -> PollOutput {
+        let mut out = PollOutput::new(JobInfo::sample("d", "j"), 4);
+        out.status = Status::Failed;
+        out.done = true;
+        out
+    }
+
+    /// A failed job's output after `notifier` told it.
+    async fn notified(notifier: &Notifier) -> PollOutput {
+        let mut out = failed();
+        notifier
+            .notify(&mut out, Duration::from_secs(30))
+            .await
+            .expect("notified");
+        out
+    }
+
+    fn claim_taken() -> Rule {
+        mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| {
+            PutItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder().build(),
+            )
+        })
+    }
+
+    fn item_found(fields: &'static [(&'static str, &'static str)]) -> Rule {
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+            let mut item = std::collections::HashMap::new();
+            for (name, value) in fields {
+                let value = if *name == "claimedUntil" {
+                    AttributeValue::N((*value).into())
+                } else {
+                    AttributeValue::S((*value).into())
+                };
+                item.insert((*name).to_owned(), value);
+            }
+            GetItemOutput::builder().set_item(Some(item)).build()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_claimed_outcome_is_published_once_and_recorded_with_its_message_id() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .match_requests(|r| {
+                r.condition_expression()
+                    .is_some_and(|c| c.contains("attribute_not_exists(pk)"))
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let update = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| {
+                r.expression_attribute_values()
+                    .and_then(|v| v.get(":id"))
+                    .is_some_and(|id| id.as_s().is_ok_and(|id| id == "msg-1"))
+            })
+            .then_output(|| UpdateItemOutput::builder().build());
+        let (notifier, published) = notifier(&[&put, &update]);
+        let out = notified(&notifier).await;
+        assert_eq!(published.load(Ordering::SeqCst), 1);
+        assert_eq!(update.num_calls(), 1, "the message id is recorded");
+        assert_eq!(out.notification.unwrap().message_id, "msg-1");
+    }
+
+    #[tokio::test]
+    async fn an_outcome_told_before_is_not_published_again_and_carries_the_first_notice() {
+        let (notifier, published) = notifier(&[
+            &claim_taken(),
+            &item_found(&[("messageId", "first"), ("topicArn", "t")]),
+        ]);
+        let out = notified(&notifier).await;
+        assert_eq!(published.load(Ordering::SeqCst), 0);
+        assert_eq!(out.notification.unwrap().message_id, "first");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_that_carries_the_item_met_needs_no_second_read() {
+        let refused_with_item = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| {
+            PutItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder()
+                    .item("messageId", AttributeValue::S("first".into()))
+                    .build(),
+            )
+        });
+        let read = item_found(&[("messageId", "from-a-read")]);
+        let (notifier, published) = notifier(&[&refused_with_item, &read]);
+        let out = notified(&notifier).await;
+        assert_eq!(published.load(Ordering::SeqCst), 0);
+        assert_eq!(read.num_calls(), 0);
+        assert_eq!(out.notification.unwrap().message_id, "first");
+    }
+
+    #[tokio::test]
+    async fn an_outcome_being_told_elsewhere_fails_so_the_poll_runs_again() {
+        let (notifier, published) = notifier(&[
+            &claim_taken(),
+            &item_found(&[("claimedUntil", "99999999999")]),
+        ]);
+        let err = notifier
+            .notify(&mut failed(), Duration::from_secs(30))
+            .await
+            .unwrap_err();
+        assert_eq!(published.load(Ordering::SeqCst), 0);
+        assert_eq!(err.error_type(), "NotificationFailed");
+        assert!(err.to_string().contains("DynamoDB table notices"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_ledger_that_cannot_answer_does_not_stop_the_notice() {
+        let down = mock!(aws_sdk_dynamodb::Client::put_item).then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(500).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    r#"{"__type":"InternalServerError","message":"down"}"#,
+                ),
+            )
+        });
+        let (notifier, published) = notifier(&[&down]);
+        let out = notified(&notifier).await;
+        assert_eq!(published.load(Ordering::SeqCst), 1);
+        assert!(out.notification.is_some());
+    }
 
     #[test]
     fn in_progress_is_never_notified_and_clean_success_only_on_request() {

@@ -91,6 +91,21 @@ def stack(poller_stack, request) -> Stack:
         sys.stderr.write(poller_stack.diagnostics() + "\n")
 
 
+@pytest.fixture
+def poller_env(stack):
+    """poller_env(NAME=value, ...) restarts the function side (cargo lambda watch + poller) with
+    those settings over the defaults; the defaults come back after the test."""
+    changed = []
+
+    def apply(**env: str):
+        stack.restart_function(env)
+        changed.append(env)
+
+    yield apply
+    if changed:
+        stack.restart_function()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -3,7 +3,8 @@ token, an external id, a row-level-security tag value in a start request), drive
 (a single poll, a batch, the state machine succeeding, failing on the job and failing to start,
 a poll chain including a tick that fails all its retries, the execution monitor, the terminal)
 and then searches every sink: outputs, execution histories, SNS messages, the operators'
-dead-letter queue, schedule inputs, the function's log and metric lines, the terminal's output.
+dead-letter queue, schedule inputs, the function's log and metric lines, the terminal's output,
+the notice ledger's items.
 
 The only place a canary may be is the caller's own stored input: verbatim copies of an
 execution's input (or of its start request) and the request StartJob sends to QuickSight for it
@@ -189,6 +190,8 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
         sinks[f"output {name}"] = ex.output
     sinks["function log"] = stack.function.log_path.read_text(errors="replace")
     assert '"_aws"' in sinks["function log"], "the metric lines are in the log searched"
+    sinks["notice ledger"] = stack.ledger_items()
+    assert len(sinks["notice ledger"]) >= 2, "the ledger searched holds the notified jobs"
 
     leaks = {name: found(value) for name, value in sinks.items() if found(value)}
     assert leaks == {}, json.dumps(leaks)

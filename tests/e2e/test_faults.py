@@ -52,21 +52,6 @@ def longest_retry_run(ex) -> int:
     return longest
 
 
-@pytest.fixture
-def poller_env(stack):
-    """poller_env(NAME=value, ...) restarts the function side (cargo lambda watch + poller) with
-    those settings over the defaults; the defaults come back after the test."""
-    changed = []
-
-    def apply(**env: str):
-        stack.restart_function(env)
-        changed.append(env)
-
-    yield apply
-    if changed:
-        stack.restart_function()
-
-
 @pytest.fixture(scope="module")
 def fast_retry_machine(poller_stack) -> str:
     """The real definition with every Retry wait cut to at most 1 s (nothing else changed)."""

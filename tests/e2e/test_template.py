@@ -7,32 +7,13 @@ import re
 import subprocess
 
 import pytest
-import yaml
 
 from harness.env import POLLER_BIN, ROOT
+from harness.template import template
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (!Ref, !Sub, ...) as plain {tag: value} nodes."""
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {suffix: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
-
-
-def template():
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 
 
 def statements(node):
@@ -87,6 +68,10 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "sts:SetContext",
         "sqs:SendMessage",
         "quicksight:GetIdentityContext",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
     }
     # Lambda sends a failed asynchronous invocation's record with this role: to that queue only.
     [send] = [st for st in statements(role["Policies"]) if st["Action"] == "sqs:SendMessage"]
@@ -103,6 +88,21 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
     [read] = [st for st in statements(role["Policies"]) if st["Action"] == "s3:GetObject"]
     assert read["Resource"] == {
         "Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportPrefix}*"}
+
+
+def test_the_ledger_grant_is_the_calls_the_function_makes_on_its_own_table_only():
+    role = template()["Resources"]["PollerRole"]["Properties"]
+    [ledger] = [st for st in statements(role["Policies"])
+                if any(a.startswith("dynamodb:") for a in st["Action"])]
+    assert ledger["Resource"] == {"GetAtt": "NoticeLedger.Arn"}
+    source = (ROOT / "src" / "ledger.rs").read_text()
+    called = {"dynamodb:" + "".join(w.title() for w in name.split("_"))
+              for name in re.findall(r"\.client\(\)\s*\.(\w+)\(\)", source)}
+    assert called == set(ledger["Action"])
+    table = template()["Resources"]["NoticeLedger"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
 def test_download_links_are_granted_only_when_a_report_bucket_is_named_and_links_are_on():
