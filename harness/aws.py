@@ -112,6 +112,17 @@ class Execution:
                 outs.append(json.loads(details["output"]).get("Payload"))
         return outs
 
+    def status_change_event(self) -> dict:
+        """The event EventBridge sends for this execution's end ("Step Functions Execution
+        Status Change"), as template.yaml's rule delivers it to the execution monitor."""
+        d = self.describe
+        return {"version": "0", "source": "aws.states",
+                "detail-type": "Step Functions Execution Status Change",
+                "detail": {"executionArn": d["executionArn"],
+                           "stateMachineArn": d["stateMachineArn"], "name": d["name"],
+                           "status": d["status"], "input": d.get("input"),
+                           "error": d.get("error"), "cause": d.get("cause")}}
+
     def summary(self) -> str:
         lines = [f"status={self.status} error={self.error} cause={self.cause}"]
         for e in self.history:

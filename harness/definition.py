@@ -7,10 +7,16 @@ import json
 
 from harness.env import ACCOUNT, ASL_PATH
 
+MONITOR_PATH = ASL_PATH.parent / "execution-ended.asl.json"
+# The states an execution passes from NotifyFailure to its end when SNS takes the notice.
+FAILURE_NOTICE_STATES = ["NotifyFailure", "NoticeFacts", "ClaimExecutionNotice", "FifoTopic?",
+                         "PublishFailure", "RecordExecutionNotice", "Failed"]
 
-def load_definition(**substitutions: str) -> str:
-    """statemachine/poller.asl.json with SAM-style ${Name} DefinitionSubstitutions applied."""
-    text = ASL_PATH.read_text()
+
+def load_definition(path=ASL_PATH, **substitutions: str) -> str:
+    """A definition (default statemachine/poller.asl.json) with SAM-style ${Name}
+    DefinitionSubstitutions applied."""
+    text = path.read_text()
     for name, value in substitutions.items():
         text = text.replace(f"${{{name}}}", value)
     leftover = [part.split("}")[0] for part in text.split("${")[1:]]

@@ -50,7 +50,7 @@ from harness.aws import (
     execution_history,
     subscribe_queue,
 )
-from harness.definition import load_definition
+from harness.definition import MONITOR_PATH, load_definition
 from harness.env import (
     ACCOUNT,
     DUMMY_CREDENTIALS,
@@ -71,6 +71,8 @@ QUEUE_NAME = "quicksight-snapshot-failures-tap"
 DEAD_LETTER_QUEUE_NAME = "quicksight-snapshot-operators-dlq"
 # Lambda retries a failed asynchronous invocation twice (template: MaximumRetryAttempts 2).
 ASYNC_RETRIES = 2
+# Lambda waits a minute, then two, before those retries; a second stands in for them here.
+ASYNC_RETRY_DELAY = 1.0
 STATE_MACHINE_NAME = "quicksight-snapshot-poller"
 # template.yaml's NoticeLedger, created from the template's own key schema (harness/template.py).
 LEDGER_TABLE = "quicksight-snapshot-notices"
@@ -115,6 +117,7 @@ class Stack:
     function_starter: FunctionStarter | None = None
     poller_env: dict[str, str] = field(default_factory=dict)  # start()'s overrides
     timings: dict[str, float] = field(default_factory=dict)
+    monitors: dict[str, str] = field(default_factory=dict)  # create_monitor's, by name
 
     # --- clients ------------------------------------------------------------------------------
     def client(self, service: str):
@@ -263,8 +266,31 @@ class Stack:
 
     def definition(self) -> str:
         """The real definition with this stack's DefinitionSubstitutions."""
+        return self.definition_for(self.topic_arn)
+
+    def definition_for(self, topic_arn: str) -> str:
+        """The real definition, publishing to `topic_arn`."""
         return load_definition(Partition="aws", PollerFunctionArn=FUNCTION_ARN,
-                               FailureTopicArn=self.topic_arn, StartCapacityWaitMinutes="30")
+                               FailureTopicArn=topic_arn, StartCapacityWaitMinutes="30",
+                               LedgerTableName=LEDGER_TABLE)
+
+    def create_monitor(self, name: str = "quicksight-snapshot-poller-execution-ended") -> str:
+        """The execution monitor (statemachine/execution-ended.asl.json) with this stack's topic
+        and ledger, as template.yaml's ExecutionEndedNotifier; answers its ARN. moto's
+        EventBridge does not start it: tests start it with the event the rule would send."""
+        if name not in self.monitors:
+            self.monitors[name] = self.create_state_machine(name, load_definition(
+                MONITOR_PATH, Partition="aws", FailureTopicArn=self.topic_arn,
+                LedgerTableName=LEDGER_TABLE))
+        return self.monitors[name]
+
+    def tell_monitor(self, execution: Execution, times: int = 1) -> list[Execution]:
+        """Delivers `execution`'s end to the execution monitor `times` times (EventBridge
+        delivers at least once); answers the monitor's executions."""
+        monitor = self.create_monitor()
+        name = execution.describe["name"]
+        return [self.start_execution(f"ended-{name}-{i}", execution.status_change_event(),
+                                     state_machine_arn=monitor) for i in range(times)]
 
     def function_env(self, overrides: dict[str, str] | None) -> dict[str, str]:
         """The poller's environment, as the template would set it plus local endpoints."""
@@ -352,6 +378,17 @@ class Stack:
         return self.client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn or self.state_machine_arn, name=name,
             input=json.dumps(input))["executionArn"]
+
+    def abort_when_waiting(self, arn: str, timeout: float = 30.0) -> Execution:
+        """Stops an execution once it waits between polls (someone's StopExecution), and
+        answers it ended. Stopped sooner, moto's executor can fail it with States.Runtime."""
+        deadline = time.monotonic() + timeout
+        while not any(e["type"] == "WaitStateEntered" for e in self.history(arn)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{arn} never waited")
+            time.sleep(0.05)
+        self.client("stepfunctions").stop_execution(executionArn=arn)
+        return self.wait_execution(arn)
 
     def wait_execution(self, arn: str, name: str = "", timeout: float = 120.0) -> Execution:
         """Waits for an execution's end; returns describe_execution + the full history."""
@@ -469,7 +506,9 @@ class Stack:
         on-failure destination (the operators' queue). Answers every attempt's payload."""
         text = payload if isinstance(payload, str) else json.dumps(payload)
         attempts = []
-        for _ in range(1 + ASYNC_RETRIES):
+        for attempt in range(1 + ASYNC_RETRIES):
+            if attempt:
+                time.sleep(ASYNC_RETRY_DELAY)
             attempts.append(self.invoke(text))
             if "errorType" not in attempts[-1]:
                 return attempts

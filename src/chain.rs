@@ -19,6 +19,8 @@ use crate::error::{credentials_error, credentials_problem, describe_sdk_error, E
 
 /// Scheduler invokes a target within the minute its schedule names (60 s precision).
 const PRECISION_SECONDS: u64 = 60;
+/// The flexible window a tick may run in, after its minute.
+const SPREAD_MINUTES: i32 = 1;
 
 /// Where the chain's schedules go and what they invoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +82,11 @@ impl Chain {
     ) -> Result<NextPoll, Error> {
         let next = next_poll(answer, SystemTime::now());
         let input = serde_json::to_string(answer).map_err(|e| failed(e.to_string()))?;
+        // Scheduler spreads the ticks of one minute over it instead of firing every chain at
+        // its first second, where they would meet QuickSight's 10 calls a second together.
         let window = FlexibleTimeWindow::builder()
-            .mode(FlexibleTimeWindowMode::Off)
+            .mode(FlexibleTimeWindowMode::Flexible)
+            .maximum_window_in_minutes(SPREAD_MINUTES)
             .build()
             .map_err(|e| failed(e.to_string()))?;
         let retries = RetryPolicy::builder()
@@ -167,8 +172,8 @@ pub fn next_poll(answer: &Answer, now: SystemTime) -> NextPoll {
 }
 
 /// The start of the first whole minute at least `wait_seconds` (and a minute) from now: with
-/// Scheduler's 60 s precision the poll then runs between `wait_seconds` and `wait_seconds` +
-/// 119 s from now, never early.
+/// Scheduler's 60 s precision and the one-minute flexible window the poll then runs between
+/// `wait_seconds` and `wait_seconds` + 179 s from now, never early.
 pub fn run_at(now: SystemTime, wait_seconds: u64) -> SystemTime {
     let earliest = now
         .duration_since(UNIX_EPOCH)

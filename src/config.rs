@@ -14,9 +14,41 @@ use crate::settings::{self, Kind, Setting};
 use crate::text::quote;
 use crate::wait::WaitPolicy;
 
-/// The most polls one job may take: a Standard execution's history holds 25,000 events, a poll
-/// round writes about 9 (Task, Choice, Wait), and the rest is room for retries and a start.
+/// The most polls one job may take (and `status::attempt_cap`'s ceiling): what a Standard
+/// execution's 25,000-event history holds once the rest of the loop is counted (below).
 pub const MAX_POLLS_PER_EXECUTION: u64 = 2_000;
+
+/// An execution's history, spent: `HISTORY_EVENTS` holds every poll round, the start, the
+/// longest capacity wait and `RETRIES_PER_EXECUTION` failed attempts, or the loop could fail
+/// with no state left to say so.
+mod history {
+    /// A Standard execution's limit.
+    pub const HISTORY_EVENTS: u64 = 25_000;
+    /// Poll (a Task: entered, scheduled, started, succeeded, exited), Done? and Wait (entered,
+    /// exited each).
+    pub const EVENTS_PER_POLL: u64 = 9;
+    /// Start?, the job id's Pass and Choice states, StartJob and AlreadyStarted.
+    pub const START_EVENTS: u64 = 20;
+    /// `StartCapacityWaitMinutes` at its 240-minute maximum, a slot tried every 30 s at the
+    /// soonest: 480 rounds of CapacityLeft?, WaitForCapacity, CountCapacityWait (2 events each)
+    /// and a refused StartJob (5).
+    pub const CAPACITY_WAIT_EVENTS: u64 = 480 * 11;
+    /// A failed attempt that a Retry runs again: scheduled, started, failed.
+    pub const EVENTS_PER_RETRY: u64 = 3;
+    /// What the rest leaves for retries (throttling, a publish that failed, Lambda errors).
+    pub const RETRIES_PER_EXECUTION: u64 = 550;
+    /// The failure path: NotifyFailure to Failed, its ledger and publish tasks retried.
+    pub const FAILURE_PATH_EVENTS: u64 = 40;
+}
+
+const _: () = assert!(
+    MAX_POLLS_PER_EXECUTION * history::EVENTS_PER_POLL
+        + history::START_EVENTS
+        + history::CAPACITY_WAIT_EVENTS
+        + history::RETRIES_PER_EXECUTION * history::EVENTS_PER_RETRY
+        + history::FAILURE_PATH_EVENTS
+        <= history::HISTORY_EVENTS
+);
 /// What one finished job adds to a batch's answer with a few files (about 0.8 KB, and 0.2 KB
 /// more a file), rounded up, for the default `BATCH_MAX_JOBS`.
 const BYTES_PER_BATCH_JOB: u64 = 2_000;

@@ -35,6 +35,9 @@ pub struct LedgerSettings {
     pub table: String,
     /// How long an item is kept.
     pub retention: Duration,
+    /// What the run history says started a job that is not a chain's: `invocation` in Lambda
+    /// (a state machine, a direct invoke, a schedule), `terminal` outside it.
+    pub started_by: &'static str,
 }
 
 impl LedgerSettings {
@@ -65,6 +68,12 @@ impl LedgerSettings {
         Ok(Some(LedgerSettings {
             table,
             retention: Duration::from_secs(days * 86_400),
+            // Lambda sets the Runtime API's address in every function's environment.
+            started_by: if get("AWS_LAMBDA_RUNTIME_API").is_some() {
+                "invocation"
+            } else {
+                "terminal"
+            },
         }))
     }
 }
@@ -92,6 +101,7 @@ pub struct Ledger {
     client: OnceLock<aws_sdk_dynamodb::Client>,
     table: String,
     retention: Duration,
+    started_by: &'static str,
 }
 
 impl Ledger {
@@ -103,12 +113,34 @@ impl Ledger {
             client: OnceLock::new(),
             table: settings.table,
             retention: settings.retention,
+            started_by: settings.started_by,
         }
     }
 
     fn client(&self) -> &aws_sdk_dynamodb::Client {
         self.client
             .get_or_init(|| aws_sdk_dynamodb::Client::from_conf(self.config.clone()))
+    }
+
+    /// The item of `output`'s outcome: its key, its run history, `notice` (claimed, none) and
+    /// `extra`, expiring after the retention.
+    fn item<const N: usize>(
+        &self,
+        output: &PollOutput,
+        notice: &str,
+        extra: [(&'static str, AttributeValue); N],
+    ) -> HashMap<String, AttributeValue> {
+        let expires = epoch(SystemTime::now() + self.retention);
+        history(output, self.started_by)
+            .into_iter()
+            .chain([
+                ("pk", s(&key(output))),
+                ("notice", s(notice)),
+                ("expiresAt", n(expires)),
+            ])
+            .chain(extra)
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect()
     }
 
     /// Where the ledger is, as error messages name it.
@@ -121,21 +153,19 @@ impl Ledger {
         let key = key(output);
         let now = SystemTime::now();
         let token = token(&key);
-        let mut item = history(output);
-        item.extend([
-            ("pk", s(&key)),
-            ("notice", s("claimed")),
-            ("claim", s(&token)),
-            ("claimedUntil", n(epoch(until + TAKEOVER_GRACE))),
-            ("expiresAt", n(epoch(now + self.retention))),
-        ]);
+        let item = self.item(
+            output,
+            "claimed",
+            [
+                ("claim", s(&token)),
+                ("claimedUntil", n(epoch(until + TAKEOVER_GRACE))),
+            ],
+        );
         let put = self
             .client()
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(
-                item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            ))
+            .set_item(Some(item))
             // Free, expired (TTL deletes within days, not at once), or claimed by an invocation
             // whose deadline has passed with no message id.
             .condition_expression(
@@ -200,6 +230,69 @@ impl Ledger {
                 Ok(())
             }
             Err(err) => Err(self.classify("UpdateItem", &err)),
+        }
+    }
+
+    /// Keeps the run history of a job that ended without a notice (a clean success). An item
+    /// already there (a repeat of this end) is left as it is; a failure is only logged.
+    pub async fn remember(&self, output: &PollOutput) {
+        let item = self.item(output, "none", []);
+        let put = self
+            .client()
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(SdkError::ServiceError(refused))
+                if refused.err().is_conditional_check_failed_exception() => {}
+            Err(err) => {
+                let err = self.classify("PutItem", &err);
+                tracing::warn!(error = %err, "the job's end was not kept in the run history");
+            }
+        }
+    }
+
+    /// The latest `count` finished jobs, newest first, as JSON objects (the `history` index;
+    /// items past their expiry, which TTL deletes within days, are left out).
+    pub async fn history(&self, count: usize) -> Result<Vec<serde_json::Value>, Error> {
+        let now = epoch(SystemTime::now());
+        let mut jobs = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(&self.table)
+                .index_name(HISTORY_INDEX)
+                .key_condition_expression("kind = :job")
+                .expression_attribute_values(":job", s("job"))
+                .scan_index_forward(false)
+                .limit(i32::try_from(count.min(1_000)).unwrap_or(1_000))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| self.classify("Query", &err))?;
+            for item in page.items() {
+                let expires = item.get("expiresAt").and_then(|v| v.as_n().ok());
+                if expires
+                    .and_then(|e| e.parse::<u64>().ok())
+                    .is_some_and(|e| e < now)
+                {
+                    continue;
+                }
+                jobs.push(history_entry(item));
+                if jobs.len() == count {
+                    return Ok(jobs);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(jobs),
+            }
         }
     }
 
@@ -277,12 +370,60 @@ pub fn key(output: &PollOutput) -> String {
     format!("job/{}/{}", output.job.arn, output.status.as_str())
 }
 
+/// The index of finished jobs by end time (template.yaml, NoticeLedger).
+const HISTORY_INDEX: &str = "history";
+
+/// What `--history` prints of an item, in this order; `endedAt` as RFC 3339.
+const HISTORY_FIELDS: [&str; 16] = [
+    "endedAt",
+    "status",
+    "jobStatus",
+    "errorType",
+    "awsAccountId",
+    "region",
+    "dashboardId",
+    "snapshotJobId",
+    "jobArn",
+    "files",
+    "attempt",
+    "createdTime",
+    "lastUpdatedTime",
+    "notice",
+    "messageId",
+    "startedBy",
+];
+
+fn history_entry(item: &HashMap<String, AttributeValue>) -> serde_json::Value {
+    let mut entry = serde_json::Map::new();
+    for name in HISTORY_FIELDS {
+        let value = match item.get(name) {
+            Some(AttributeValue::N(number)) if name == "endedAt" => number
+                .parse::<u64>()
+                .ok()
+                .and_then(|secs| crate::carried::rfc3339(UNIX_EPOCH + Duration::from_secs(secs)))
+                .map(serde_json::Value::from),
+            Some(AttributeValue::N(number)) => {
+                number.parse::<u64>().ok().map(serde_json::Value::from)
+            }
+            Some(AttributeValue::S(text)) => Some(serde_json::Value::from(text.as_str())),
+            _ => None,
+        };
+        entry.insert(name.to_owned(), value.unwrap_or(serde_json::Value::Null));
+    }
+    serde_json::Value::Object(entry)
+}
+
 /// The run history an item keeps beside its claim (`--history` reads it): no token, no tag
-/// value, no S3 URI, only what names the job and how it ended.
-fn history(output: &PollOutput) -> Vec<(&'static str, AttributeValue)> {
+/// value, no S3 URI, only what names the job, how it ended and what started it.
+fn history(output: &PollOutput, started_by: &'static str) -> Vec<(&'static str, AttributeValue)> {
     let job = &output.job;
+    let started_by = match output.loop_kind {
+        Some(crate::contract::LoopKind::Scheduler) => "chain",
+        None => started_by,
+    };
     let mut item = vec![
         ("kind", s("job")),
+        ("startedBy", s(started_by)),
         ("endedAt", n(epoch(SystemTime::now()))),
         ("jobArn", s(&job.arn)),
         ("awsAccountId", s(&job.aws_account_id)),
@@ -370,7 +511,7 @@ mod tests {
             bucket_region: None,
             errors: Vec::new(),
         });
-        let item = history(&output);
+        let item = history(&output, "terminal");
         let text = format!("{item:?}");
         assert!(!text.contains("tenant-secret"), "{text}");
         let get = |name: &str| item.iter().find(|(k, _)| *k == name).map(|(_, v)| v);

@@ -55,6 +55,7 @@ pub use chain::{Chain, ChainSettings};
 pub use config::{Config, Destination, Notices};
 pub use contract::PollOutput;
 pub use error::Error;
+pub use ledger::LedgerSettings;
 pub use metrics::{catalogue as metrics_catalogue, Sink};
 pub use notice::{Channel, Notice, Notifier, SnsChannel};
 pub use presign::{presign, Presigner};

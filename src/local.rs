@@ -18,6 +18,7 @@ Polls one Amazon QuickSight dashboard snapshot job and prints the poller's outpu
 Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it serves the Lambda Runtime API instead.
 
 Usage: quicksight-snapshot-poller [--no-notify] [JOB_ARN | EVENT_FILE | -]
+       quicksight-snapshot-poller --history [COUNT]
 
 Arguments:
   JOB_ARN      a snapshot job's ARN,
@@ -31,12 +32,17 @@ Options:
                print the CloudWatch metrics it writes (namespace, dimension, names) as JSON
   --print-settings
                print every setting (environment variable, default, bounds) as JSON
+  --history [COUNT]
+               print the latest COUNT (default 20, at most 1000) finished jobs of the notice
+               ledger (LEDGER_TABLE_NAME), newest first, as JSON: status, times, dashboard,
+               job, file count, the notice's message id, what started it
   -h, --help   print this help
   -V, --version
                print the version
 
 Environment: AWS credentials and AWS_REGION as for the AWS CLI (AWS_PROFILE works),
-SNS_TOPIC_ARN unless --no-notify, and the settings in docs/configuration.md.
+SNS_TOPIC_ARN unless --no-notify (or --history), LEDGER_TABLE_NAME for --history and to tell
+each failure once, and the settings in docs/configuration.md.
 
 Exit status: 0 the output was printed, whatever the job's status; 1 the poll failed with an
 errorType, printed as {\"errorType\",\"errorMessage\"}; 2 usage or configuration error.
@@ -53,9 +59,19 @@ pub enum Command {
     PrintMetrics,
     /// `--print-settings`: every environment variable read, its default and bounds.
     PrintSettings,
+    /// `--history [COUNT]`: the latest finished jobs in the notice ledger, newest first.
+    History {
+        /// How many, at most.
+        count: usize,
+    },
     /// Poll once and print the answer.
     Poll(PollArgs),
 }
+
+/// `--history` without a count.
+const HISTORY_DEFAULT: usize = 20;
+/// The most `--history` lists: a query page or two.
+const HISTORY_MAX: usize = 1_000;
 
 /// One local poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +126,11 @@ pub fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
     let mut notify = true;
     let mut positional = Vec::new();
     let mut options_done = false;
+    let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|first| first == "--history") {
+        args.next();
+        return history_count(args.collect());
+    }
     for arg in args {
         // Paths need not be UTF-8; options and ARNs are, and are read as text.
         let text = arg.to_string_lossy().into_owned();
@@ -146,6 +167,56 @@ pub fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
         }
     };
     Ok(Command::Poll(PollArgs { notify, event }))
+}
+
+/// `--history`'s one optional argument.
+fn history_count(rest: Vec<std::ffi::OsString>) -> Result<Command, String> {
+    let count = match rest.as_slice() {
+        [] => HISTORY_DEFAULT,
+        [count] => count
+            .to_str()
+            .and_then(|c| c.parse::<usize>().ok())
+            .filter(|c| (1..=HISTORY_MAX).contains(c))
+            .ok_or_else(|| {
+                format!(
+                    "--history takes a count from 1 to {HISTORY_MAX}, got {}",
+                    crate::text::quote(&count.to_string_lossy())
+                )
+            })?,
+        [_, extra, ..] => {
+            return Err(format!(
+                "--history takes one count: unexpected argument {}",
+                crate::text::quote(&extra.to_string_lossy())
+            ))
+        }
+    };
+    Ok(Command::History { count })
+}
+
+/// Prints the latest `count` finished jobs of the ledger `settings` name; the exit code.
+pub async fn print_history(
+    sdk: &aws_config::SdkConfig,
+    settings: Option<crate::ledger::LedgerSettings>,
+    count: usize,
+) -> i32 {
+    let Some(settings) = settings else {
+        eprintln!("quicksight-snapshot-poller: --history reads the notice ledger: set LEDGER_TABLE_NAME (the stack's NoticeLedger)");
+        return 2;
+    };
+    let ledger = crate::ledger::Ledger::new(
+        aws_sdk_dynamodb::config::Builder::from(sdk).build(),
+        settings,
+    );
+    match ledger.history(count).await {
+        Ok(jobs) => {
+            println!("{}", Value::Array(jobs));
+            0
+        }
+        Err(err) => {
+            eprintln!("{}: {}", err.error_type(), err.message());
+            1
+        }
+    }
 }
 
 /// The `--version` line.
@@ -193,6 +264,22 @@ mod tests {
 
     fn poll(notify: bool, event: EventSource) -> Result<Command, String> {
         Ok(Command::Poll(PollArgs { notify, event }))
+    }
+
+    #[test]
+    fn history_takes_an_optional_count_within_bounds() {
+        assert_eq!(parse(&["--history"]), Ok(Command::History { count: 20 }));
+        assert_eq!(
+            parse(&["--history", "5"]),
+            Ok(Command::History { count: 5 })
+        );
+        for bad in ["0", "1001", "many", "-3"] {
+            let err = parse(&["--history", bad]).unwrap_err();
+            assert!(err.contains("from 1 to 1000"), "{err}");
+        }
+        assert!(parse(&["--history", "5", "6"])
+            .unwrap_err()
+            .contains("one count"));
     }
 
     #[test]

@@ -31,6 +31,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 println!("{}", quicksight_snapshot_poller::settings_catalogue());
                 return Ok(());
             }
+            Ok(Command::History { count }) => std::process::exit(history(count).await),
             Ok(Command::Poll(args)) => Some(args),
             Err(usage) => {
                 eprintln!("quicksight-snapshot-poller: {usage}");
@@ -72,6 +73,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         move |event: LambdaEvent<Box<RawValue>>| async move { app.handle(event).await },
     ))
     .await
+}
+
+/// `--history`: the notice ledger's latest finished jobs; needs no topic.
+async fn history(count: usize) -> i32 {
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    let config = match Config::from_env_with(Notices::Off) {
+        Ok(config) => config,
+        Err(err) => exit_at_cold_start(&err),
+    };
+    let sdk = match setup::sdk_config(&config).await {
+        Ok(sdk) => sdk,
+        Err(err) => exit_at_cold_start(&err),
+    };
+    local::print_history(&sdk, config.ledger, count).await
 }
 
 /// A function that is not set up must not answer events: exiting before the runtime loop makes

@@ -151,6 +151,12 @@ impl Poller {
 
         if should_notify(&output, self.config.notify_on_success) {
             self.notify(&mut output, deadline).await?;
+        } else if output.done {
+            if let Some(notifier) = &self.notifier {
+                // Half the time left at most: the run history must not cost the answer.
+                let left = deadline.saturating_duration_since(Instant::now()) / 2;
+                notifier.remember(&output, left).await;
+            }
         }
 
         tracing::info!(

@@ -72,9 +72,17 @@ pub fn build_output(
         .and_then(|created| SystemTime::try_from(created).ok())
         .or(carried.created);
     // The first poll that sees the job starts its deadline when QuickSight gives no CreatedTime.
-    let first_seen = carried.first_seen.or(description.map(|_| now));
+    // A carried time in the future (an edited input) counts from now.
+    let first_seen = carried
+        .first_seen
+        .map(|seen| seen.min(now))
+        .or(description.map(|_| now));
+    // A CreatedTime in the future (a skewed clock) would hold the job's age at zero poll after
+    // poll: the deadline then runs from the first poll that saw the job.
     let age = created
+        .filter(|created| *created <= now)
         .or(first_seen)
+        .or(created)
         .map(|start| now.duration_since(start).unwrap_or(Duration::ZERO));
     output.created_time = created.and_then(crate::carried::rfc3339);
     output.first_seen_time = first_seen.and_then(crate::carried::rfc3339);
@@ -114,10 +122,20 @@ pub fn build_output(
         }
         Observation::Finished(description, result) => finished(&mut output, &description, result),
         Observation::ResultLagging(description, rejection) => {
-            result_lagging(&mut output, &description, rejection);
-            // Catching up takes seconds: the shortest wait, whatever the job's age.
-            wait_age = None;
+            let age = age.unwrap_or_default();
+            if age > config.job_deadline {
+                // A Result that never catches up is bound by the deadline like any other poll.
+                let created_known = description.created.is_some() || carried.created.is_some();
+                timed_out(&mut output, &description, age, created_known, config);
+            } else {
+                result_lagging(&mut output, &description, rejection);
+                // Catching up takes seconds: the shortest wait, whatever the job's age.
+                wait_age = None;
+            }
         }
+    }
+    if !output.status.is_done() && output.attempt >= attempt_cap(config) {
+        poll_cap_reached(&mut output, config);
     }
 
     output.done = output.status.is_done();
@@ -127,6 +145,36 @@ pub fn build_output(
         config.wait.next_wait(wait_age, config.job_deadline)
     };
     output
+}
+
+/// The most polls one job gets, whatever QuickSight's times say: every wait at its shortest
+/// until the deadline, the not-found grace, and no more than one execution's history holds.
+/// Each loop kind counts `attempt` the same way, so this ends them all.
+pub fn attempt_cap(config: &Config) -> u32 {
+    let polls = config
+        .job_deadline
+        .as_secs()
+        .div_ceil(config.wait.min_seconds.max(1))
+        .saturating_add(u64::from(config.not_found_grace_polls))
+        .saturating_add(1)
+        .min(crate::config::MAX_POLLS_PER_EXECUTION);
+    u32::try_from(polls).unwrap_or(u32::MAX)
+}
+
+/// The last poll the cap allows: TIMED_OUT, saying why the deadline did not end it first.
+fn poll_cap_reached(output: &mut PollOutput, config: &Config) {
+    output.status = Status::TimedOut;
+    output.error = Some(ErrorDetail {
+        kind: "JobDeadlineExceeded".into(),
+        message: format!(
+            "poll {} is the last a job gets (JOB_DEADLINE_SECONDS {} / MIN_WAIT_SECONDS {}, at \
+             most {}); the job's own times never passed the deadline",
+            output.attempt,
+            config.job_deadline.as_secs(),
+            config.wait.min_seconds,
+            crate::config::MAX_POLLS_PER_EXECUTION
+        ),
+    });
 }
 
 /// A terminal job whose result QuickSight does not serve yet: still IN_PROGRESS, saying why.
@@ -357,6 +405,78 @@ mod tests {
         assert_eq!(later.status, Status::TimedOut);
         let error = later.error.expect("error");
         assert!(error.message.contains("first seen"), "{}", error.message);
+    }
+
+    /// The poll after `first`, `later_seconds` later, seeing `observation`.
+    fn next_poll(first: &PollOutput, observation: Observation, later_seconds: u64) -> PollOutput {
+        let previous = serde_json::to_value(first).expect("json");
+        let next = parse_event(&previous, Some("us-east-1")).expect("previous output");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW + later_seconds);
+        build_output(&next, observation, now, &config())
+    }
+
+    #[test]
+    fn a_created_time_in_the_future_does_not_hold_the_deadline_back() {
+        let future = JobDescription {
+            created: Some(DateTime::from_secs((NOW + 86_400) as i64)),
+            ..description("RUNNING", 0)
+        };
+        let first = output(Observation::Unfinished(future.clone()));
+        assert_eq!(first.age_seconds, Some(0));
+        let later = next_poll(&first, Observation::Unfinished(future), 601);
+        assert_eq!(
+            later.age_seconds,
+            Some(601),
+            "counted from the first poll that saw it"
+        );
+        assert_eq!(later.status, Status::TimedOut);
+    }
+
+    #[test]
+    fn a_result_that_never_catches_up_times_out_at_the_deadline() {
+        let rejection = Rejection {
+            code: "InvalidParameterValueException".into(),
+            message: "job not finished".into(),
+            request_id: None,
+        };
+        let young = output(Observation::ResultLagging(
+            description("COMPLETED", 10),
+            rejection.clone(),
+        ));
+        assert_eq!(young.status, Status::InProgress);
+        let old = output(Observation::ResultLagging(
+            description("COMPLETED", 601),
+            rejection,
+        ));
+        assert_eq!(old.status, Status::TimedOut);
+        assert_eq!(old.error.expect("error").kind, "JobDeadlineExceeded");
+    }
+
+    #[test]
+    fn every_loop_ends_at_the_attempt_cap_whatever_the_times_say() {
+        // JOB_DEADLINE_SECONDS 600 / MIN_WAIT_SECONDS 5, the 2 not-found polls, one more.
+        assert_eq!(attempt_cap(&config()), 123);
+        let mut previous = output(Observation::Unfinished(description("RUNNING", 0)));
+        previous.attempt = 121;
+        let below = next_poll(
+            &previous,
+            Observation::Unfinished(description("RUNNING", 0)),
+            0,
+        );
+        assert_eq!((below.attempt, below.status), (122, Status::InProgress));
+        let capped = next_poll(
+            &below,
+            Observation::Unfinished(description("RUNNING", 0)),
+            0,
+        );
+        assert_eq!((capped.attempt, capped.status), (123, Status::TimedOut));
+        assert!(capped.done && capped.wait_seconds == 0);
+        let error = capped.error.expect("error");
+        assert!(
+            error.message.contains("poll 123 is the last"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -43,10 +43,10 @@ async fn a_running_job_schedules_one_next_poll_with_its_output() {
         request.action_after_completion(),
         Some(&ActionAfterCompletion::Delete)
     );
-    assert_eq!(
-        request.flexible_time_window().map(|w| w.mode()),
-        Some(&FlexibleTimeWindowMode::Off)
-    );
+    // Spread over the minute after the one named, not all on its first second.
+    let window = request.flexible_time_window().expect("a window");
+    assert_eq!(window.mode(), &FlexibleTimeWindowMode::Flexible);
+    assert_eq!(window.maximum_window_in_minutes(), Some(1));
     let target = request.target().expect("a target");
     assert_eq!((target.arn(), target.role_arn()), (FUNCTION, ROLE));
     assert_eq!(

@@ -161,6 +161,18 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Keeps the run history of a job that ended without a notice, within `left`; nothing
+    /// without a ledger.
+    pub async fn remember(&self, output: &PollOutput, left: Duration) {
+        if let Some(ledger) = &self.ledger {
+            if timeout(left, ledger.remember(output)).await.is_err() {
+                tracing::warn!("the job's end was not kept in the run history before the deadline");
+            }
+        }
+    }
+}
+
 /// The ledger's claim, within a third of `left` (the rest is the publish's); None when the
 /// ledger did not answer, logged: the notice then goes out unclaimed, at least once.
 async fn claim(ledger: &Ledger, output: &PollOutput, left: Duration) -> Option<Claim> {
@@ -217,6 +229,7 @@ mod tests {
             LedgerSettings {
                 table: "notices".into(),
                 retention: Duration::from_secs(86_400),
+                started_by: "invocation",
             },
         );
         let count = Arc::new(AtomicUsize::new(0));

@@ -161,12 +161,8 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
     # (EventBridge's event carries the execution's input; the notice must not).
     stack.add_job("c-aborted", **running)
     arn = stack.begin_execution("c-aborted", {**reference("c-aborted"), **CALLER})
-    stack.client("stepfunctions").stop_execution(executionArn=arn)
-    executions["aborted"] = stack.wait_execution(arn)
-    monitor = stack.create_state_machine(
-        "canary-execution-ended",
-        ASL.read_text().replace("${Partition}", "aws")
-        .replace("${FailureTopicArn}", stack.topic_arn))
+    executions["aborted"] = stack.abort_when_waiting(arn)
+    monitor = stack.create_monitor("canary-execution-ended")
     event = {"version": "0", "source": "aws.states",
              "detail-type": "Step Functions Execution Status Change",
              "detail": {"executionArn": arn, "stateMachineArn": stack.state_machine_arn,

@@ -177,7 +177,7 @@ def test_sns_slower_than_the_attempt_timeout_is_retried_and_notifies_once(
     assert [error for error, _ in failures] == ["NotificationFailed"] * 2
     assert all(json.loads(cause)["errorMessage"].endswith(": the call timed out")
                for _, cause in failures), failures
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
     [output] = ex.lambda_outputs()
     assert output["status"] == "FAILED" and output["attempt"] == 1
     publishes = stack.front_publishes()  # waits for the second held one to be let go
@@ -209,7 +209,7 @@ def test_sns_throttling_is_retried_and_each_failed_job_is_notified_once(stack):
             assert "<RequestId>" not in cause
         throttled += len(failures)
         assert calls_of(stack, job) == {"describe": 1 + len(failures), "result": 1 + len(failures)}
-        assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
+        assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
     assert throttled == 3
     publishes = stack.front_publishes()
     assert Counter((p["fault"], p["status"]) for p in publishes) == {("Throttling", 400): 3,

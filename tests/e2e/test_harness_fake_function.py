@@ -10,7 +10,7 @@ import json
 import pytest
 
 from harness import fake_function
-from harness.definition import job_reference
+from harness.definition import FAILURE_NOTICE_STATES, job_reference
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,7 @@ def test_non_retryable_error_is_caught_notified_once_and_fails_with_that_error(f
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "InvalidJobReference"
     assert len(ex.task_failures()) == 1  # no retry
-    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "NoticeFacts", "FifoTopic?",
-                                   "PublishFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "Poll", *FAILURE_NOTICE_STATES]
     cause = json.loads(ex.cause)
     assert cause["Error"] == "InvalidJobReference"
     assert json.loads(cause["Cause"])["errorMessage"] == "no such job"
@@ -71,7 +70,7 @@ def test_failed_job_fails_the_execution_with_the_jobs_error_without_a_second_not
     }])
     assert ex.status == "FAILED", ex.summary()
     assert (ex.error, ex.cause) == ("DASHBOARD_ACCESS_DENIED", "lost access")  # ErrorPath/CausePath
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
     assert fake.sns_messages() == []  # the Lambda notifies for FAILED, not the state machine
 
 
@@ -79,8 +78,8 @@ def test_an_answer_outside_the_contract_is_notified_instead_of_looping(fake):
     ex = fake.run("odd-status", [{"status": "PAUSED"}])
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "PollerContractViolation"
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "ContractViolation", "NotifyFailure",
-                                   "NoticeFacts", "FifoTopic?", "PublishFailure", "Failed"]
+    assert ex.states_entered() == [
+        "Start?", "Poll", "Done?", "ContractViolation", *FAILURE_NOTICE_STATES]
     [msg] = fake.sns_messages()
     assert msg["attributes"]["errorType"] == "PollerContractViolation"
 

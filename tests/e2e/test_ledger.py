@@ -5,9 +5,11 @@ leaves is the job's run history."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
-from harness.env import ACCOUNT, REGION
+from harness.definition import fast_retry_definition
+from harness.env import ACCOUNT, DUMMY_CREDENTIALS, POLLER_BIN, REGION, ROOT, base_env
 from harness.stack import LEDGER_TABLE
 
 FAILED_INFO = {"ErrorType": "DASHBOARD_ACCESS_DENIED", "ErrorMessage": "access lost"}
@@ -172,3 +174,140 @@ def test_a_notified_success_keeps_its_file_count_and_no_s3_uri(stack, poller_env
     item = item_of(stack, "ledger-files", "SUCCEEDED")
     assert int(item["files"]) == len(output["results"])
     assert "s3://" not in json.dumps(item)
+
+
+# --------------------------------------------------------------------------------------------
+# the state machine and the execution monitor: one notice per execution that ended abnormally
+# --------------------------------------------------------------------------------------------
+def execution_item(stack, execution) -> dict:
+    arn = execution.describe["executionArn"]
+    [item] = [i for i in stack.ledger_items() if i["pk"] == f"execution/{arn}"]
+    return item
+
+
+def test_a_job_failure_the_poller_told_is_not_told_again_by_the_monitor(stack):
+    failed_job(stack, "sm-job-failed")
+    ex = stack.start_execution("sm-job-failed", reference("sm-job-failed"))
+    assert ex.status == "FAILED" and ex.error == "DASHBOARD_ACCESS_DENIED", ex.summary()
+
+    monitor = stack.tell_monitor(ex, times=2)
+
+    assert [m.states_entered()[-1] for m in monitor] == ["ToldBefore", "ToldBefore"]
+    [notice] = stack.sns_messages()
+    assert notice["message"]["job"]["snapshotJobId"] == "sm-job-failed"
+    assert execution_item(stack, ex)["source"] == "poller"
+
+
+def test_an_execution_that_told_its_own_failure_is_not_told_again_by_the_monitor(stack):
+    ex = stack.start_execution("sm-invalid", {"AwsAccountId": "12"})
+    assert ex.status == "FAILED" and "ClaimExecutionNotice" in ex.states_entered()
+
+    monitor = stack.tell_monitor(ex, times=2)
+
+    assert [m.states_entered()[-1] for m in monitor] == ["ToldBefore", "ToldBefore"]
+    [notice] = stack.sns_messages()
+    assert notice["attributes"]["source"] == "state-machine"
+    item = execution_item(stack, ex)
+    assert (item["source"], item["notice"]) == ("state-machine", "told")
+    assert item["messageId"] == notice["envelope"]["MessageId"]
+
+
+def test_an_aborted_execution_is_told_once_however_often_its_end_is_delivered(stack):
+    stack.add_job("sm-aborted", queuedPolls=0, runningPolls=10_000, outcome="COMPLETED")
+    ex = stack.abort_when_waiting(stack.begin_execution("sm-aborted", reference("sm-aborted")))
+    assert ex.status == "ABORTED", ex.summary()
+
+    monitor = stack.tell_monitor(ex, times=3)
+
+    assert [m.states_entered()[-1] for m in monitor] == ["Told", "ToldBefore", "ToldBefore"]
+    [notice] = stack.sns_messages()
+    assert notice["attributes"] == {"source": "execution-monitor", "errorType": "ExecutionABORTED"}
+    assert execution_item(stack, ex)["messageId"] == notice["envelope"]["MessageId"]
+
+
+def test_a_failure_notice_sns_refused_is_told_by_the_monitor_instead(stack):
+    """SNS down through the state machine's retries: its claim is given back, so the end is
+    still told, once, by the monitor."""
+    machine = stack.create_state_machine("ledger-fast-retry", fast_retry_definition(
+        stack.definition()))
+    # Throttling: the fault whose answer carries a RequestId, which moto's executor quotes.
+    stack.front_faults([{"operation": "publish", "error": "Throttling", "count": 4}])
+    ex = stack.start_execution("sm-sns-down", {"AwsAccountId": "12"}, state_machine_arn=machine)
+    assert ex.status == "FAILED" and "ReleaseExecutionNotice" in ex.states_entered()
+    assert stack.sns_messages() == []
+    assert [i for i in stack.ledger_items() if i["pk"].startswith("execution/")] == []
+
+    monitor = stack.tell_monitor(ex, times=2)
+
+    assert [m.states_entered()[-1] for m in monitor] == ["Told", "ToldBefore"]
+    [notice] = stack.sns_messages()
+    assert notice["attributes"] == {"source": "execution-monitor", "errorType": "ExecutionFAILED"}
+
+
+# --------------------------------------------------------------------------------------------
+# the run history
+# --------------------------------------------------------------------------------------------
+def history(stack, *args: str) -> subprocess.CompletedProcess:
+    env = base_env()
+    env.update({"AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ACCESS_KEY_ID": "AKIDTERMINAL", "AWS_SECRET_ACCESS_KEY": "x",
+                "AWS_ENDPOINT_URL_DYNAMODB": stack.moto_url, "LEDGER_TABLE_NAME": LEDGER_TABLE})
+    return subprocess.run([str(POLLER_BIN), "--history", *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_history_lists_the_latest_finished_jobs_newest_first(stack):
+    failed_job(stack, "history-failed")
+    stack.add_job("history-ok", queuedPolls=0, runningPolls=0, outcome="COMPLETED")
+    stack.add_job("history-running", queuedPolls=0, runningPolls=100, outcome="COMPLETED")
+    failed = stack.invoke(reference("history-failed"))
+    # The index orders by end second: the next end is a second later.
+    time.sleep(1.1)
+    succeeded = stack.invoke(reference("history-ok", loop="scheduler"))
+    stack.invoke(reference("history-running"))  # not finished: not in the history
+
+    listed = history(stack)
+
+    assert listed.returncode == 0, listed.stderr
+    jobs = json.loads(listed.stdout)
+    assert [j["snapshotJobId"] for j in jobs] == ["history-ok", "history-failed"]
+    newest, oldest = jobs
+    assert (newest["status"], newest["notice"], newest["messageId"]) == (
+        "SUCCEEDED", "none", None)
+    assert newest["startedBy"] == "chain" and newest["files"] == len(succeeded["results"])
+    assert (oldest["status"], oldest["errorType"], oldest["startedBy"]) == (
+        "FAILED", "DASHBOARD_ACCESS_DENIED", "invocation")
+    assert oldest["messageId"] == failed["notification"]["messageId"]
+    assert newest["endedAt"] > oldest["endedAt"] and newest["endedAt"].endswith("Z")
+    assert [j["snapshotJobId"] for j in json.loads(history(stack, "1").stdout)] == ["history-ok"]
+
+
+def test_history_without_a_ledger_table_says_which_setting_is_missing(stack):
+    env = base_env()
+    env.update({"AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"})
+    listed = subprocess.run([str(POLLER_BIN), "--history"], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert listed.returncode == 2 and "LEDGER_TABLE_NAME" in listed.stderr
+    assert listed.stdout == ""
+
+
+def test_the_readmes_history_query_lists_what_history_lists(stack):
+    readme = (ROOT / "README.md").read_text()
+    [query] = [line for line in readme.splitlines() if line.startswith("aws dynamodb query ")]
+    failed_job(stack, "readme-history-a")
+    stack.invoke(reference("readme-history-a"))
+    time.sleep(1.1)
+    failed_job(stack, "readme-history-b")
+    stack.invoke(reference("readme-history-b"))
+    env = {**base_env(), **DUMMY_CREDENTIALS, "AWS_REGION": REGION, "TABLE": LEDGER_TABLE,
+           "AWS_ENDPOINT_URL": stack.moto_url,
+           "PATH": f"{ROOT / '.venv-awscli' / 'bin'}:{base_env()['PATH']}"}
+
+    done = subprocess.run(["bash", "-c", query], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    assert [row[3] for row in rows] == ["readme-history-b", "readme-history-a"]
+    assert [row[3] for row in rows] == [
+        j["snapshotJobId"] for j in json.loads(history(stack).stdout)]

@@ -64,7 +64,7 @@ def test_each_schedule_is_one_time_utc_and_invokes_the_function_as_its_role(stac
     assert schedule["GroupName"] == SCHEDULE_GROUP
     assert schedule["ScheduleExpression"] == f"at({first['nextPoll']['at'].removesuffix('Z')})"
     assert schedule["ScheduleExpressionTimezone"] == "UTC"
-    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 1}
     assert schedule["Target"]["RoleArn"] == SCHEDULE_ROLE_ARN
     assert schedule["Target"]["Arn"] == FUNCTION_ARN, "the invoked function's own ARN"
     carried = json.loads(schedule["Target"]["Input"])

@@ -91,7 +91,8 @@ def deploy(stack, words: list[str]):
     values = {"Partition": "aws", "PollerFunctionArn": outputs["PollerFunctionArn"],
               "FailureTopicArn": outputs["FailureTopicArn"],
               "StartCapacityWaitMinutes": parameters.get(
-                  "StartCapacityWaitMinutes", defaults["StartCapacityWaitMinutes"])}
+                  "StartCapacityWaitMinutes", defaults["StartCapacityWaitMinutes"]),
+              "LedgerTableName": outputs["NoticeLedgerName"]}
     text = (ROOT / DEFINITIONS["PollerStateMachine"]).read_text()
     for key, value in values.items():
         text = text.replace("${" + key + "}", value)

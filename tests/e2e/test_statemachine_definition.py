@@ -25,7 +25,10 @@ LAMBDA_SERVICE_ERRORS = {  # Step Functions best practice for Lambda tasks
 }
 POLLER_RETRYABLE = {"QuickSightThrottled", "QuickSightUnavailable", "NotificationFailed"}
 POLLER_NON_RETRYABLE = {"InvalidJobReference"}
-SUBSTITUTIONS = {"Partition", "PollerFunctionArn", "FailureTopicArn", "StartCapacityWaitMinutes"}
+SUBSTITUTIONS = {"Partition", "PollerFunctionArn", "FailureTopicArn", "StartCapacityWaitMinutes",
+                 "LedgerTableName"}
+LEDGER_PUT = "arn:aws:states:::dynamodb:putItem"
+TOLD_BEFORE = "DynamoDB.ConditionalCheckFailedException"
 START_RESOURCE = "arn:aws:states:::aws-sdk:quicksight:startDashboardSnapshotJob"
 
 
@@ -95,8 +98,18 @@ def states_without_exit(definition: dict) -> list[str]:
     return bad
 
 
+def told_before(state: dict, where: str) -> bool:
+    """Whether leaving `state` by `where` means the notice ledger found this end told already:
+    the catcher of a ledger claim's ConditionalCheckFailed."""
+    if state.get("Resource") != LEDGER_PUT or not where.startswith("Catch["):
+        return False
+    catcher = state["Catch"][int(where[len("Catch["):].split("]")[0])]
+    return catcher["ErrorEquals"] == [TOLD_BEFORE]
+
+
 def paths_to_fail_without_notice(definition: dict, start: str) -> list[list[str]]:
-    """Paths from `start` to a Fail state that do not pass an sns:publish Task."""
+    """Paths from `start` to a Fail state that do not pass an sns:publish Task (or leave a
+    ledger claim because the end was told before)."""
     states = definition["States"]
     bad, todo = [], [[start]]
     while todo:
@@ -107,10 +120,17 @@ def paths_to_fail_without_notice(definition: dict, start: str) -> list[list[str]
         if state.get("Type") == "Fail":
             bad.append(path)
             continue
-        for _, target in transitions(state):
-            if target in states and target not in path:
+        for where, target in transitions(state):
+            if target in states and target not in path and not told_before(state, where):
                 todo.append(path + [target])
     return bad
+
+
+def past_ledger_marks(states: dict, name: str) -> str:
+    """The state after the ledger Tasks that lead from `name` (a mark's Next)."""
+    while states[name].get("Resource", "").startswith("arn:aws:states:::dynamodb:"):
+        name = states[name]["Next"]
+    return name
 
 
 def choice_targets(choice: dict, status: str) -> set[str]:
@@ -336,11 +356,25 @@ def test_the_failure_notice_goes_to_the_topic_and_survives_a_missing_path(asl):
             "source", "execution.$", "executionName.$", "stateMachine.$", "error.$", "cause.$"}
         assert task["ResultPath"] not in ("$", None) and task["ResultPath"] != "$.failure"
         for c in task.get("Catch", []):
-            assert states[c["Next"]]["Type"] == "Fail", "an SNS outage must still end the execution"
+            # An SNS outage gives the ledger claim back (the execution monitor then tells the
+            # end) and still ends the execution.
+            release = states[c["Next"]]
+            assert release["Resource"] == "arn:aws:states:::dynamodb:deleteItem"
+            assert states[past_ledger_marks(states, c["Next"])]["Type"] == "Fail"
+        assert states[past_ledger_marks(states, task["Next"])]["Type"] == "Fail"
     fifo_ids = {"MessageGroupId.$", "MessageDeduplicationId.$"}
     assert fifo_ids <= set(notify["PublishFailureFifo"]["Parameters"])
     assert not fifo_ids & set(notify["PublishFailure"]["Parameters"])
-    [rule] = states[prepare["Next"]]["Choices"]
+    # One notice per execution: the ledger claim comes first; told before, it ends there.
+    claim = states[prepare["Next"]]
+    assert claim["Resource"] == LEDGER_PUT
+    assert claim["Parameters"]["ConditionExpression"] == "attribute_not_exists(pk)"
+    assert claim["Parameters"]["Item"]["pk"] == {
+        "S.$": "States.Format('execution/{}', $$.Execution.Id)"}
+    [told, down] = claim["Catch"]
+    assert told["ErrorEquals"] == [TOLD_BEFORE] and states[told["Next"]]["Type"] == "Fail"
+    assert down["ErrorEquals"] == ["States.ALL"] and down["Next"] == claim["Next"]
+    [rule] = states[claim["Next"]]["Choices"]
     assert rule == {"Variable": "$.notice.topic", "StringMatches": "*.fifo",
                     "Next": "PublishFailureFifo"}
 
@@ -352,7 +386,11 @@ def test_choice_routes_each_status_of_the_contract(asl):
     [succeed] = choice_targets(choice, "SUCCEEDED")
     assert states[succeed]["Type"] == "Succeed"
     for status in ("FAILED", "TIMED_OUT"):
-        [target] = choice_targets(choice, status)
+        [mark] = choice_targets(choice, status)
+        # The poller told it: the ledger marks the execution told, so the monitor stays silent.
+        assert states[mark]["Resource"] == LEDGER_PUT, status
+        assert [c["Next"] for c in states[mark]["Catch"]] == [states[mark]["Next"]]
+        target = past_ledger_marks(states, mark)
         assert states[target]["Type"] == "Fail", status
         assert states[target].get("ErrorPath") == "$.error.type"
         assert states[target].get("CausePath") == "$.error.message"
@@ -368,7 +406,7 @@ def test_choice_guards_the_fields_later_states_read(asl):
     states = asl["States"]
     choice = states[states[poll_name(asl)]["Next"]]
     for rule in choice["Choices"]:
-        target = states[rule["Next"]]
+        target = states[past_ledger_marks(states, rule["Next"])]
         conditions = _rule_conditions(rule)
         if target["Type"] == "Wait":
             assert {"Variable": "$.waitSeconds", "IsNumeric": True} in conditions

@@ -14,13 +14,13 @@ import json
 import pytest
 
 from harness.definition import (
+    FAILURE_NOTICE_STATES,
     fast_capacity_definition,
     fast_retry_definition,
     job_reference,
-    load_definition,
 )
-from harness.env import ACCOUNT, ASL_PATH
-from harness.stack import FUNCTION_ARN
+from harness.env import ACCOUNT
+from harness.stack import LEDGER_TABLE
 
 START_REQUEST = {  # the input's "start": a StartDashboardSnapshotJob request
     "AwsAccountId": ACCOUNT,
@@ -147,7 +147,7 @@ def test_access_denied_on_describe_fails_the_job_and_notifies_its_error_type(sta
 
     assert ex.status == "FAILED", ex.summary()
     # the poller's FAILED path
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
     [output] = ex.lambda_outputs()
     assert output["status"] == "FAILED" and output["jobStatus"] is None
     assert output["error"]["type"] == ex.error == "AccessDeniedException"
@@ -174,7 +174,8 @@ def test_sns_unavailable_for_two_publishes_is_retried_and_notifies_exactly_once(
     [output] = ex.lambda_outputs()  # only the third poll answered
     assert output["status"] == "FAILED" and output["attempt"] == 1
     assert (ex.error, ex.cause) == ("DASHBOARD_ACCESS_DENIED", "lost access")
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "JobFailed"]  # no NotifyFailure
+    # no NotifyFailure
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
     # each retry polls the job again: three describes and three results
     assert calls_of(stack, "sns-down", "describe", "result") == {"describe": 3, "result": 3}
     [message] = stack.sns_messages()
@@ -191,8 +192,7 @@ def test_quicksight_outage_longer_than_the_retries_is_notified_by_the_state_mach
     assert ex.status == "FAILED", ex.summary()
     # 1 attempt + MaxAttempts 6 of the poller's retryable errors, then caught
     assert [error for error, _ in ex.task_failures()] == ["QuickSightUnavailable"] * 7
-    assert ex.states_entered() == ["Start?", "Poll", "NotifyFailure", "NoticeFacts", "FifoTopic?",
-                                   "PublishFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "Poll", *FAILURE_NOTICE_STATES]
     assert ex.lambda_outputs() == []
     assert ex.error == "QuickSightUnavailable"
     assert calls_of(stack, "outage")["describe"] == 7  # SDK_MAX_ATTEMPTS=1: one call per poll
@@ -229,9 +229,9 @@ def test_a_start_without_a_job_id_names_the_job_after_the_execution(stack):
     assert stack.sns_messages() == []  # NOTIFY_ON_SUCCESS=false
 
 
-def test_a_scheduled_tick_delivered_twice_starts_one_job(stack):
-    """A scheduled report's input: the start request and the tick's scheduled time, from which
-    the job id is derived; Scheduler may deliver the tick twice."""
+def test_a_scheduled_tick_delivered_twice_runs_once(stack):
+    """A scheduled report's input: the start request and the tick's scheduled time; Scheduler
+    may deliver the tick twice, and the second execution ends at its ledger claim."""
     stack.emulator("POST", "defaults",
                    {"queuedPolls": 0, "runningPolls": 1, "outcome": "COMPLETED"})
     tick = {"start": START_REQUEST, "scheduledTime": "2026-11-30T06:00:00Z"}
@@ -239,15 +239,32 @@ def test_a_scheduled_tick_delivered_twice_starts_one_job(stack):
     again = stack.start_execution("report-tick-again", tick)
 
     assert first.status == again.status == "SUCCEEDED", (first.summary(), again.summary())
-    assert first.states_entered()[:3] == ["Start?", "ScheduledTick?", "NewJobIdFromSchedule"]
+    assert first.states_entered()[:4] == [
+        "Start?", "ScheduledTick?", "ClaimTick", "NewJobIdFromSchedule"]
+    assert again.states_entered() == ["Start?", "ScheduledTick?", "ClaimTick", "DuplicateTick"]
+    assert len(stack.emulator("GET", "calls")["jobs"]) == 1
+    next_tick = {**tick, "scheduledTime": "2026-12-01T06:00:00Z"}
+    assert stack.start_execution("report-next", next_tick).status == "SUCCEEDED"
+    assert len(stack.emulator("GET", "calls")["jobs"]) == 2, "the next tick is a new job"
+
+
+def test_a_tick_delivered_twice_while_the_ledger_cannot_answer_polls_one_job(stack):
+    """The ledger gone (a table that does not exist): both deliveries run, and the job id
+    derived from the scheduled time makes the second poll the job the first started."""
+    machine = stack.create_state_machine("report-no-ledger", stack.definition().replace(
+        f'"{LEDGER_TABLE}"', '"no-such-table"'))
+    stack.emulator("POST", "defaults",
+                   {"queuedPolls": 0, "runningPolls": 1, "outcome": "COMPLETED"})
+    tick = {"start": START_REQUEST, "scheduledTime": "2026-11-30T07:00:00Z"}
+    first = stack.start_execution("report-tick-nl", tick, state_machine_arn=machine)
+    again = stack.start_execution("report-tick-nl-again", tick, state_machine_arn=machine)
+
+    assert first.status == again.status == "SUCCEEDED", (first.summary(), again.summary())
     assert "AlreadyStarted" in again.states_entered()
     [job] = stack.emulator("GET", "calls")["jobs"]
     key = f"{START_REQUEST['AwsAccountId']}|{START_REQUEST['DashboardId']}|{tick['scheduledTime']}"
     assert job["snapshotJobId"] == hashlib.sha256(key.encode()).hexdigest()
     assert first.output["job"]["snapshotJobId"] == again.output["job"]["snapshotJobId"]
-    next_tick = {**tick, "scheduledTime": "2026-12-01T06:00:00Z"}
-    assert stack.start_execution("report-next", next_tick).status == "SUCCEEDED"
-    assert len(stack.emulator("GET", "calls")["jobs"]) == 2, "the next tick is a new job"
 
 
 @pytest.fixture(scope="module")
@@ -290,8 +307,8 @@ def test_a_start_refused_with_limit_exceeded_past_the_capacity_wait_is_notified(
     assert ex.states_entered() == [
         "Start?", "ScheduledTick?", "NewJobId", "JobIdGiven?", "GivenJobId", "NameJob",
         "StartJob", "CapacityLeft?", "WaitForCapacity",
-        "CountCapacityWait", "StartJob", "CapacityLeft?", "CapacityExhausted", "NotifyFailure",
-        "NoticeFacts", "FifoTopic?", "PublishFailure", "Failed"]
+        "CountCapacityWait", "StartJob", "CapacityLeft?", "CapacityExhausted",
+        *FAILURE_NOTICE_STATES]
     scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])
                  for e in ex.events("TaskScheduled")
                  if e["taskScheduledEventDetails"]["resourceType"] == "aws-sdk:quicksight"]
@@ -332,10 +349,8 @@ def test_a_start_whose_job_exists_already_polls_that_job(stack):
 
 def test_the_state_machines_notice_works_on_a_fifo_topic(stack):
     topic_arn, queue_url = stack.create_fifo_tap("sm-notices")
-    machine = stack.create_state_machine(
-        "quicksight-snapshot-poller-fifo",
-        load_definition(Partition="aws", PollerFunctionArn=FUNCTION_ARN, FailureTopicArn=topic_arn,
-                        StartCapacityWaitMinutes="30"))
+    machine = stack.create_state_machine("quicksight-snapshot-poller-fifo",
+                                         stack.definition_for(topic_arn))
     ex = stack.start_execution("fifo-invalid", {"AwsAccountId": "12"}, state_machine_arn=machine)
 
     assert ex.status == "FAILED", ex.summary()
@@ -350,8 +365,7 @@ def test_a_start_request_missing_a_field_is_notified_without_calling_quicksight(
 
     assert ex.status == "FAILED", ex.summary()
     assert ex.error == "InvalidStartRequest"
-    assert ex.states_entered() == ["Start?", "InvalidStartRequest", "NotifyFailure", "NoticeFacts",
-                                   "FifoTopic?", "PublishFailure", "Failed"]
+    assert ex.states_entered() == ["Start?", "InvalidStartRequest", *FAILURE_NOTICE_STATES]
     assert stack.emulator("GET", "calls")["total"] == 0
     [message] = stack.sns_messages()
     assert message["attributes"] == {"source": "state-machine", "errorType": "InvalidStartRequest"}
@@ -451,10 +465,7 @@ def test_a_batch_with_failed_jobs_ends_in_job_failed_with_one_notice_per_failed_
 def test_an_execution_ending_where_it_cannot_notify_is_told_by_the_monitor(stack):
     """template.yaml's EventBridge rule sends these two ends of the wait loop to
     statemachine/execution-ended.asl.json; here moto runs that definition on such events."""
-    text = (ASL_PATH.parent / "execution-ended.asl.json").read_text()
-    monitor = stack.create_state_machine(
-        "quicksight-snapshot-poller-execution-ended",
-        text.replace("${Partition}", "aws").replace("${FailureTopicArn}", stack.topic_arn))
+    monitor = stack.create_monitor()
     loop = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:quicksight-snapshot-poller"
     for status in ("TIMED_OUT", "ABORTED", "FAILED"):  # FAILED: with States.Runtime, say
         name = f"job-{status.lower()}"
