@@ -98,10 +98,12 @@ class Execution:
         return [e["stateEnteredEventDetails"]["name"] for e in self.history
                 if "stateEnteredEventDetails" in e]
 
-    def task_failures(self) -> list[tuple[str, str]]:
-        """(error, cause) of every failed task attempt, retried ones included."""
+    def task_failures(self, resource_type: str | None = "lambda") -> list[tuple[str, str]]:
+        """(error, cause) of every failed attempt of a task of `resource_type` (default the
+        poller's, `lambda`; None: every task, the ledger's too), retried ones included."""
         return [(e["taskFailedEventDetails"].get("error"), e["taskFailedEventDetails"].get("cause"))
-                for e in self.history if e["type"] == "TaskFailed"]
+                for e in self.history if e["type"] == "TaskFailed"
+                and resource_type in (None, e["taskFailedEventDetails"].get("resourceType"))]
 
     def lambda_outputs(self) -> list[Any]:
         """The poller's Payload of every successful Poll, in order."""

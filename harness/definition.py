@@ -8,6 +8,11 @@ import json
 from harness.env import ACCOUNT, ASL_PATH
 
 MONITOR_PATH = ASL_PATH.parent / "execution-ended.asl.json"
+# The states a single job's execution passes from its last poll to its end: failed (the poller
+# told it), or succeeded; both record the execution in the job's run history.
+JOB_FAILED_STATES = ["Done?", "MarkToldByPoller", "RunOnFailure?", "RecordRunOnFailure",
+                     "JobFailed"]
+JOB_SUCCEEDED_STATES = ["Done?", "RunOnSuccess?", "RecordRunOnSuccess", "Succeeded"]
 # The states an execution passes from NotifyFailure to its end when SNS takes the notice.
 FAILURE_NOTICE_STATES = ["NotifyFailure", "NoticeFacts", "ClaimExecutionNotice", "FifoTopic?",
                          "PublishFailure", "RecordExecutionNotice", "Failed"]

@@ -6,7 +6,8 @@ Starts the end-to-end stack of harness/stack.py (QuickSight emulator, moto with 
 Functions, the Lambda front, `cargo lambda watch` and the poller binary), scripts two sample jobs
 in the emulator, one that completes and one that fails, runs one state-machine execution for each
 (statemachine/poller.asl.json, as deployed) and prints every poll as it happens, the SNS messages
-as they reach the queue subscribed to the topic, and the final outputs. Then stops everything,
+as they reach the queue subscribed to the topic, the final outputs, and the run history the
+notice ledger (moto's DynamoDB) kept (`--history`). Then stops everything,
 also on Ctrl-C or SIGTERM. Exit status 0 when both executions end as expected.
 
 Usage: scripts/run.sh [--notify-on-success] [--timeout SECONDS]
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -175,6 +177,7 @@ def run(args) -> int:
             ok &= describe["status"] == EXPECTED[name]
         calls = stack.emulator("GET", "calls")
         say(f"QuickSight emulator calls: {json.dumps(calls['byOperation'])}")
+        ok &= show_history(stack)
         return 0 if ok else 1
     except Exception:
         sys.stderr.write(stack.diagnostics() + "\n")
@@ -185,6 +188,21 @@ def run(args) -> int:
         say("stopping everything ...")
         stack.stop()
         say(f"done in {time.monotonic() - started:.1f} s")
+
+
+def show_history(stack: Stack) -> bool:
+    """The run history as `--history` prints it from the notice ledger (moto's DynamoDB)."""
+    env = {**os.environ, **stack.function_env(None)}
+    done = subprocess.run([str(POLLER_BIN), "--history", "10"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    if done.returncode != 0:
+        say(f"run history: --history failed: {done.stderr.strip()}")
+        return False
+    say("run history (quicksight-snapshot-poller --history, from the notice ledger):")
+    for job in json.loads(done.stdout):
+        say(f"  {job['endedAt']} {job['status']:<9} {job['dashboardId']}/{job['snapshotJobId']}"
+            f" notice={job['notice']} startedBy={job['startedBy']}")
+    return True
 
 
 def main() -> int:

@@ -140,7 +140,7 @@ impl Notifier {
         let notification = match (published, &self.ledger, &token) {
             (Ok(notification), _, _) => notification,
             (Err(err), Some(ledger), Some(token)) => {
-                // Past the deadline the claim simply expires (src/ledger.rs).
+                // Past the deadline the claim simply expires (src/ledger/mod.rs).
                 let _ = timeout(RELEASE_BUDGET, ledger.release(output, token)).await;
                 return Err(err);
             }
@@ -148,7 +148,7 @@ impl Notifier {
         };
         if let (Some(ledger), Some(token)) = (&self.ledger, token) {
             // The notice is out: a record that fails only leaves the claim to expire, the one
-            // window in which the outcome may be told twice (src/ledger.rs).
+            // window in which the outcome may be told twice (src/ledger/mod.rs).
             let left = left.saturating_sub(started.elapsed());
             match timeout(left, ledger.record(output, &token, &notification)).await {
                 Ok(Ok(())) => {}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.definition import fast_retry_definition, job_reference
+from harness.definition import JOB_FAILED_STATES, fast_retry_definition, job_reference
 from harness.env import ACCOUNT, ROOT
 from harness.stack import FUNCTION_TIMEOUT
 
@@ -177,7 +177,7 @@ def test_sns_slower_than_the_attempt_timeout_is_retried_and_notifies_once(
     assert [error for error, _ in failures] == ["NotificationFailed"] * 2
     assert all(json.loads(cause)["errorMessage"].endswith(": the call timed out")
                for _, cause in failures), failures
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
+    assert ex.states_entered() == ["Start?", "Poll", *JOB_FAILED_STATES]
     [output] = ex.lambda_outputs()
     assert output["status"] == "FAILED" and output["attempt"] == 1
     publishes = stack.front_publishes()  # waits for the second held one to be let go
@@ -209,7 +209,7 @@ def test_sns_throttling_is_retried_and_each_failed_job_is_notified_once(stack):
             assert "<RequestId>" not in cause
         throttled += len(failures)
         assert calls_of(stack, job) == {"describe": 1 + len(failures), "result": 1 + len(failures)}
-        assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
+        assert ex.states_entered() == ["Start?", "Poll", *JOB_FAILED_STATES]
     assert throttled == 3
     publishes = stack.front_publishes()
     assert Counter((p["fault"], p["status"]) for p in publishes) == {("Throttling", 400): 3,

@@ -10,7 +10,12 @@ import json
 import pytest
 
 from harness import fake_function
-from harness.definition import FAILURE_NOTICE_STATES, job_reference
+from harness.definition import (
+    FAILURE_NOTICE_STATES,
+    JOB_FAILED_STATES,
+    JOB_SUCCEEDED_STATES,
+    job_reference,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,7 @@ def test_retry_matches_the_functions_error_type_and_the_loop_waits_then_succeeds
     ])
     assert ex.status == "SUCCEEDED", ex.summary()
     assert [e for e, _ in ex.task_failures()] == ["QuickSightThrottled", "QuickSightThrottled"]
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "Wait", "Poll", "Done?", "Succeeded"]
+    assert ex.states_entered() == ["Start?", "Poll", "Done?", "Wait", "Poll", *JOB_SUCCEEDED_STATES]
     assert ex.output["status"] == "SUCCEEDED" and ex.output["attempt"] == 4
     invocations = fake.lambda_invocations()
     assert [i["functionError"] for i in invocations] == ["Unhandled", "Unhandled", None, None]
@@ -70,7 +75,7 @@ def test_failed_job_fails_the_execution_with_the_jobs_error_without_a_second_not
     }])
     assert ex.status == "FAILED", ex.summary()
     assert (ex.error, ex.cause) == ("DASHBOARD_ACCESS_DENIED", "lost access")  # ErrorPath/CausePath
-    assert ex.states_entered() == ["Start?", "Poll", "Done?", "MarkToldByPoller", "JobFailed"]
+    assert ex.states_entered() == ["Start?", "Poll", *JOB_FAILED_STATES]
     assert fake.sns_messages() == []  # the Lambda notifies for FAILED, not the state machine
 
 

@@ -311,3 +311,33 @@ def test_the_readmes_history_query_lists_what_history_lists(stack):
     assert [row[3] for row in rows] == ["readme-history-b", "readme-history-a"]
     assert [row[3] for row in rows] == [
         j["snapshotJobId"] for j in json.loads(history(stack).stdout)]
+
+
+def test_a_state_machine_run_names_its_execution_in_the_history(stack):
+    failed_job(stack, "history-sm")
+    stack.add_job("history-sm-ok", queuedPolls=0, runningPolls=0, outcome="COMPLETED")
+    failed = stack.start_execution("history-sm", reference("history-sm"))
+    succeeded = stack.start_execution("history-sm-ok", reference("history-sm-ok"))
+    assert (failed.status, succeeded.status) == ("FAILED", "SUCCEEDED")
+
+    for ex, job, status in ((failed, "history-sm", "FAILED"),
+                            (succeeded, "history-sm-ok", "SUCCEEDED")):
+        item = item_of(stack, job, status)
+        assert (item["startedBy"], item["execution"]) == ("execution",
+                                                           ex.describe["executionArn"])
+    listed = {j["snapshotJobId"]: j for j in json.loads(history(stack).stdout)}
+    assert listed["history-sm"]["execution"] == failed.describe["executionArn"]
+    assert listed["history-sm-ok"]["startedBy"] == "execution"
+
+
+def test_each_job_of_a_batch_names_the_execution_that_ran_it(stack):
+    failed_job(stack, "history-batch-a")
+    stack.add_job("history-batch-b", queuedPolls=0, runningPolls=1, outcome="COMPLETED")
+    ex = stack.start_execution("history-batch", {"jobs": [reference("history-batch-a"),
+                                                          reference("history-batch-b")]})
+    assert ex.status == "FAILED" and "RecordBatchRunOnFailure" in ex.states_entered()
+
+    for job, status in (("history-batch-a", "FAILED"), ("history-batch-b", "SUCCEEDED")):
+        item = item_of(stack, job, status)
+        assert (item["startedBy"], item["execution"]) == ("execution",
+                                                           ex.describe["executionArn"])

@@ -126,10 +126,26 @@ def paths_to_fail_without_notice(definition: dict, start: str) -> list[list[str]
     return bad
 
 
+def is_ledger_record(state: dict) -> bool:
+    """A ledger Task, or a Map whose every state is one (or its end)."""
+    if state.get("Resource", "").startswith("arn:aws:states:::dynamodb:"):
+        return True
+    processor = state.get("ItemProcessor")
+    return state.get("Type") == "Map" and processor is not None and all(
+        s["Type"] == "Succeed" or is_ledger_record(s) for s in processor["States"].values())
+
+
 def past_ledger_marks(states: dict, name: str) -> str:
-    """The state after the ledger Tasks that lead from `name` (a mark's Next)."""
-    while states[name].get("Resource", "").startswith("arn:aws:states:::dynamodb:"):
-        name = states[name]["Next"]
+    """The state after the ledger records that lead from `name`: their Tasks, and a Choice
+    whose every branch is such a record ending where its Default goes."""
+    state = states[name]
+    if is_ledger_record(state):
+        return past_ledger_marks(states, state["Next"])
+    if state.get("Type") == "Choice":
+        ends = {past_ledger_marks(states, t) for _, t in transitions(state)}
+        if len(ends) == 1 and all(is_ledger_record(states[r["Next"]])
+                                  for r in state["Choices"]):
+            return ends.pop()
     return name
 
 
@@ -384,7 +400,7 @@ def test_choice_routes_each_status_of_the_contract(asl):
     choice = states[states[poll_name(asl)]["Next"]]
     assert choice["Type"] == "Choice"
     [succeed] = choice_targets(choice, "SUCCEEDED")
-    assert states[succeed]["Type"] == "Succeed"
+    assert states[past_ledger_marks(states, succeed)]["Type"] == "Succeed"
     for status in ("FAILED", "TIMED_OUT"):
         [mark] = choice_targets(choice, status)
         # The poller told it: the ledger marks the execution told, so the monitor stays silent.

@@ -103,7 +103,7 @@ def test_the_ledger_grant_is_the_calls_the_function_makes_on_its_own_table_only(
     [ledger] = [st for st in statements(role["Policies"])
                 if any(a.startswith("dynamodb:") for a in st["Action"])]
     assert ledger["Resource"] == {"GetAtt": "NoticeLedger.Arn"}
-    source = (ROOT / "src" / "ledger.rs").read_text()
+    source = "".join(p.read_text() for p in sorted((ROOT / "src" / "ledger").glob("*.rs")))
     called = {"dynamodb:" + "".join(w.title() for w in name.split("_"))
               for name in re.findall(r"\.client\(\)\s*\.(\w+)\(\)", source)}
     # Query serves `--history` only, at a terminal with the person's own credentials

@@ -21,62 +21,15 @@ use sha2::{Digest, Sha256};
 
 use crate::contract::{Notification, PollOutput};
 use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
-use crate::settings::{self, Setting};
-use crate::text::quote;
+
+mod history;
+mod settings;
+
+pub use settings::LedgerSettings;
 
 /// How long past its holder's deadline a claim without a message id still holds: the time a
 /// publish sent at the deadline may take to be answered and recorded.
 pub const TAKEOVER_GRACE: Duration = Duration::from_secs(10);
-
-/// `LEDGER_TABLE_NAME` and `LEDGER_RETENTION_DAYS` (docs/configuration.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerSettings {
-    /// The table: a name or a table ARN.
-    pub table: String,
-    /// How long an item is kept.
-    pub retention: Duration,
-    /// What the run history says started a job that is not a chain's: `invocation` in Lambda
-    /// (a state machine, a direct invoke, a schedule), `terminal` outside it.
-    pub started_by: &'static str,
-}
-
-impl LedgerSettings {
-    /// None without a table: notices then go out at least once.
-    pub fn read(
-        get: &impl Fn(&str) -> Option<String>,
-        number: impl Fn(&Setting) -> Result<u64, Error>,
-    ) -> Result<Option<Self>, Error> {
-        let Some(table) = get(settings::LEDGER_TABLE_NAME.name).map(|t| t.trim().to_owned()) else {
-            return Ok(None);
-        };
-        let is_name = (3..=255).contains(&table.len())
-            && table
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-        let is_arn = table.starts_with("arn:")
-            && table.contains(":dynamodb:")
-            && table.contains(":table/")
-            && table.len() <= 1024;
-        if !is_name && !is_arn {
-            return Err(Error::InvalidConfiguration(format!(
-                "LEDGER_TABLE_NAME must be a DynamoDB table name (3-255 letters, digits, '_', '-' \
-                 or '.') or a table ARN, got {}",
-                quote(&table)
-            )));
-        }
-        let days = number(&settings::LEDGER_RETENTION_DAYS)?;
-        Ok(Some(LedgerSettings {
-            table,
-            retention: Duration::from_secs(days * 86_400),
-            // Lambda sets the Runtime API's address in every function's environment.
-            started_by: if get("AWS_LAMBDA_RUNTIME_API").is_some() {
-                "invocation"
-            } else {
-                "terminal"
-            },
-        }))
-    }
-}
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +84,7 @@ impl Ledger {
         extra: [(&'static str, AttributeValue); N],
     ) -> HashMap<String, AttributeValue> {
         let expires = epoch(SystemTime::now() + self.retention);
-        history(output, self.started_by)
+        history::item(output, self.started_by)
             .into_iter()
             .chain([
                 ("pk", s(&key(output))),
@@ -256,46 +209,6 @@ impl Ledger {
         }
     }
 
-    /// The latest `count` finished jobs, newest first, as JSON objects (the `history` index;
-    /// items past their expiry, which TTL deletes within days, are left out).
-    pub async fn history(&self, count: usize) -> Result<Vec<serde_json::Value>, Error> {
-        let now = epoch(SystemTime::now());
-        let mut jobs = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(&self.table)
-                .index_name(HISTORY_INDEX)
-                .key_condition_expression("kind = :job")
-                .expression_attribute_values(":job", s("job"))
-                .scan_index_forward(false)
-                .limit(i32::try_from(count.min(1_000)).unwrap_or(1_000))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| self.classify("Query", &err))?;
-            for item in page.items() {
-                let expires = item.get("expiresAt").and_then(|v| v.as_n().ok());
-                if expires
-                    .and_then(|e| e.parse::<u64>().ok())
-                    .is_some_and(|e| e < now)
-                {
-                    continue;
-                }
-                jobs.push(history_entry(item));
-                if jobs.len() == count {
-                    return Ok(jobs);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(jobs),
-            }
-        }
-    }
-
     /// Gives up the claim `token` made after a publish that failed, so the retry that follows
     /// publishes at once instead of waiting out the claim. Best effort: a claim left behind
     /// only delays that retry until it expires.
@@ -370,84 +283,6 @@ pub fn key(output: &PollOutput) -> String {
     format!("job/{}/{}", output.job.arn, output.status.as_str())
 }
 
-/// The index of finished jobs by end time (template.yaml, NoticeLedger).
-const HISTORY_INDEX: &str = "history";
-
-/// What `--history` prints of an item, in this order; `endedAt` as RFC 3339.
-const HISTORY_FIELDS: [&str; 16] = [
-    "endedAt",
-    "status",
-    "jobStatus",
-    "errorType",
-    "awsAccountId",
-    "region",
-    "dashboardId",
-    "snapshotJobId",
-    "jobArn",
-    "files",
-    "attempt",
-    "createdTime",
-    "lastUpdatedTime",
-    "notice",
-    "messageId",
-    "startedBy",
-];
-
-fn history_entry(item: &HashMap<String, AttributeValue>) -> serde_json::Value {
-    let mut entry = serde_json::Map::new();
-    for name in HISTORY_FIELDS {
-        let value = match item.get(name) {
-            Some(AttributeValue::N(number)) if name == "endedAt" => number
-                .parse::<u64>()
-                .ok()
-                .and_then(|secs| crate::carried::rfc3339(UNIX_EPOCH + Duration::from_secs(secs)))
-                .map(serde_json::Value::from),
-            Some(AttributeValue::N(number)) => {
-                number.parse::<u64>().ok().map(serde_json::Value::from)
-            }
-            Some(AttributeValue::S(text)) => Some(serde_json::Value::from(text.as_str())),
-            _ => None,
-        };
-        entry.insert(name.to_owned(), value.unwrap_or(serde_json::Value::Null));
-    }
-    serde_json::Value::Object(entry)
-}
-
-/// The run history an item keeps beside its claim (`--history` reads it): no token, no tag
-/// value, no S3 URI, only what names the job, how it ended and what started it.
-fn history(output: &PollOutput, started_by: &'static str) -> Vec<(&'static str, AttributeValue)> {
-    let job = &output.job;
-    let started_by = match output.loop_kind {
-        Some(crate::contract::LoopKind::Scheduler) => "chain",
-        None => started_by,
-    };
-    let mut item = vec![
-        ("kind", s("job")),
-        ("startedBy", s(started_by)),
-        ("endedAt", n(epoch(SystemTime::now()))),
-        ("jobArn", s(&job.arn)),
-        ("awsAccountId", s(&job.aws_account_id)),
-        ("region", s(&job.region)),
-        ("dashboardId", s(&job.dashboard_id)),
-        ("snapshotJobId", s(&job.snapshot_job_id)),
-        ("status", s(output.status.as_str())),
-        ("files", n(output.results.len() as u64)),
-        ("attempt", n(u64::from(output.attempt))),
-    ];
-    let optional = [
-        ("jobStatus", output.job_status.as_deref()),
-        ("createdTime", output.created_time.as_deref()),
-        ("lastUpdatedTime", output.last_updated_time.as_deref()),
-        ("errorType", output.error.as_ref().map(|e| e.kind.as_str())),
-    ];
-    item.extend(
-        optional
-            .into_iter()
-            .filter_map(|(name, value)| value.filter(|v| !v.is_empty()).map(|v| (name, s(v)))),
-    );
-    item
-}
-
 /// Unique per claim: the key, the time, the process and a counter, hashed.
 fn token(key: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -464,7 +299,7 @@ fn token(key: &str) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn epoch(time: SystemTime) -> u64 {
+pub(super) fn epoch(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()
@@ -496,28 +331,6 @@ mod tests {
         output.status = Status::TimedOut;
         assert_ne!(key(&output), failed);
         assert!(failed.ends_with("/snapshot-job/j/FAILED"), "{failed}");
-    }
-
-    #[test]
-    fn the_history_names_the_job_and_no_file() {
-        let mut output = PollOutput::new(JobInfo::sample("d", "j"), 3);
-        output.status = Status::Succeeded;
-        output.results.push(crate::contract::FileResult {
-            user_type: crate::contract::UserType::Anonymous,
-            user_index: 0,
-            file_group_index: 0,
-            format: Some("PDF".into()),
-            s3_uri: Some("s3://bucket/tenant-secret/report.pdf".into()),
-            bucket_region: None,
-            errors: Vec::new(),
-        });
-        let item = history(&output, "terminal");
-        let text = format!("{item:?}");
-        assert!(!text.contains("tenant-secret"), "{text}");
-        let get = |name: &str| item.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
-        assert_eq!(get("files"), Some(&n(1)));
-        assert_eq!(get("status"), Some(&s("SUCCEEDED")));
-        assert_eq!(get("jobStatus"), None, "absent, not empty");
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! The run history: what an item keeps of a finished job beside its claim, and the `history`
+//! index read newest first (`--history`).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{epoch, n, s, Ledger};
+use crate::contract::PollOutput;
+use crate::error::Error;
+
+impl Ledger {
+    /// The latest `count` finished jobs, newest first, as JSON objects (the `history` index;
+    /// items past their expiry, which TTL deletes within days, are left out).
+    pub async fn history(&self, count: usize) -> Result<Vec<serde_json::Value>, Error> {
+        let now = epoch(SystemTime::now());
+        let mut jobs = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(&self.table)
+                .index_name(HISTORY_INDEX)
+                .key_condition_expression("kind = :job")
+                .expression_attribute_values(":job", s("job"))
+                .scan_index_forward(false)
+                .limit(i32::try_from(count.min(1_000)).unwrap_or(1_000))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| self.classify("Query", &err))?;
+            for item in page.items() {
+                let expires = item.get("expiresAt").and_then(|v| v.as_n().ok());
+                if expires
+                    .and_then(|e| e.parse::<u64>().ok())
+                    .is_some_and(|e| e < now)
+                {
+                    continue;
+                }
+                jobs.push(history_entry(item));
+                if jobs.len() == count {
+                    return Ok(jobs);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(jobs),
+            }
+        }
+    }
+}
+
+/// The index of finished jobs by end time (template.yaml, NoticeLedger).
+const HISTORY_INDEX: &str = "history";
+
+/// What `--history` prints of an item, in this order; `endedAt` as RFC 3339.
+const HISTORY_FIELDS: [&str; 17] = [
+    "endedAt",
+    "status",
+    "jobStatus",
+    "errorType",
+    "awsAccountId",
+    "region",
+    "dashboardId",
+    "snapshotJobId",
+    "jobArn",
+    "files",
+    "attempt",
+    "createdTime",
+    "lastUpdatedTime",
+    "notice",
+    "messageId",
+    "startedBy",
+    // The state machine writes it after the execution's last poll.
+    "execution",
+];
+
+fn history_entry(item: &HashMap<String, AttributeValue>) -> serde_json::Value {
+    let mut entry = serde_json::Map::new();
+    for name in HISTORY_FIELDS {
+        let value = match item.get(name) {
+            Some(AttributeValue::N(number)) if name == "endedAt" => number
+                .parse::<u64>()
+                .ok()
+                .and_then(|secs| crate::carried::rfc3339(UNIX_EPOCH + Duration::from_secs(secs)))
+                .map(serde_json::Value::from),
+            Some(AttributeValue::N(number)) => {
+                number.parse::<u64>().ok().map(serde_json::Value::from)
+            }
+            Some(AttributeValue::S(text)) => Some(serde_json::Value::from(text.as_str())),
+            _ => None,
+        };
+        entry.insert(name.to_owned(), value.unwrap_or(serde_json::Value::Null));
+    }
+    serde_json::Value::Object(entry)
+}
+
+/// The run history an item keeps beside its claim (`--history` reads it): no token, no tag
+/// value, no S3 URI, only what names the job, how it ended and what started it.
+pub(super) fn item(
+    output: &PollOutput,
+    started_by: &'static str,
+) -> Vec<(&'static str, AttributeValue)> {
+    let job = &output.job;
+    let started_by = match output.loop_kind {
+        Some(crate::contract::LoopKind::Scheduler) => "chain",
+        None => started_by,
+    };
+    let mut item = vec![
+        ("kind", s("job")),
+        ("startedBy", s(started_by)),
+        ("endedAt", n(epoch(SystemTime::now()))),
+        ("jobArn", s(&job.arn)),
+        ("awsAccountId", s(&job.aws_account_id)),
+        ("region", s(&job.region)),
+        ("dashboardId", s(&job.dashboard_id)),
+        ("snapshotJobId", s(&job.snapshot_job_id)),
+        ("status", s(output.status.as_str())),
+        ("files", n(output.results.len() as u64)),
+        ("attempt", n(u64::from(output.attempt))),
+    ];
+    let optional = [
+        ("jobStatus", output.job_status.as_deref()),
+        ("createdTime", output.created_time.as_deref()),
+        ("lastUpdatedTime", output.last_updated_time.as_deref()),
+        ("errorType", output.error.as_ref().map(|e| e.kind.as_str())),
+    ];
+    item.extend(
+        optional
+            .into_iter()
+            .filter_map(|(name, value)| value.filter(|v| !v.is_empty()).map(|v| (name, s(v)))),
+    );
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{JobInfo, Status};
+
+    #[test]
+    fn the_history_names_the_job_and_no_file() {
+        let mut output = PollOutput::new(JobInfo::sample("d", "j"), 3);
+        output.status = Status::Succeeded;
+        output.results.push(crate::contract::FileResult {
+            user_type: crate::contract::UserType::Anonymous,
+            user_index: 0,
+            file_group_index: 0,
+            format: Some("PDF".into()),
+            s3_uri: Some("s3://bucket/tenant-secret/report.pdf".into()),
+            bucket_region: None,
+            errors: Vec::new(),
+        });
+        let item = item(&output, "terminal");
+        let text = format!("{item:?}");
+        assert!(!text.contains("tenant-secret"), "{text}");
+        let get = |name: &str| item.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+        assert_eq!(get("files"), Some(&n(1)));
+        assert_eq!(get("status"), Some(&s("SUCCEEDED")));
+        assert_eq!(get("jobStatus"), None, "absent, not empty");
+    }
+}
