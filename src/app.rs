@@ -12,14 +12,14 @@ use tokio::time::Instant;
 use crate::batch;
 use crate::chain::Chain;
 use crate::config::Config;
-use crate::contract::{Answer, LoopKind, PollOutput};
+use crate::contract::{Answer, LoopKind};
 use crate::error::Error;
 use crate::metrics::{InvocationMetrics, PollMetrics, Sink};
 use crate::notice::Notifier;
 use crate::poller::{Polled, Poller};
 use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
-use crate::reference::{parse_event, parse_invocation, BatchItem, Invocation};
+use crate::reference::{parse_invocation, BatchItem, Invocation};
 use crate::roles::Roles;
 
 /// Kept back from the Lambda deadline so the runtime can still post the answer.
@@ -96,16 +96,6 @@ impl App {
     /// Answers one invocation: a single job reference, or a batch `{"jobs": [...]}`.
     pub async fn invoke(&self, event: &Value, time_left: Duration) -> Result<Answer, Error> {
         self.answer(self.read(event), time_left, None).await
-    }
-
-    /// Polls the one job `event` names (a batch is refused), answering within `time_left`.
-    pub async fn poll(&self, event: &Value, time_left: Duration) -> Result<PollOutput, Error> {
-        let invocation =
-            parse_event(event, self.config().default_region.as_deref()).map(Invocation::Single);
-        match self.answer(invocation, time_left, None).await? {
-            Answer::Single(output) => Ok(*output),
-            Answer::Batch(_) => Err(Error::invalid("a batch was answered for one job reference")),
-        }
     }
 
     fn config(&self) -> &Config {

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use tokio::time::{timeout, Instant};
 
 use crate::contract::{Answer, NextPoll};
-use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
+use crate::error::Error;
+use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
 
 /// Scheduler invokes a target within the minute its schedule names (60 s precision).
 const PRECISION_SECONDS: u64 = 60;

@@ -15,6 +15,7 @@
 //! | the notice and its channel (SNS), download links | `notice`, `presign` |
 //! | one notice per job outcome: the claim, the message id, the run history (DynamoDB) | `ledger` |
 //! | what goes out: the output contract, the errorTypes (one table) | [`contract`], [`Error`], `error_types` |
+//! | how a failed AWS call reads, for every service: the caller's credentials, one line | `sdk_error` |
 //! | settings, SDK clients, TLS | `settings`, `config`, [`setup`], `http` |
 //! | ids and ARNs, bounded text | `arn`, `text` |
 //! | the same binary at a terminal | [`local`] |
@@ -42,6 +43,7 @@ mod presign;
 mod quicksight;
 mod reference;
 mod roles;
+mod sdk_error;
 mod secret;
 mod settings;
 pub mod setup;

@@ -12,10 +12,11 @@ use aws_sdk_quicksight::types::{SnapshotJobResultFileGroup, SnapshotJobStatus};
 use aws_sdk_quicksight::Client;
 
 use crate::contract::{ErrorDetail, FileResult, UserType};
-use crate::error::{
-    credentials_error, credentials_problem, describe_sdk_error, is_request_timeout, Error,
-};
+use crate::error::Error;
 use crate::reference::JobReference;
+use crate::sdk_error::{
+    credentials_error, credentials_problem, describe_sdk_error, is_request_timeout,
+};
 use crate::text::truncate;
 
 const DESCRIBE: &str = "DescribeDashboardSnapshotJob";

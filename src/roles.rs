@@ -19,9 +19,10 @@ use sha2::{Digest, Sha256};
 
 use crate::callers::CallerPolicy;
 use crate::contract::Caller;
-use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
+use crate::error::Error;
 use crate::quicksight::QuickSightClients;
 use crate::reference::{CallerSecrets, IdentityProvider, JobReference, PollRequest};
+use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
 use crate::secret::Secret;
 use crate::text::truncate;
 use crate::users::{make_room, IdentityContexts, NamedUser};

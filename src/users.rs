@@ -15,9 +15,10 @@ use aws_sdk_quicksight::primitives::DateTime;
 use aws_sdk_quicksight::types::UserIdentifier;
 
 use crate::contract::Caller;
-use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
+use crate::error::Error;
 use crate::quicksight::QuickSightClients;
 use crate::reference::{JobReference, UserArn};
+use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
 use crate::secret::Secret;
 use crate::text::truncate;
 
@@ -220,7 +221,7 @@ where
     }
     let refused = matches!(err, SdkError::ServiceError(_))
         && status.is_some_and(|s| (400..500).contains(&s))
-        && !crate::error::is_request_timeout(Some(code));
+        && !crate::sdk_error::is_request_timeout(Some(code));
     if refused {
         Error::IdentityRefused {
             user: user.describe(),

@@ -20,7 +20,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use sha2::{Digest, Sha256};
 
 use crate::contract::{Notification, PollOutput};
-use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
+use crate::error::Error;
+use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
 
 mod history;
 mod settings;

@@ -11,7 +11,8 @@ use futures_util::future::BoxFuture;
 use super::{Channel, Notice};
 use crate::arn::SnsTopicArn;
 use crate::contract::Notification;
-use crate::error::{credentials_error, credentials_problem, describe_sdk_error, Error};
+use crate::error::Error;
+use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
 
 /// SNS accepts 256 KiB in all; keep room for attributes and the JSON envelope.
 const MESSAGE_MAX: usize = 240 * 1024;

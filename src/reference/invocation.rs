@@ -128,7 +128,9 @@ pub fn parse_invocation(
     }))
 }
 
-/// Reads the one job reference out of an event; a batch is refused here.
+/// Reads the one job reference out of an event; a batch is refused here (the tests' way in:
+/// the function itself reads every event as an invocation).
+#[cfg(test)]
 pub fn parse_event(event: &Value, default_region: Option<&str>) -> Result<PollRequest, Error> {
     match parse_invocation(event, default_region, usize::MAX)? {
         Invocation::Single(request) => Ok(request),

@@ -20,7 +20,9 @@ mod tests;
 
 pub(crate) use caller::{is_namespace, is_role_arn};
 pub use caller::{CallerSecrets, IdentityProvider, UserArn};
-pub use invocation::{parse_event, parse_invocation, BatchItem, BatchRequest, Invocation};
+#[cfg(test)]
+pub use invocation::parse_event;
+pub use invocation::{parse_invocation, BatchItem, BatchRequest, Invocation};
 
 use crate::arn::SnapshotJobArn;
 use crate::carried::Carried;

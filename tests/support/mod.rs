@@ -19,8 +19,10 @@ use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use quicksight_snapshot_poller::contract::Answer;
 use quicksight_snapshot_poller::QuickSightClients;
 use quicksight_snapshot_poller::{App, Chain, ChainSettings, Config, Destination};
+use quicksight_snapshot_poller::{Error, PollOutput};
 use quicksight_snapshot_poller::{Notifier, SnsChannel};
 
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:snapshot-alerts";
@@ -303,4 +305,28 @@ pub fn chained(app: App, scheduler: &[&Rule]) -> App {
             dead_letter_arn: Some(DEAD_LETTER_QUEUE.into()),
         },
     ))
+}
+
+/// One job's poll through the function's own path (`App::invoke`, what the handler calls), the
+/// answer unwrapped: the library keeps no entry point for tests alone.
+#[allow(async_fn_in_trait)]
+pub trait PollOne {
+    async fn poll(
+        &self,
+        event: &serde_json::Value,
+        time_left: Duration,
+    ) -> Result<PollOutput, Error>;
+}
+
+impl PollOne for App {
+    async fn poll(
+        &self,
+        event: &serde_json::Value,
+        time_left: Duration,
+    ) -> Result<PollOutput, Error> {
+        match self.invoke(event, time_left).await? {
+            Answer::Single(output) => Ok(*output),
+            Answer::Batch(batch) => panic!("one job reference was answered as a batch: {batch:?}"),
+        }
+    }
 }
