@@ -159,9 +159,7 @@ impl Notifier {
         output.notification = Some(notification);
         Ok(())
     }
-}
 
-impl Notifier {
     /// Keeps the run history of a job that ended without a notice, within `left`; nothing
     /// without a ledger.
     pub async fn remember(&self, output: &PollOutput, left: Duration) {
