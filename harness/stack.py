@@ -74,6 +74,13 @@ ASYNC_RETRIES = 2
 # Lambda waits a minute, then two, before those retries; a second stands in for them here.
 ASYNC_RETRY_DELAY = 1.0
 STATE_MACHINE_NAME = "quicksight-snapshot-poller"
+# The jobs' events (template.yaml: EventBusName `default`, EventSource), and the tap every test
+# reads them from: a rule on the default bus that sends each to a queue.
+EVENT_BUS = "default"
+EVENT_SOURCE = "quicksight-snapshot-poller"
+EVENT_DETAIL_TYPE = "Snapshot Job Finished"
+EVENTS_QUEUE_NAME = "quicksight-snapshot-job-events-tap"
+EVENTS_RULE_NAME = "all-job-events"
 # template.yaml's NoticeLedger, created from the template's own key schema (harness/template.py).
 LEDGER_TABLE = "quicksight-snapshot-notices"
 # A poll chain's schedules (template.yaml: PollChainGroup, PollChainRole); moto keeps them.
@@ -118,6 +125,8 @@ class Stack:
     poller_env: dict[str, str] = field(default_factory=dict)  # start()'s overrides
     timings: dict[str, float] = field(default_factory=dict)
     monitors: dict[str, str] = field(default_factory=dict)  # create_monitor's, by name
+    events_queue_url: str = ""
+    event_rules: list[str] = field(default_factory=list)  # event_rule's, deleted by reset
 
     # --- clients ------------------------------------------------------------------------------
     def client(self, service: str):
@@ -236,6 +245,42 @@ class Stack:
         self.state_machine_arn = self.create_state_machine(STATE_MACHINE_NAME, definition)
         self.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
         self._create_ledger()
+        self.events_queue_url = self._rule_to_queue(
+            EVENTS_RULE_NAME, {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]},
+            EVENTS_QUEUE_NAME)
+
+    def _rule_to_queue(self, name: str, pattern: dict, queue_name: str) -> str:
+        """A rule on the jobs' bus whose target is a new queue; answers the queue's URL."""
+        sqs, events = self.client("sqs"), self.client("events")
+        url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        events.put_rule(Name=name, EventBusName=EVENT_BUS, EventPattern=json.dumps(pattern),
+                        State="ENABLED")
+        events.put_targets(Rule=name, EventBusName=EVENT_BUS,
+                           Targets=[{"Id": "queue", "Arn": arn}])
+        return url
+
+    def event_rule(self, name: str, pattern: dict) -> str:
+        """A rule of a test's own on the jobs' bus (as a person would write it), targeting a
+        queue of its own; answers the queue's URL (read it with job_events). reset() deletes
+        the rule."""
+        self.event_rules.append(name)
+        return self._rule_to_queue(name, pattern, f"{name}-tap")
+
+    def job_events(self, queue_url: str | None = None) -> list[dict]:
+        """Drains the queue of every job event (or a rule's, event_rule): the events as
+        EventBridge delivered them, each a dict with source, detail-type, resources, detail."""
+        sqs, out = self.client("sqs"), []
+        url = queue_url or self.events_queue_url
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=0).get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def _create_ledger(self):
         dynamodb = self.client("dynamodb")
@@ -313,6 +358,9 @@ class Stack:
             # The notice ledger on moto's DynamoDB, as the template names NoticeLedger.
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
             "LEDGER_TABLE_NAME": LEDGER_TABLE,
+            # The jobs' events: through the front (put-events faults), to moto's EventBridge.
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.front_url,
+            "EVENT_BUS_NAME": EVENT_BUS,
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "INFO",
             **DEFAULT_POLLER_ENV,
@@ -358,6 +406,12 @@ class Stack:
         front counters and faults cleared."""
         self.sns_messages()
         self.dead_letters()
+        self.job_events()
+        events = self.client("events")
+        for rule in self.event_rules:
+            events.remove_targets(Rule=rule, EventBusName=EVENT_BUS, Ids=["queue"])
+            events.delete_rule(Name=rule, EventBusName=EVENT_BUS)
+        self.event_rules.clear()
         self.clear_ledger()
         for schedule in self.schedules():
             self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP,

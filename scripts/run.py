@@ -6,7 +6,8 @@ Starts the end-to-end stack of harness/stack.py (QuickSight emulator, moto with 
 Functions, the Lambda front, `cargo lambda watch` and the poller binary), scripts two sample jobs
 in the emulator, one that completes and one that fails, runs one state-machine execution for each
 (statemachine/poller.asl.json, as deployed) and prints every poll as it happens, the SNS messages
-as they reach the queue subscribed to the topic, the final outputs, and the run history the
+as they reach the queue subscribed to the topic, each job's "Snapshot Job Finished" event as a
+rule on moto's EventBridge delivers it, the final outputs, and the run history the
 notice ledger (moto's DynamoDB) kept (`--history`). Then stops everything,
 also on Ctrl-C or SIGTERM. Exit status 0 when both executions end as expected.
 
@@ -101,6 +102,16 @@ def show_sns(messages: list[dict]):
             + (f" status={status}" if status else ""))
 
 
+def show_job_events(events: list[dict]) -> int:
+    for event in events:
+        detail = event["detail"]
+        job = detail["job"]
+        say(f"[events] {event['detail-type']!r} source={event['source']} "
+            f"{job['dashboardId']}/{job['snapshotJobId']} status={detail['status']} "
+            f"files={detail['counts']['files']}")
+    return len(events)
+
+
 def check_prerequisites():
     missing = [str(p) for p in (POLLER_BIN, EMULATOR_BIN, VENV_BIN / "moto_server",
                                 VENV_BIN / "cargo-lambda") if not p.exists()]
@@ -140,6 +151,7 @@ def run(args) -> int:
         seen = {name: 0 for name in arns}
         last_poll: dict[str, dict] = {}
         finished: dict[str, dict] = {}
+        events = 0
         deadline = time.monotonic() + args.timeout
         while len(finished) < len(arns):
             for name, arn in arns.items():
@@ -152,6 +164,7 @@ def run(args) -> int:
                 if describe["status"] in TERMINAL:
                     finished[name] = describe
             show_sns(stack.sns_messages())
+            events += show_job_events(stack.job_events())
             if time.monotonic() > deadline:
                 say(f"run: executions still running after {args.timeout} s")
                 return 1
@@ -160,6 +173,7 @@ def run(args) -> int:
             time.sleep(0.2)
         time.sleep(0.3)  # a notice published just before the end
         show_sns(stack.sns_messages())
+        events += show_job_events(stack.job_events())
 
         say()
         ok = True
@@ -177,6 +191,8 @@ def run(args) -> int:
             ok &= describe["status"] == EXPECTED[name]
         calls = stack.emulator("GET", "calls")
         say(f"QuickSight emulator calls: {json.dumps(calls['byOperation'])}")
+        say(f"job events: {events} (one per finished job expected)")
+        ok &= events == len(arns)
         ok &= show_history(stack)
         return 0 if ok else 1
     except Exception:

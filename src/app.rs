@@ -14,6 +14,7 @@ use crate::chain::Chain;
 use crate::config::Config;
 use crate::contract::{Answer, LoopKind};
 use crate::error::Error;
+use crate::job_event::JobEvents;
 use crate::metrics::{InvocationMetrics, PollMetrics, Sink};
 use crate::notice::Notifier;
 use crate::poller::{Polled, Poller};
@@ -46,10 +47,15 @@ impl App {
         }
     }
 
-    /// Signs a download link for each `s3://` result of a notice.
+    /// Signs a download link for each `s3://` result of a notice or an event.
     pub fn with_presigner(mut self, presigner: Presigner) -> Self {
-        self.poller
-            .map_notifier(|notifier| notifier.with_presigner(presigner));
+        self.poller.set_presigner(presigner);
+        self
+    }
+
+    /// Puts an event on the bus for each job that finishes.
+    pub fn with_events(mut self, events: JobEvents) -> Self {
+        self.poller.set_events(events);
         self
     }
 

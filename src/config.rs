@@ -8,6 +8,7 @@ use crate::chain::ChainSettings;
 use crate::contract::LoopKind;
 use crate::error::Error;
 use crate::http::TrustStore;
+use crate::job_event::EventSettings;
 use crate::ledger::LedgerSettings;
 use crate::reference::{JobReference, PollRequest};
 use crate::settings::{self, Kind, Setting};
@@ -115,6 +116,8 @@ pub struct Config {
     pub credentials_in_env: bool,
     /// `LEDGER_TABLE_NAME`, `LEDGER_RETENTION_DAYS`: the notice ledger. None: none.
     pub ledger: Option<LedgerSettings>,
+    /// `EVENT_BUS_NAME`, `EVENT_SOURCE`: one event per finished job. None: no events.
+    pub events: Option<EventSettings>,
 }
 
 /// Whether this process publishes notices: always in Lambda; a person at a terminal may turn
@@ -175,6 +178,7 @@ impl Config {
 
         Ok(Config {
             ledger: LedgerSettings::read(&get, |setting| number(&get, setting))?,
+            events: EventSettings::read(&get)?,
             chain: chain(&get)?,
             trust_store,
             credentials_in_env: get("AWS_ACCESS_KEY_ID").is_some()

@@ -49,6 +49,10 @@ pub struct PollOutput {
     pub job_status: Option<String>,
     /// The job polled.
     pub job: JobInfo,
+    /// The caller's own name for the job (a tenant, a report), carried from the input to every
+    /// output, notice and event; null when none was given.
+    #[serde(default)]
+    pub label: Option<String>,
     /// 1 on the first poll; +1 each time the previous output comes back as input.
     pub attempt: u32,
     /// Seconds a Wait state should wait before the next poll (`SecondsPath: $.waitSeconds`);
@@ -84,6 +88,10 @@ pub struct PollOutput {
     pub error_streak: u32,
     /// The notice published on this poll, if one was.
     pub notification: Option<Notification>,
+    /// The job's EventBridge event ("Snapshot Job Finished"), put when the job finished;
+    /// null before, and with `EVENT_BUS_NAME` empty.
+    #[serde(default)]
+    pub event: Option<EventReceipt>,
     /// `scheduler` when the poller schedules its own next poll (EventBridge Scheduler); null
     /// under a Step Functions wait loop. Carried from the input.
     #[serde(default, rename = "loop")]
@@ -202,6 +210,7 @@ impl PollOutput {
             done: false,
             job_status: None,
             job,
+            label: None,
             attempt,
             wait_seconds: 0,
             created_time: None,
@@ -215,6 +224,7 @@ impl PollOutput {
             first_seen_time: None,
             error_streak: 0,
             notification: None,
+            event: None,
             loop_kind: None,
             caller: None,
             next_poll: None,
@@ -310,6 +320,16 @@ pub struct Notification {
     pub message_id: String,
     /// Where it was published.
     pub topic_arn: String,
+}
+
+/// The EventBridge event put for a finished job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventReceipt {
+    /// The id EventBridge gave the event.
+    pub event_id: String,
+    /// The bus it was put on.
+    pub event_bus: String,
 }
 
 /// What one invocation answers: one job's output, or a batch's.

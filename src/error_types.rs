@@ -43,12 +43,12 @@ pub const QUICKSIGHT_UNAVAILABLE: ErrorType = row(
 pub const NOTIFICATION_FAILED: ErrorType = row(
     "NotificationFailed",
     true,
-    "SNS `Publish` failed on the way, or another invocation is publishing the same outcome right now; the poll runs again so the notice is not lost",
+    "SNS `Publish` or EventBridge `PutEvents` failed on the way (an event EventBridge did not take counts), or another invocation is sending the same outcome right now; the poll runs again, and what was already told is not told again",
 );
 pub const NOTIFICATION_REJECTED: ErrorType = row(
     "NotificationRejected",
     false,
-    "SNS refused the notice for good (topic or key gone or forbidden)",
+    "SNS or EventBridge refused the notice or the event for good (topic, bus or key gone or forbidden)",
 );
 pub const CREDENTIALS_ERROR: ErrorType = row(
     "CredentialsError",

@@ -13,7 +13,8 @@
 //! | the next poll of a `"loop": "scheduler"` chain (EventBridge Scheduler) | `chain` |
 //! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
 //! | the notice and its channel (SNS), download links | `notice`, `presign` |
-//! | one notice per job outcome: the claim, the message id, the run history (DynamoDB) | `ledger` |
+//! | one EventBridge event per finished job ("Snapshot Job Finished"), its detail | `job_event` |
+//! | one notice and one event per job outcome: the claim, the id, the run history (DynamoDB) | `ledger` |
 //! | what goes out: the output contract, the errorTypes (one table) | [`contract`], [`Error`], `error_types` |
 //! | how a failed AWS call reads, for every service: the caller's credentials, one line | `sdk_error` |
 //! | settings, SDK clients, TLS | `settings`, `config`, [`setup`], `http` |
@@ -33,6 +34,7 @@ mod error;
 mod error_types;
 mod event;
 mod http;
+mod job_event;
 mod ledger;
 pub mod local;
 mod metrics;

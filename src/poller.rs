@@ -1,5 +1,6 @@
 //! One job, start to finish: described (and its result read once it is finished), its output
-//! built, its notice published when it deserves one, and what it all took measured. A single
+//! built, its notice published when it deserves one and its event put once it is finished, and
+//! what it all took measured. A single
 //! job's invocation and each job of a batch go through here.
 
 use std::time::{Duration, SystemTime};
@@ -9,9 +10,11 @@ use tokio::time::{timeout, Instant};
 use crate::config::Config;
 use crate::contract::PollOutput;
 use crate::error::Error;
+use crate::job_event::JobEvents;
 use crate::metrics::PollMetrics;
 use crate::notice::{should_notify, Notifier};
 use crate::pace::Pace;
+use crate::presign::Presigner;
 use crate::quicksight::{self, QuickSightClients};
 use crate::reference::PollRequest;
 use crate::roles::{Assume, Roles};
@@ -40,6 +43,8 @@ pub struct Poller {
     notifier: Option<Notifier>,
     /// Assumes the roles jobs name (`roleArn`); None when `ALLOWED_ROLE_ARNS` is empty.
     roles: Option<Roles>,
+    /// Puts each finished job's event; None when `EVENT_BUS_NAME` is empty.
+    events: Option<JobEvents>,
 }
 
 impl Poller {
@@ -50,6 +55,7 @@ impl Poller {
             quicksight,
             notifier,
             roles: None,
+            events: None,
         }
     }
 
@@ -58,14 +64,26 @@ impl Poller {
         self.roles = Some(roles);
     }
 
+    /// Puts an event on the bus for each job that finishes.
+    pub fn set_events(&mut self, events: JobEvents) {
+        self.events = Some(events);
+    }
+
     /// The settings it polls with.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Lets `change` adjust the notifier (download links), if notices are on.
-    pub fn map_notifier(&mut self, change: impl FnOnce(Notifier) -> Notifier) {
-        self.notifier = self.notifier.take().map(change);
+    /// Signs download links for the notices and events that carry files.
+    pub fn set_presigner(&mut self, presigner: Presigner) {
+        self.events = self
+            .events
+            .take()
+            .map(|events| events.with_presigner(presigner.clone()));
+        self.notifier = self
+            .notifier
+            .take()
+            .map(|notifier| notifier.with_presigner(presigner));
     }
 
     /// Polls a job on its own: its calls go out as soon as it makes them, and the answer is
@@ -85,9 +103,29 @@ impl Poller {
         self.poll(request, deadline, Some(pace)).await
     }
 
+    /// Tells how the job of `output` ended, by `deadline`, and records it in the output: the
+    /// notice when the outcome deserves one (otherwise the run history keeps the end), and the
+    /// event once the job is finished. Each is told once per outcome (the ledger), so a retry
+    /// after one failed sends only what is missing.
+    pub async fn tell(&self, output: &mut PollOutput, deadline: Instant) -> Result<(), Error> {
+        let left = || deadline.saturating_duration_since(Instant::now());
+        if should_notify(output, self.config.notify_on_success) {
+            self.notify(output, deadline).await?;
+        } else if output.done {
+            if let Some(notifier) = &self.notifier {
+                // Half the time left at most: the run history must not cost the answer.
+                notifier.remember(output, left() / 2).await;
+            }
+        }
+        if let Some(events) = self.events.as_ref().filter(|_| output.done) {
+            events.announce(output, left()).await?;
+        }
+        Ok(())
+    }
+
     /// Publishes the notice for `output` by `deadline`, and records it in the output. With
     /// notices off (a terminal's `--no-notify`) nothing is published.
-    pub async fn notify(&self, output: &mut PollOutput, deadline: Instant) -> Result<(), Error> {
+    async fn notify(&self, output: &mut PollOutput, deadline: Instant) -> Result<(), Error> {
         let Some(notifier) = &self.notifier else {
             tracing::info!("notices are off: nothing published");
             return Ok(());
@@ -149,15 +187,7 @@ impl Poller {
         })??;
         let mut output = build_output(request, observation, SystemTime::now(), &self.config);
 
-        if should_notify(&output, self.config.notify_on_success) {
-            self.notify(&mut output, deadline).await?;
-        } else if output.done {
-            if let Some(notifier) = &self.notifier {
-                // Half the time left at most: the run history must not cost the answer.
-                let left = deadline.saturating_duration_since(Instant::now()) / 2;
-                notifier.remember(&output, left).await;
-            }
-        }
+        self.tell(&mut output, deadline).await?;
 
         tracing::info!(
             // Bounded: a log line stays under 1 KB whatever the ids.
@@ -168,6 +198,7 @@ impl Poller {
             wait_seconds = output.wait_seconds,
             error_type = %truncate(output.error.as_ref().map_or("-", |e| e.kind.as_str()), 100),
             notified = output.notification.is_some(),
+            event = output.event.is_some(),
             "polled"
         );
         // S3 URIs may carry tenant names: debug only.

@@ -18,6 +18,7 @@ use crate::contract::PollOutput;
 pub const MAX_PRESIGN: Duration = Duration::from_secs(7 * 86_400);
 
 /// Signs links with the function's own credentials.
+#[derive(Clone)]
 pub struct Presigner {
     credentials: SharedCredentialsProvider,
     expires: Duration,
@@ -30,6 +31,21 @@ impl Presigner {
             credentials,
             expires: expires.min(MAX_PRESIGN),
         }
+    }
+
+    /// [`Presigner::links`] within `budget` (a second at most), or none: links are a courtesy,
+    /// and what carries them goes without them rather than late. None when no result is in S3.
+    pub async fn links_within(&self, output: &PollOutput, budget: Duration) -> Vec<Option<String>> {
+        if output.results.iter().all(|file| file.s3_uri.is_none()) {
+            return Vec::new();
+        }
+        let budget = budget.min(Duration::from_secs(1));
+        tokio::time::timeout(budget, self.links(output))
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!("download links not signed in time: they are left out");
+                Vec::new()
+            })
     }
 
     /// One link per result of `output`, in order: a presigned URL for an `s3://` URI, an HTTPS

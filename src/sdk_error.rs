@@ -81,6 +81,37 @@ pub(crate) fn is_request_timeout(code: Option<&str>) -> bool {
     matches!(code, Some("RequestTimeout" | "RequestTimeoutException"))
 }
 
+/// A failed call that delivers a notice or an event to `destination`: the caller's
+/// credentials, a refusal no retry will change (`permanent`, the service's error codes for a
+/// destination gone, disabled or forbidden, or a request it will never take:
+/// `NotificationRejected`), or a transient failure (`NotificationFailed`).
+pub(crate) fn delivery_error<E>(
+    service: &'static str,
+    operation: &'static str,
+    destination: String,
+    permanent: &[&str],
+    err: &SdkError<E, HttpResponse>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let Some(problem) = credentials_problem(err) {
+        return credentials_error(service, operation, problem, err);
+    }
+    let message = describe_sdk_error(err);
+    if err.code().is_some_and(|code| permanent.contains(&code)) {
+        Error::NotificationRejected {
+            destination,
+            message,
+        }
+    } else {
+        Error::NotificationFailed {
+            destination,
+            message,
+        }
+    }
+}
+
 /// A short, single-line account of a failed AWS call: the service's code and message when it
 /// answered, else what went wrong on the way. The SDK's own Display of a failure carries the
 /// whole raw response, which would bloat errorMessage and a state machine's failure cause.

@@ -270,9 +270,24 @@ pub const LEDGER_RETENTION_DAYS: Setting = number(
     3_650,
     "days a ledger item is kept (its expiresAt, the table's TTL)",
 );
+/// The bus each finished job's event goes to.
+pub const EVENT_BUS_NAME: Setting = text(
+    "EVENT_BUS_NAME",
+    "EventBridge bus that gets one \"Snapshot Job Finished\" event per finished job (default: none, no events)",
+);
+/// The `source` of a job's event when `EVENT_SOURCE` is not set.
+pub const DEFAULT_EVENT_SOURCE: &str = "quicksight-snapshot-poller";
+/// The `source` of a job's event.
+pub const EVENT_SOURCE: Setting = Setting {
+    name: "EVENT_SOURCE",
+    kind: Kind::Text {
+        default: Some(DEFAULT_EVENT_SOURCE),
+    },
+    doc: "the source of a job's event (never aws.*)",
+};
 
 /// Every setting, in the order docs/configuration.md lists them.
-pub const ALL: [Setting; 29] = [
+pub const ALL: [Setting; 31] = [
     SNS_TOPIC_ARN,
     NOTIFY_ON_SUCCESS,
     MIN_WAIT_SECONDS,
@@ -302,6 +317,8 @@ pub const ALL: [Setting; 29] = [
     SCHEDULE_DEAD_LETTER_ARN,
     LEDGER_TABLE_NAME,
     LEDGER_RETENTION_DAYS,
+    EVENT_BUS_NAME,
+    EVENT_SOURCE,
 ];
 
 #[cfg(test)]
@@ -366,6 +383,9 @@ mod tests {
             let setting = setting(name).unwrap_or_else(|| panic!("{name} is not a setting"));
             if parameter_name.starts_with("AWS::")
                 || ["FailureTopic", "NoticeLedger"].contains(&parameter_name)
+                // The template puts events on the account's default bus unless told otherwise;
+                // the function, unset or blank, puts none (how the parameter's "" turns it off).
+                || (name, parameter_name) == ("EVENT_BUS_NAME", "EventBusName")
             {
                 continue;
             }

@@ -4,6 +4,7 @@ use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
@@ -12,6 +13,7 @@ use crate::chain::Chain;
 use crate::config::{Config, Destination};
 use crate::error::Error;
 use crate::http;
+use crate::job_event::JobEvents;
 use crate::ledger::Ledger;
 use crate::notice::{Notifier, SnsChannel};
 use crate::presign::Presigner;
@@ -64,7 +66,14 @@ fn quicksight_clients(config: &Config, sdk: &SdkConfig) -> QuickSightClients {
 /// first publish).
 pub fn app(config: Config, sdk: &SdkConfig) -> App {
     let quicksight = quicksight_clients(&config, sdk);
-    let ledger = config.ledger.clone();
+    // One ledger for the notices and the events; the table is the function's own, in the
+    // function's region.
+    let ledger = config.ledger.clone().map(|settings| {
+        Arc::new(Ledger::new(
+            aws_sdk_dynamodb::config::Builder::from(sdk).build(),
+            settings,
+        ))
+    });
     let notifier = config
         .notify_to
         .clone()
@@ -73,14 +82,21 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
                 Notifier::new(SnsChannel::new(sns_config(&topic, sdk), topic))
             }
         })
-        .map(|notifier| match ledger {
-            // The table is the function's own, in the function's region.
-            Some(settings) => notifier.with_ledger(Ledger::new(
-                aws_sdk_dynamodb::config::Builder::from(sdk).build(),
-                settings,
-            )),
+        .map(|notifier| match &ledger {
+            Some(ledger) => notifier.with_ledger(ledger.clone()),
             None => notifier,
         });
+    // The bus is named in the function's region (or by its ARN).
+    let events = config.events.clone().map(|settings| {
+        let events = JobEvents::new(
+            aws_sdk_eventbridge::config::Builder::from(sdk).build(),
+            settings,
+        );
+        match &ledger {
+            Some(ledger) => events.with_ledger(ledger.clone()),
+            None => events,
+        }
+    });
     let presign = config.presign;
     let chain = config.chain.clone().map(|settings| {
         let scheduler = aws_sdk_scheduler::config::Builder::from(sdk).build();
@@ -88,6 +104,9 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
     });
     let assumes_roles = config.callers.assumes_roles();
     let mut app = App::new(config, quicksight, notifier);
+    if let Some(events) = events {
+        app = app.with_events(events);
+    }
     if assumes_roles {
         app = app.with_roles(Roles::new(aws_sdk_sts::config::Builder::from(sdk).build()));
     }

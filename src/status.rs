@@ -58,6 +58,7 @@ pub fn build_output(
     output.origin = request.job_origin();
     output.loop_kind = request.loop_kind;
     output.caller = request.caller.clone();
+    output.label = request.label.clone();
     let carried = &request.carried;
     // What QuickSight said of the job on this poll, if it described it at all.
     let description = match &observation {

@@ -12,6 +12,8 @@ from the repository's root), and the front, one job per module:
                   outside cargo-lambda, with real deadlines;
 * publish.py      records the SNS Publish calls that pass it and fails them on request, in the
                   harness's fault dialect (harness/faults.py);
+* events.py       passes EventBridge PutEvents calls to moto, failing them on request (an
+                  entry EventBridge did not take, among others) in the same dialect;
 * control.py      the control API for tests (`/_lambda_front/...`);
 * proxy.py        the HTTP plumbing, and everything else proxied verbatim: QuickSight
                   snapshot-job calls (with `--quicksight HOST:PORT`) to that QuickSight

@@ -96,6 +96,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return self.reply_json(502, {"message": f"lambda front: {what} unreachable: {exc}"})
         self.reply(status, data, resp_headers)
 
+    def proxy_quietly(self, target: tuple[str, int], body: bytes):
+        """This request, verbatim, to `target`, its answer dropped (a lost answer)."""
+        try:
+            self.upstream(target, self.command, self.path, body, self.forwarded_headers(target))
+        except OSError as exc:
+            sys.stderr.write(f"lambda front: upstream unreachable: {exc}\n")
+
     def caller_gone(self) -> bool:
         """Whether the caller has closed its connection (EOF or reset), without blocking."""
         try:

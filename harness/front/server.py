@@ -12,6 +12,7 @@ from http.server import ThreadingHTTPServer
 
 from harness.front import __doc__ as FRONT_DOC
 from harness.front.control import control
+from harness.front.events import is_put_events, put_events
 from harness.front.invoke import INVOKE_PATH, Invocations, invoke
 from harness.front.proxy import QUICKSIGHT_SNAPSHOT_PATH, ProxyHandler
 from harness.front.publish import Publishes, is_sns_publish, publish
@@ -54,6 +55,8 @@ class Handler(ProxyHandler):
             return self.proxy(self.server.quicksight, body, "QuickSight emulator")
         if is_sns_publish(self.command, self.headers, body):
             return publish(self, body)
+        if is_put_events(self.command, self.headers):
+            return put_events(self, body)
         return self.proxy(self.server.moto, body, "moto")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = dispatch

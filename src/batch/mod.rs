@@ -144,7 +144,7 @@ async fn poll_round(
         kind: err.error_type().into(),
         message: truncate_bytes(&why, ERROR_MESSAGE_MAX).into_owned(),
     });
-    match poller.notify(&mut escalated, deadline).await {
+    match poller.tell(&mut escalated, deadline).await {
         Ok(()) => {
             metrics.notified = escalated.notification.is_some();
             metrics.outcome = Status::Failed.as_str().to_owned();
@@ -158,7 +158,7 @@ async fn poll_round(
                 kind: notice.error_type().into(),
                 message: truncate_bytes(
                     &format!(
-                        "FAILED after {why}; its notice could not be published yet: {}",
+                        "FAILED after {why}; its notice or event could not be sent yet: {}",
                         notice.message()
                     ),
                     ERROR_MESSAGE_MAX,

@@ -1,7 +1,8 @@
-//! The notice ledger (`LEDGER_TABLE_NAME`, DynamoDB): one item per job outcome decides whether
-//! a notice goes out. A conditional write claims the outcome before the notice is published and
-//! the item records the message id after, so a retried invocation, a duplicate delivery, a
-//! second tick or a split chain finds the claim and publishes nothing.
+//! The notice ledger (`LEDGER_TABLE_NAME`, DynamoDB): one item per job outcome and [`Delivery`]
+//! (the notice, the job's event) decides whether it goes out. A conditional write claims the
+//! outcome before it is sent and the item records the id the destination gave after, so a
+//! retried invocation, a duplicate delivery, a second tick or a split chain finds the claim and
+//! sends nothing; [`tell_once`] is that flow for every delivery.
 //!
 //! The one case left at least once: an invocation that dies between its publish and its record
 //! leaves a claim without a message id. Its claim holds until the deadline the claimer had
@@ -19,18 +20,57 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use sha2::{Digest, Sha256};
 
-use crate::contract::{Notification, PollOutput};
+use crate::contract::PollOutput;
 use crate::error::Error;
 use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
 
 mod history;
+mod once;
 mod settings;
 
+pub use once::tell_once;
 pub use settings::LedgerSettings;
 
 /// How long past its holder's deadline a claim without a message id still holds: the time a
 /// publish sent at the deadline may take to be answered and recorded.
 pub const TAKEOVER_GRACE: Duration = Duration::from_secs(10);
+
+/// What the ledger tells once per job outcome, each in an item of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The notice (SNS). Its item also keeps the job's run history.
+    Notice,
+    /// The job's EventBridge event (src/job_event/).
+    Event,
+}
+
+impl Delivery {
+    /// The first part of the item's key.
+    fn prefix(self) -> &'static str {
+        match self {
+            Delivery::Notice => "job",
+            Delivery::Event => "event",
+        }
+    }
+
+    /// The attribute that records where it went.
+    fn destination_attribute(self) -> &'static str {
+        match self {
+            Delivery::Notice => "topicArn",
+            Delivery::Event => "eventBus",
+        }
+    }
+}
+
+/// What was delivered: the id its destination gave it (SNS MessageId, EventBridge EventId), and
+/// the destination (a topic's ARN, a bus's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The destination's id for it.
+    pub id: String,
+    /// Where it went.
+    pub destination: String,
+}
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +80,8 @@ pub enum Claim {
         /// Random per claim.
         token: String,
     },
-    /// Told before: the first notice.
-    Told(Notification),
+    /// Told before: the first delivery.
+    Told(Receipt),
     /// Another invocation is telling it, and may until `until`.
     Held {
         /// When that claim may be taken over.
@@ -76,19 +116,24 @@ impl Ledger {
             .get_or_init(|| aws_sdk_dynamodb::Client::from_conf(self.config.clone()))
     }
 
-    /// The item of `output`'s outcome: its key, its run history, `notice` (claimed, none) and
-    /// `extra`, expiring after the retention.
+    /// The item of `output`'s outcome for `delivery`: its key, the run history (a notice's
+    /// item only), `notice` (claimed, none) and `extra`, expiring after the retention.
     fn item<const N: usize>(
         &self,
         output: &PollOutput,
+        delivery: Delivery,
         notice: &str,
         extra: [(&'static str, AttributeValue); N],
     ) -> HashMap<String, AttributeValue> {
         let expires = epoch(SystemTime::now() + self.retention);
-        history::item(output, self.started_by)
+        let history = match delivery {
+            Delivery::Notice => history::item(output, self.started_by),
+            Delivery::Event => Vec::new(),
+        };
+        history
             .into_iter()
             .chain([
-                ("pk", s(&key(output))),
+                ("pk", s(&key(output, delivery))),
                 ("notice", s(notice)),
                 ("expiresAt", n(expires)),
             ])
@@ -102,13 +147,19 @@ impl Ledger {
         format!("notice ledger (DynamoDB table {})", self.table)
     }
 
-    /// Claims the notice of `output`'s outcome until `until` (the claimer's deadline).
-    pub async fn claim(&self, output: &PollOutput, until: SystemTime) -> Result<Claim, Error> {
-        let key = key(output);
+    /// Claims `delivery` of `output`'s outcome until `until` (the claimer's deadline).
+    pub async fn claim(
+        &self,
+        output: &PollOutput,
+        delivery: Delivery,
+        until: SystemTime,
+    ) -> Result<Claim, Error> {
+        let key = key(output, delivery);
         let now = SystemTime::now();
         let token = token(&key);
         let item = self.item(
             output,
+            delivery,
             "claimed",
             [
                 ("claim", s(&token)),
@@ -140,36 +191,39 @@ impl Ledger {
             {
                 match refused.into_err() {
                     PutItemError::ConditionalCheckFailedException(met) if met.item.is_some() => {
-                        Ok(found(met.item.unwrap_or_default()))
+                        Ok(found(met.item.unwrap_or_default(), delivery))
                     }
-                    _ => self.read(&key).await,
+                    _ => self.read(&key, delivery).await,
                 }
             }
             Err(err) => Err(self.classify("PutItem", &err)),
         }
     }
 
-    /// Records the message id of the notice `token` claimed. A claim taken over meanwhile keeps
-    /// the newer holder's record.
+    /// Records the id of the delivery `token` claimed. A claim taken over meanwhile keeps the
+    /// newer holder's record.
     pub async fn record(
         &self,
         output: &PollOutput,
+        delivery: Delivery,
         token: &str,
-        notification: &Notification,
+        receipt: &Receipt,
     ) -> Result<(), Error> {
         let put = self
             .client()
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&key(output)))
+            .key("pk", s(&key(output, delivery)))
             .update_expression(
-                "SET #notice = :told, messageId = :id, topicArn = :topic REMOVE claimedUntil",
+                "SET #notice = :told, messageId = :id, #destination = :destination \
+                 REMOVE claimedUntil",
             )
             .condition_expression("claim = :token")
             .expression_attribute_names("#notice", "notice")
+            .expression_attribute_names("#destination", delivery.destination_attribute())
             .expression_attribute_values(":told", s("told"))
-            .expression_attribute_values(":id", s(&notification.message_id))
-            .expression_attribute_values(":topic", s(&notification.topic_arn))
+            .expression_attribute_values(":id", s(&receipt.id))
+            .expression_attribute_values(":destination", s(&receipt.destination))
             .expression_attribute_values(":token", s(token))
             .send()
             .await;
@@ -190,7 +244,7 @@ impl Ledger {
     /// Keeps the run history of a job that ended without a notice (a clean success). An item
     /// already there (a repeat of this end) is left as it is; a failure is only logged.
     pub async fn remember(&self, output: &PollOutput) {
-        let item = self.item(output, "none", []);
+        let item = self.item(output, Delivery::Notice, "none", []);
         let put = self
             .client()
             .put_item()
@@ -210,15 +264,15 @@ impl Ledger {
         }
     }
 
-    /// Gives up the claim `token` made after a publish that failed, so the retry that follows
-    /// publishes at once instead of waiting out the claim. Best effort: a claim left behind
-    /// only delays that retry until it expires.
-    pub async fn release(&self, output: &PollOutput, token: &str) {
+    /// Gives up the claim `token` made after a delivery that failed, so the retry that follows
+    /// sends at once instead of waiting out the claim. Best effort: a claim left behind only
+    /// delays that retry until it expires.
+    pub async fn release(&self, output: &PollOutput, delivery: Delivery, token: &str) {
         let deleted = self
             .client()
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(&key(output)))
+            .key("pk", s(&key(output, delivery)))
             .condition_expression("claim = :token")
             .expression_attribute_values(":token", s(token))
             .send()
@@ -231,7 +285,7 @@ impl Ledger {
 
     /// Reads the item a claim met, when the refusal did not carry it (strongly consistent: the
     /// claim may be a moment old).
-    async fn read(&self, key: &str) -> Result<Claim, Error> {
+    async fn read(&self, key: &str, delivery: Delivery) -> Result<Claim, Error> {
         let item = self
             .client()
             .get_item()
@@ -243,7 +297,7 @@ impl Ledger {
             .map_err(|err| self.classify("GetItem", &err))?
             .item
             .unwrap_or_default();
-        Ok(found(item))
+        Ok(found(item, delivery))
     }
 
     fn classify<E>(&self, operation: &'static str, err: &SdkError<E>) -> Error
@@ -260,13 +314,13 @@ impl Ledger {
     }
 }
 
-/// What the item a claim met says: told (with its notice), or held until when.
-fn found(item: HashMap<String, AttributeValue>) -> Claim {
+/// What the item a claim met says: told (with its receipt), or held until when.
+fn found(item: HashMap<String, AttributeValue>, delivery: Delivery) -> Claim {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    if let Some(message_id) = text("messageId") {
-        return Claim::Told(Notification {
-            message_id,
-            topic_arn: text("topicArn").unwrap_or_default(),
+    if let Some(id) = text("messageId") {
+        return Claim::Told(Receipt {
+            id,
+            destination: text(delivery.destination_attribute()).unwrap_or_default(),
         });
     }
     let until = item
@@ -279,9 +333,14 @@ fn found(item: HashMap<String, AttributeValue>) -> Claim {
     Claim::Held { until }
 }
 
-/// One notice per job outcome: the job's ARN and the status told.
-pub fn key(output: &PollOutput) -> String {
-    format!("job/{}/{}", output.job.arn, output.status.as_str())
+/// One item per delivery and job outcome: the job's ARN and the status told.
+pub fn key(output: &PollOutput, delivery: Delivery) -> String {
+    format!(
+        "{}/{}/{}",
+        delivery.prefix(),
+        output.job.arn,
+        output.status.as_str()
+    )
 }
 
 /// Unique per claim: the key, the time, the process and a counter, hashed.
@@ -323,14 +382,24 @@ mod tests {
     fn one_key_per_job_outcome() {
         let mut output = PollOutput::new(JobInfo::sample("d", "j"), 3);
         output.status = Status::Failed;
-        let failed = key(&output);
+        let failed = key(&output, Delivery::Notice);
         output.error = Some(crate::contract::ErrorDetail {
             kind: "QuickSightThrottled".into(),
             message: "escalated".into(),
         });
-        assert_eq!(key(&output), failed, "the error's kind is not the outcome");
+        assert_eq!(
+            key(&output, Delivery::Notice),
+            failed,
+            "the error's kind is not the outcome"
+        );
+        assert_ne!(
+            key(&output, Delivery::Event),
+            failed,
+            "one item per delivery"
+        );
         output.status = Status::TimedOut;
-        assert_ne!(key(&output), failed);
+        assert_ne!(key(&output, Delivery::Notice), failed);
+        assert!(failed.starts_with("job/arn:aws:quicksight:"), "{failed}");
         assert!(failed.ends_with("/snapshot-job/j/FAILED"), "{failed}");
     }
 

@@ -122,6 +122,9 @@ impl Notice {
             output.last_updated_time.as_deref().unwrap_or("unknown"),
             output.attempt,
         );
+        if let Some(label) = &output.label {
+            text.push_str(&format!("Label:             {label}\n"));
+        }
         if let Some(error) = &output.error {
             text.push_str(&format!("\nError: {}\n  {}\n", error.kind, error.message));
         }

@@ -7,6 +7,7 @@
 mod message;
 mod sns;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -17,11 +18,8 @@ pub use sns::SnsChannel;
 
 use crate::contract::{Notification, PollOutput, Status};
 use crate::error::Error;
-use crate::ledger::{Claim, Ledger};
+use crate::ledger::{tell_once, Delivery, Ledger, Receipt};
 use crate::presign::Presigner;
-
-/// The most a failed publish waits to give its claim back.
-const RELEASE_BUDGET: Duration = Duration::from_secs(2);
 
 /// Whether this poll's outcome is worth a notice: failures and timeouts always, completed jobs
 /// with an error or failed files always (some exports did not happen), clean successes when
@@ -54,7 +52,7 @@ pub trait Channel: Send + Sync {
 pub struct Notifier {
     channel: Box<dyn Channel>,
     presigner: Option<Presigner>,
-    ledger: Option<Ledger>,
+    ledger: Option<Arc<Ledger>>,
 }
 
 impl Notifier {
@@ -68,7 +66,7 @@ impl Notifier {
     }
 
     /// Claims each notice in `ledger` before it is published (one notice per job outcome).
-    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+    pub fn with_ledger(mut self, ledger: Arc<Ledger>) -> Self {
         self.ledger = Some(ledger);
         self
     }
@@ -81,52 +79,31 @@ impl Notifier {
 
     /// Publishes the notice for `output` within `left`, and records it in the output. An
     /// outcome the ledger has told before is not published again: the output carries the first
-    /// notice. One another invocation is telling now fails as `NotificationFailed`, so the poll
-    /// runs again and finds it told (or the claim abandoned, and takes it over). A ledger that
-    /// cannot answer never stands between a failure and its notice: it goes out unclaimed.
+    /// notice (the ledger's rules: [`tell_once`]).
     pub async fn notify(&self, output: &mut PollOutput, left: Duration) -> Result<(), Error> {
-        let started = tokio::time::Instant::now();
-        let token = match &self.ledger {
-            Some(ledger) => match claim(ledger, output, left).await {
-                Some(Claim::Ours { token }) => Some(token),
-                Some(Claim::Told(first)) => {
-                    tracing::info!(
-                        message_id = %crate::text::truncate(&first.message_id, 100),
-                        "this outcome was told before: not published again"
-                    );
-                    output.notification = Some(first);
-                    return Ok(());
-                }
-                Some(Claim::Held { until }) => {
-                    return Err(Error::NotificationFailed {
-                        destination: ledger.destination(),
-                        message: format!(
-                            "another invocation is publishing this outcome's notice; its claim holds until {}",
-                            crate::carried::rfc3339(until).unwrap_or_default()
-                        ),
-                    })
-                }
-                None => None,
-            },
-            None => None,
-        };
-        let left = left.saturating_sub(started.elapsed());
+        let receipt = tell_once(
+            self.ledger.as_deref(),
+            output,
+            Delivery::Notice,
+            left,
+            |left| self.publish(output, left),
+        )
+        .await?;
+        output.notification = Some(Notification {
+            message_id: receipt.id,
+            topic_arn: receipt.destination,
+        });
+        Ok(())
+    }
+
+    /// Signs the links and publishes the notice, within `left`.
+    async fn publish(&self, output: &PollOutput, left: Duration) -> Result<Receipt, Error> {
         let started = tokio::time::Instant::now();
         // Links are a courtesy: they may take a quarter of the time (a second at most), and
         // without them the notice still goes.
         let links = match &self.presigner {
-            Some(presigner) if output.results.iter().any(|f| f.s3_uri.is_some()) => {
-                let budget = (left / 4).min(Duration::from_secs(1));
-                timeout(budget, presigner.links(output))
-                    .await
-                    .unwrap_or_else(|_| {
-                        tracing::warn!(
-                            "download links not signed in time; the notice goes without them"
-                        );
-                        Vec::new()
-                    })
-            }
-            _ => Vec::new(),
+            Some(presigner) => presigner.links_within(output, left / 4).await,
+            None => Vec::new(),
         };
         let notice = Notice::of(output, links);
         let left = left.saturating_sub(started.elapsed());
@@ -135,29 +112,11 @@ impl Notifier {
             .map_err(|_| Error::NotificationFailed {
                 destination: self.channel.destination(),
                 message: crate::text::no_answer_before_deadline(left),
-            })
-            .and_then(|published| published);
-        let notification = match (published, &self.ledger, &token) {
-            (Ok(notification), _, _) => notification,
-            (Err(err), Some(ledger), Some(token)) => {
-                // Past the deadline the claim simply expires (src/ledger/mod.rs).
-                let _ = timeout(RELEASE_BUDGET, ledger.release(output, token)).await;
-                return Err(err);
-            }
-            (Err(err), _, _) => return Err(err),
-        };
-        if let (Some(ledger), Some(token)) = (&self.ledger, token) {
-            // The notice is out: a record that fails only leaves the claim to expire, the one
-            // window in which the outcome may be told twice (src/ledger/mod.rs).
-            let left = left.saturating_sub(started.elapsed());
-            match timeout(left, ledger.record(output, &token, &notification)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::warn!(error = %err, "the notice was not recorded"),
-                Err(_) => tracing::warn!("the notice was not recorded before the deadline"),
-            }
-        }
-        output.notification = Some(notification);
-        Ok(())
+            })??;
+        Ok(Receipt {
+            id: published.message_id,
+            destination: published.topic_arn,
+        })
     }
 
     /// Keeps the run history of a job that ended without a notice, within `left`; nothing
@@ -167,23 +126,6 @@ impl Notifier {
             if timeout(left, ledger.remember(output)).await.is_err() {
                 tracing::warn!("the job's end was not kept in the run history before the deadline");
             }
-        }
-    }
-}
-
-/// The ledger's claim, within a third of `left` (the rest is the publish's); None when the
-/// ledger did not answer, logged: the notice then goes out unclaimed, at least once.
-async fn claim(ledger: &Ledger, output: &PollOutput, left: Duration) -> Option<Claim> {
-    let until = std::time::SystemTime::now() + left;
-    match timeout(left / 3, ledger.claim(output, until)).await {
-        Ok(Ok(claim)) => Some(claim),
-        Ok(Err(err)) => {
-            tracing::error!(error = %err, "the ledger could not claim the notice: it goes out unclaimed");
-            None
-        }
-        Err(_) => {
-            tracing::error!("the ledger did not answer in time: the notice goes out unclaimed");
-            None
         }
     }
 }
@@ -231,7 +173,7 @@ mod tests {
             },
         );
         let count = Arc::new(AtomicUsize::new(0));
-        let notifier = Notifier::new(Counting(count.clone())).with_ledger(ledger);
+        let notifier = Notifier::new(Counting(count.clone())).with_ledger(Arc::new(ledger));
         (notifier, count)
     }
 

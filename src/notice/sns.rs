@@ -12,7 +12,7 @@ use super::{Channel, Notice};
 use crate::arn::SnsTopicArn;
 use crate::contract::Notification;
 use crate::error::Error;
-use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
+use crate::sdk_error::delivery_error;
 
 /// SNS accepts 256 KiB in all; keep room for attributes and the JSON envelope.
 const MESSAGE_MAX: usize = 240 * 1024;
@@ -125,20 +125,13 @@ impl SnsChannel {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        if let Some(problem) = credentials_problem(err) {
-            return credentials_error("SNS", "Publish", problem, err);
-        }
-        let message = describe_sdk_error(err);
-        if err
-            .code()
-            .is_some_and(|code| PERMANENT_PUBLISH_ERRORS.contains(&code))
-        {
-            return Error::NotificationRejected {
-                destination: self.destination(),
-                message,
-            };
-        }
-        self.failed(message)
+        delivery_error(
+            "SNS",
+            "Publish",
+            self.destination(),
+            PERMANENT_PUBLISH_ERRORS,
+            err,
+        )
     }
 
     fn failed(&self, message: String) -> Error {

@@ -5,7 +5,7 @@ use serde_json::Map;
 use serde_json::Value;
 
 use super::fields::{quoted, Fields};
-use super::{caller_of, ids, previous, JobReference, Origin, PollRequest};
+use super::{caller_of, ids, label_of, previous, JobReference, Origin, PollRequest};
 use crate::arn::{is_valid_region, partition_for_region, SnapshotJobArn};
 use crate::carried::Carried;
 use crate::error::Error;
@@ -63,6 +63,7 @@ pub(super) fn parse_object(
         loop_kind: None,
         caller,
         secrets,
+        label: label_of(object, prefix)?,
     })
 }
 

@@ -101,6 +101,30 @@ pub struct PollRequest {
     pub caller: Option<Caller>,
     /// What the input gave for this invocation only (`identityContext`, `externalId`).
     pub secrets: CallerSecrets,
+    /// The caller's own name for the job (`label`), carried to the output, notice and event.
+    pub label: Option<String>,
+}
+
+/// The longest `label`, in characters.
+pub const LABEL_MAX: usize = 256;
+
+/// `label` (or `Label`): 1-256 characters without control characters; null counts as absent.
+fn label_of(
+    object: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+) -> Result<Option<String>, crate::error::Error> {
+    let fields = fields::Fields { object, prefix };
+    let Some(label) = fields.string(&["label", "Label"])? else {
+        return Ok(None);
+    };
+    let count = label.chars().count();
+    if count == 0 || count > LABEL_MAX || label.chars().any(char::is_control) {
+        return Err(crate::error::Error::invalid(format!(
+            "{prefix}label must be 1-{LABEL_MAX} characters without control characters, got {}",
+            fields::quoted(label)
+        )));
+    }
+    Ok(Some(label.to_owned()))
 }
 
 /// The caller of a reference, and what it gave for this invocation only.

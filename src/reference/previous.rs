@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{as_object, kind_of, quoted, Fields};
-use super::{caller_of, ids, JobReference, Origin, PollRequest};
+use super::{caller_of, ids, label_of, JobReference, Origin, PollRequest};
 use crate::arn::{is_valid_region, partition_for_region};
 use crate::carried::{started_by_loop, Carried};
 use crate::error::Error;
@@ -72,5 +72,6 @@ pub(super) fn parse(
         loop_kind: None,
         caller,
         secrets,
+        label: label_of(object, prefix)?,
     })
 }

@@ -171,3 +171,31 @@ fn previous_output_with_a_bad_attempt_is_rejected() {
     }));
     assert!(msg.contains("attempt"), "{msg}");
 }
+
+#[test]
+fn a_label_is_carried_from_a_reference_and_from_a_previous_output() {
+    let named = parse(json!({"AwsAccountId": "123456789012", "DashboardId": "d",
+                             "SnapshotJobId": "j", "label": "Tenant 7 — EMEA"}))
+    .unwrap();
+    assert_eq!(named.label.as_deref(), Some("Tenant 7 — EMEA"));
+    let fixture: Value =
+        serde_json::from_str(include_str!("../../events/previous-output.json")).unwrap();
+    let previous = parse(fixture).unwrap();
+    assert_eq!(previous.label.as_deref(), Some("sales-emea"));
+    let none = parse(json!({"AwsAccountId": "123456789012", "DashboardId": "d",
+                            "SnapshotJobId": "j", "label": null}))
+    .unwrap();
+    assert_eq!(none.label, None);
+}
+
+#[test]
+fn a_label_that_is_empty_too_long_or_not_text_is_refused_by_name() {
+    let reference = |label: Value| {
+        json!({"AwsAccountId": "123456789012", "DashboardId": "d", "SnapshotJobId": "j",
+               "label": label})
+    };
+    for bad in [json!(""), json!("x".repeat(257)), json!("a\nb")] {
+        assert!(message(reference(bad)).contains("label must be 1-256 characters"));
+    }
+    assert!(message(reference(json!(7))).contains("label must be a string"));
+}

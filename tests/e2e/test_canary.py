@@ -4,7 +4,7 @@ token, an external id, a row-level-security tag value in a start request), drive
 a poll chain including a tick that fails all its retries, the execution monitor, the terminal)
 and then searches every sink: outputs, execution histories, SNS messages, the operators'
 dead-letter queue, schedule inputs, the function's log and metric lines, the terminal's output,
-the notice ledger's items.
+the notice ledger's items, the jobs' EventBridge events.
 
 The only place a canary may be is the caller's own stored input: verbatim copies of an
 execution's input (or of its start request) and the request StartJob sends to QuickSight for it
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from harness.env import ACCOUNT, POLLER_BIN, REGION, base_env
+from harness.stack import EVENT_BUS
 
 ASL = Path(__file__).resolve().parents[2] / "statemachine" / "execution-ended.asl.json"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/canary-exporter"
@@ -97,6 +98,8 @@ def run_terminal(stack, tmp_path: Path, event: dict) -> subprocess.CompletedProc
         "AWS_ENDPOINT_URL_STS": stack.emulator_url,
         "AWS_ENDPOINT_URL_SNS": stack.front_url,
         "SNS_TOPIC_ARN": stack.topic_arn,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": stack.front_url,
+        "EVENT_BUS_NAME": EVENT_BUS,
         "ALLOWED_ROLE_ARNS": ROLE,
         "SDK_MAX_ATTEMPTS": "1",
     })
@@ -186,6 +189,11 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
         sinks[f"output {name}"] = ex.output
     sinks["function log"] = stack.function.log_path.read_text(errors="replace")
     assert '"_aws"' in sinks["function log"], "the metric lines are in the log searched"
+    sinks["job events"] = stack.job_events()
+    # The batch's two jobs, the three executions' jobs that ended (the refused start has none),
+    # the terminal's job: each puts its event, with its caller.
+    assert len(sinks["job events"]) == 6, sinks["job events"]
+    assert sum(e["detail"]["caller"] is not None for e in sinks["job events"]) == 5
     sinks["notice ledger"] = stack.ledger_items()
     assert len(sinks["notice ledger"]) >= 2, "the ledger searched holds the notified jobs"
 

@@ -1,16 +1,19 @@
-"""The fault matrix: every path a job's end reaches people by, through every fault that used to
-tell it twice, counting the notices people receive (the messages on the failure topic).
+"""The fault matrix: every path a job's end reaches people and programs by, through every fault
+that used to tell it twice, counting the notices people receive (the messages on the failure
+topic) and the events programs receive (the "Snapshot Job Finished" events a rule delivers).
 
 Paths: a single job and a batch under the state machine, a poll chain of one job and of a batch,
 a scheduled report's tick, the execution monitor, the terminal. Faults: a publish whose answer
 is lost, the whole invocation retried after its notices, the same event delivered twice (at
 once), a chain's or a report's tick delivered twice, a schedule created whose answer was lost
-(the chain split), an answer over MAX_OUTPUT_BYTES after its notices.
+(the chain split), an answer over MAX_OUTPUT_BYTES after its notices, an event EventBridge did
+not take (PutEvents' FailedEntryCount).
 
 Every cell expects exactly one notice per job outcome (and one per execution that ended
-abnormally without one), except where docs/notifications.md names the window: a publish whose
-answer is lost is published again on a standard topic. A pair that cannot happen on a path is in
-NOT_APPLICABLE with the reason, and a test keeps the matrix whole."""
+abnormally without one) and one event per finished job, except where docs/notifications.md
+names the window: a publish whose answer is lost is published again on a standard topic. A
+pair that cannot happen on a path is in NOT_APPLICABLE with the reason, and a test keeps the
+matrix whole."""
 
 from __future__ import annotations
 
@@ -23,12 +26,12 @@ from dataclasses import dataclass
 import pytest
 
 from harness.env import ACCOUNT, POLLER_BIN, REGION, base_env
-from harness.stack import LEDGER_TABLE
+from harness.stack import EVENT_BUS, LEDGER_TABLE
 
 PATHS = ("sm-single", "sm-batch", "chain-single", "chain-batch", "scheduled-report", "monitor",
          "terminal")
 FAULTS = ("publish-answer-lost", "invocation-retried", "event-twice", "tick-twice",
-          "schedule-answer-lost", "oversized-answer")
+          "schedule-answer-lost", "oversized-answer", "events-partial-failure")
 NOT_APPLICABLE = {
     ("sm-single", "tick-twice"): "no tick: the state machine's Wait loops",
     ("sm-batch", "tick-twice"): "no tick: the state machine's Wait loops",
@@ -47,6 +50,8 @@ NOT_APPLICABLE = {
     ("monitor", "tick-twice"): "no tick",
     ("monitor", "schedule-answer-lost"): "creates no schedule",
     ("monitor", "oversized-answer"): "answers nothing",
+    ("monitor", "events-partial-failure"): "puts no event: it tells an execution's end, not a "
+                                           "job's",
     ("terminal", "invocation-retried"): "a person retries by running it again: event-twice",
     ("terminal", "tick-twice"): "no tick",
     ("terminal", "schedule-answer-lost"): "creates no schedule",
@@ -74,6 +79,7 @@ class Cell:
     # execution's first Poll).
     event: object = None
     notices: int = 1
+    events: int = 1  # job events: one per finished job
 
     def deliver(self):
         return self.start()()
@@ -122,6 +128,7 @@ def terminal(stack, job_arn: str) -> subprocess.CompletedProcess:
                 "AWS_ENDPOINT_URL_QUICKSIGHT": stack.emulator_url,
                 "AWS_ENDPOINT_URL_SNS": stack.front_url, "SNS_TOPIC_ARN": stack.topic_arn,
                 "AWS_ENDPOINT_URL_DYNAMODB": stack.moto_url, "LEDGER_TABLE_NAME": LEDGER_TABLE,
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": stack.front_url, "EVENT_BUS_NAME": EVENT_BUS,
                 "SDK_MAX_ATTEMPTS": "1"})
     return subprocess.run([str(POLLER_BIN), job_arn], capture_output=True, text=True, env=env,
                           timeout=60)
@@ -142,10 +149,12 @@ def path(stack, kind: str, name: str, running_polls: int = 0, message: str = "")
         jobs = failed_jobs(stack, name, 8 if message else 2, running_polls, message)
         stack.add_job(f"{name}-ok", queuedPolls=0, runningPolls=0, outcome="COMPLETED")
         batch = {"jobs": [reference(j) for j in [*jobs, f"{name}-ok"]]}
+        # The job that succeeds puts an event too, without a notice.
         if kind == "sm-batch":
-            return Cell(executions(stack, name, batch), notices=len(jobs))
+            return Cell(executions(stack, name, batch), notices=len(jobs), events=len(jobs) + 1)
         event = {**batch, "loop": "scheduler"}
-        return Cell(in_thread(lambda: stack.invoke_async(event)), event, notices=len(jobs))
+        return Cell(in_thread(lambda: stack.invoke_async(event)), event, notices=len(jobs),
+                    events=len(jobs) + 1)
     if kind == "scheduled-report":
         tick = {"start": START, "scheduledTime": f"2026-12-02T06:00:00Z-{name}"}
         return Cell(executions(stack, name, tick))
@@ -153,7 +162,8 @@ def path(stack, kind: str, name: str, running_polls: int = 0, message: str = "")
     stack.add_job(name, queuedPolls=0, runningPolls=10_000, outcome="COMPLETED")
     aborted = stack.abort_when_waiting(stack.begin_execution(name, reference(name)))
     ended = aborted.status_change_event()
-    return Cell(executions(stack, f"ended-{name}", ended, stack.create_monitor()))
+    # The aborted execution's job never finished: no event.
+    return Cell(executions(stack, f"ended-{name}", ended, stack.create_monitor()), events=0)
 
 
 def finish_chains(stack, ticks: int = 5):
@@ -173,8 +183,9 @@ def both_at_once(cell: Cell) -> list:
     return [wait() for wait in waits]
 
 
-def run_fault(stack, kind: str, fault: str, name: str, poller_env) -> int:
-    """Runs one cell; answers the number of notices people should receive."""
+def run_fault(stack, kind: str, fault: str, name: str, poller_env) -> tuple[int, int]:
+    """Runs one cell; answers the number of notices people should receive, and of events
+    programs should."""
     if fault == "publish-answer-lost":
         cell = path(stack, kind, name)
         # SNS takes the first publish, the caller hears HTTP 500.
@@ -183,25 +194,28 @@ def run_fault(stack, kind: str, fault: str, name: str, poller_env) -> int:
         finish_chains(stack)  # a batch job waits a round for its notice
         if kind == "terminal":
             assert done.returncode == 1 and "NotificationFailed" in done.stdout, done.stdout
-            return 1  # nothing retries a terminal run: the one lost answer was delivered
+            # Nothing retries a terminal run: the one lost answer was delivered, and the run
+            # stopped before its event.
+            return 1, 0
         # The retry publishes again: docs/notifications.md's window for a lost answer.
-        return cell.notices + 1
+        return cell.notices + 1, cell.events
     if fault == "invocation-retried":
         cell = path(stack, kind, name)
         first = cell.deliver()
         again = stack.invoke(cell.event if cell.event is not None else poll_payload(first))
         outputs = again.get("jobs", [again])
         assert all(o["notification"] for o in outputs if o["status"] == "FAILED"), again
-        return cell.notices
+        assert all(o["event"] for o in outputs if o["done"]), again
+        return cell.notices, cell.events
     if fault == "event-twice":
         cell = path(stack, kind, name)
         both_at_once(cell)
-        return cell.notices
+        return cell.notices, cell.events
     if fault == "tick-twice":
         if kind == "scheduled-report":
             cell = path(stack, kind, name)
             both_at_once(cell)
-            return cell.notices
+            return cell.notices, cell.events
         cell = path(stack, kind, name, running_polls=1)
         cell.deliver()
         [schedule] = stack.schedules()
@@ -211,7 +225,7 @@ def run_fault(stack, kind: str, fault: str, name: str, poller_env) -> int:
         for wait in waits:
             wait()
         finish_chains(stack)
-        return cell.notices
+        return cell.notices, cell.events
     if fault == "schedule-answer-lost":
         # The first tick's CreateSchedule went through but its answer did not: Lambda retries
         # the tick after the jobs ended, which tells them; the orphaned schedule still fires.
@@ -223,17 +237,28 @@ def run_fault(stack, kind: str, fault: str, name: str, poller_env) -> int:
         assert retried["status"] == "FAILED", retried
         stack.fire_async(orphan)
         finish_chains(stack)
-        return cell.notices
+        return cell.notices, cell.events
+    if fault == "events-partial-failure":
+        cell = path(stack, kind, name)
+        # EventBridge takes the call and not the event: FailedEntryCount 1.
+        stack.front_faults([{"operation": "put-events", "kind": "partial-failure", "count": 1}])
+        done = cell.deliver()
+        finish_chains(stack)  # a batch job waits a round for its event
+        if kind == "terminal":
+            assert done.returncode == 1 and "NotificationFailed" in done.stdout, done.stdout
+            assert "InternalFailure" in done.stdout, done.stdout
+            cell.deliver()  # the person runs it again
+        return cell.notices, cell.events
     assert fault == "oversized-answer"
     poller_env(MAX_OUTPUT_BYTES="10000", BATCH_MAX_JOBS="10")
     cell = path(stack, kind, name, message="x" * 900)
     done = cell.deliver()
     if kind == "sm-batch":
         assert done.error == "OutputTooLarge", done.summary()
-        return cell.notices + 1  # each job once, and the execution's own end once
+        return cell.notices + 1, cell.events  # each job once, and the execution's own end once
     assert [a["errorType"] for a in done] == ["OutputTooLarge"] * 3
     assert len(stack.dead_letters()) == 1
-    return cell.notices
+    return cell.notices, cell.events
 
 
 CELLS = [(p, f) for p in PATHS for f in FAULTS if (p, f) not in NOT_APPLICABLE]
@@ -247,8 +272,12 @@ def test_the_matrix_is_whole():
 @pytest.mark.parametrize(("kind", "fault"), CELLS, ids=[f"{p}-{f}" for p, f in CELLS])
 def test_each_path_tells_each_failure_once_through_each_fault(stack, poller_env, kind, fault):
     name = f"mx-{kind}-{fault}"
-    expected = run_fault(stack, kind, fault, name, poller_env)
+    expected, expected_events = run_fault(stack, kind, fault, name, poller_env)
 
+    events = stack.job_events()
+    assert len(events) == expected_events, json.dumps(
+        [(e["detail"]["job"]["snapshotJobId"], e["detail"]["status"]) for e in events])
+    assert len({e["id"] for e in events}) == len(events)
     notices = stack.sns_messages()
     assert len(notices) == expected, json.dumps(
         [n["message"] if not isinstance(n["message"], dict) else

@@ -80,6 +80,7 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "events:PutEvents",
     }
     # Lambda sends a failed asynchronous invocation's record with this role: to that queue only.
     [send] = [st for st in statements(role["Policies"]) if st["Action"] == "sqs:SendMessage"]
@@ -114,6 +115,42 @@ def test_the_ledger_grant_is_the_calls_the_function_makes_on_its_own_table_only(
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_events_are_granted_only_on_the_named_bus_for_the_functions_own_source_and_type():
+    role = deployed()["Resources"]["PollerRole"]["Properties"]
+    [wrapped] = [p for p in role["Policies"][0]["PolicyDocument"]["Statement"]
+                 if "Fn::If" in p and p["Fn::If"][1].get("Action") == "events:PutEvents"]
+    condition, statement, otherwise = wrapped["Fn::If"]
+    assert (condition, otherwise) == ("HasEventBus", {"Ref": "AWS::NoValue"})
+    assert template()["Conditions"]["HasEventBus"] == {
+        "Not": [{"Equals": [{"Ref": "EventBusName"}, ""]}]}
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:"
+                                                "${AWS::AccountId}:event-bus/${EventBusName}"}
+    # The grant is the call the function makes, with the type it puts.
+    source = "".join(p.read_text() for p in sorted((ROOT / "src" / "job_event").glob("*.rs")))
+    called = {"events:" + "".join(w.title() for w in name.split("_"))
+              for name in re.findall(r"\.client\(\)\s*\.(\w+)\(\)", source)}
+    assert called == {"events:PutEvents"}
+    [detail_type] = re.findall(r'pub const DETAIL_TYPE: &str = "([^"]+)";', source)
+    assert statement["Condition"] == {"StringEquals": {
+        "events:source": {"Ref": "EventSource"}, "events:detail-type": detail_type}}
+    variables = deployed()["Resources"]["PollerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["EVENT_BUS_NAME"] == {"Ref": "EventBusName"}
+    assert variables["EVENT_SOURCE"] == {"Ref": "EventSource"}
+    parameters = template()["Parameters"]
+    assert parameters["EventBusName"]["Default"] == "default"
+    assert re.fullmatch(parameters["EventBusName"]["AllowedPattern"], ""), "empty turns it off"
+
+
+def test_an_aws_event_source_is_refused_at_deploy():
+    [assertion] = template()["Rules"]["EventSourceIsNotAws"]["Assertions"]
+    # !Select [0, !Split ["aws.", source]] is "" exactly when the source begins with "aws.".
+    split = assertion["Assert"]["Not"][0]["Equals"][0]["Select"]
+    assert split == [0, {"Split": ["aws.", {"Ref": "EventSource"}]}]
+    for source, refused in (("aws.quicksight", True), ("acme.aws.reports", False),
+                            ("quicksight-snapshot-poller", False)):
+        assert (source.split("aws.")[0] == "") == refused, source
 
 
 def test_download_links_are_granted_only_when_a_report_bucket_is_named_and_links_are_on():
