@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::contract::{Answer, LoopKind};
 use crate::error::Error;
 use crate::job_event::JobEvents;
-use crate::metrics::{InvocationMetrics, PollMetrics, Sink};
+use crate::metrics::{InvocationMetrics, Outcome, PollMetrics, Sink};
 use crate::notice::Notifier;
 use crate::poller::{Polled, Poller};
 use crate::presign::Presigner;
@@ -113,7 +113,7 @@ impl App {
         parse_invocation(
             event,
             config.default_region.as_deref(),
-            config.batch_max_jobs,
+            config.batch.max_jobs,
         )
     }
 
@@ -144,11 +144,7 @@ impl App {
             }
             other => other,
         };
-        let outcome = match &result {
-            Ok(answer) => answer.status().as_str(),
-            Err(err) => err.error_type(),
-        };
-        self.write_metrics(outcome, &polls);
+        self.write_metrics(Outcome::of(&result, Answer::status), &polls);
         result
     }
 
@@ -234,7 +230,7 @@ impl App {
     }
 
     /// Writes the invocation's metrics line, named for this function.
-    fn write_metrics(&self, outcome: &str, polls: &[PollMetrics]) {
+    fn write_metrics(&self, outcome: Outcome, polls: &[PollMetrics]) {
         InvocationMetrics::of(outcome, polls)
             .for_function(self.config().function_name.as_deref())
             .emit(&self.metrics);

@@ -174,6 +174,17 @@ impl SnsTopicArn {
     }
 }
 
+/// Whether `arn` is an ARN of `service` whose resource part holds `resource`.
+pub(crate) fn is_arn_of(arn: &str, service: &str, resource: &str) -> bool {
+    let mut parts = arn.splitn(3, ':');
+    parts.next() == Some("arn")
+        && parts.next().is_some_and(is_known_partition)
+        && parts
+            .next()
+            .is_some_and(|rest| rest.starts_with(&format!("{service}:")) && rest.contains(resource))
+        && arn.len() <= 2048
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,8 @@ use tokio::time::{timeout, Instant};
 use crate::contract::{Answer, NextPoll};
 use crate::error::Error;
 use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
+use crate::settings;
+use crate::text::quote;
 
 /// Scheduler invokes a target within the minute its schedule names (60 s precision).
 const PRECISION_SECONDS: u64 = 60;
@@ -34,6 +36,70 @@ pub struct ChainSettings {
     pub target_arn: Option<String>,
     /// `SCHEDULE_DEAD_LETTER_ARN`: where Scheduler sends a tick it could not deliver.
     pub dead_letter_arn: Option<String>,
+}
+
+impl ChainSettings {
+    /// The poll chain's settings: the group and the role together, or neither.
+    pub fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, Error> {
+        let group = get(settings::SCHEDULE_GROUP_NAME.name).map(|g| g.trim().to_owned());
+        let role = get(settings::SCHEDULE_ROLE_ARN.name).map(|r| r.trim().to_owned());
+        let target = get(settings::SCHEDULE_TARGET_ARN.name).map(|t| t.trim().to_owned());
+        let (group, role_arn) = match (group, role) {
+            (None, None) => return Ok(None),
+            (Some(group), Some(role)) => (group, role),
+            _ => {
+                return Err(Error::InvalidConfiguration(
+                    "SCHEDULE_GROUP_NAME and SCHEDULE_ROLE_ARN go together: set both for poll \
+                     chains, or neither"
+                        .into(),
+                ))
+            }
+        };
+        let group_ok = (1..=64).contains(&group.len())
+            && group
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !group_ok {
+            return Err(Error::InvalidConfiguration(format!(
+                "SCHEDULE_GROUP_NAME must be 1-64 characters of letters, digits, '-', '_' or '.', got {}",
+                quote(&group)
+            )));
+        }
+        if !crate::arn::is_arn_of(&role_arn, "iam", ":role/") {
+            return Err(Error::InvalidConfiguration(format!(
+                "SCHEDULE_ROLE_ARN must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME), got {}",
+                quote(&role_arn)
+            )));
+        }
+        if let Some(target) = target
+            .as_deref()
+            .filter(|t| !crate::arn::is_arn_of(t, "lambda", ":function:"))
+        {
+            return Err(Error::InvalidConfiguration(format!(
+                "SCHEDULE_TARGET_ARN must be a Lambda function ARN \
+                 (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME), got {}",
+                quote(target)
+            )));
+        }
+        let dead_letter_arn =
+            get(settings::SCHEDULE_DEAD_LETTER_ARN.name).map(|d| d.trim().to_owned());
+        if let Some(queue) = dead_letter_arn
+            .as_deref()
+            .filter(|q| !crate::arn::is_arn_of(q, "sqs", ""))
+        {
+            return Err(Error::InvalidConfiguration(format!(
+                "SCHEDULE_DEAD_LETTER_ARN must be an SQS queue ARN \
+                 (arn:PARTITION:sqs:REGION:ACCOUNT:NAME), got {}",
+                quote(queue)
+            )));
+        }
+        Ok(Some(ChainSettings {
+            group,
+            role_arn,
+            target_arn: target,
+            dead_letter_arn,
+        }))
+    }
 }
 
 /// How long Scheduler keeps trying to deliver a tick, and how often: a poll older than five

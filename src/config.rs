@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::arn::{is_account_id, is_valid_region, SnsTopicArn};
+use crate::batch::BatchLimits;
 use crate::callers::CallerPolicy;
 use crate::chain::ChainSettings;
 use crate::contract::LoopKind;
@@ -10,49 +11,10 @@ use crate::error::Error;
 use crate::http::TrustStore;
 use crate::job_event::EventSettings;
 use crate::ledger::LedgerSettings;
+use crate::poll_policy::PollPolicy;
 use crate::reference::{JobReference, PollRequest};
 use crate::settings::{self, Kind, Setting};
 use crate::text::quote;
-use crate::wait::WaitPolicy;
-
-/// The most polls one job may take (and `status::attempt_cap`'s ceiling): what a Standard
-/// execution's 25,000-event history holds once the rest of the loop is counted (below).
-pub const MAX_POLLS_PER_EXECUTION: u64 = 2_000;
-
-/// An execution's history, spent: `HISTORY_EVENTS` holds every poll round, the start, the
-/// longest capacity wait and `RETRIES_PER_EXECUTION` failed attempts, or the loop could fail
-/// with no state left to say so.
-mod history {
-    /// A Standard execution's limit.
-    pub const HISTORY_EVENTS: u64 = 25_000;
-    /// Poll (a Task: entered, scheduled, started, succeeded, exited), Done? and Wait (entered,
-    /// exited each).
-    pub const EVENTS_PER_POLL: u64 = 9;
-    /// Start?, the job id's Pass and Choice states, StartJob and AlreadyStarted.
-    pub const START_EVENTS: u64 = 20;
-    /// `StartCapacityWaitMinutes` at its 240-minute maximum, a slot tried every 30 s at the
-    /// soonest: 480 rounds of CapacityLeft?, WaitForCapacity, CountCapacityWait (2 events each)
-    /// and a refused StartJob (5).
-    pub const CAPACITY_WAIT_EVENTS: u64 = 480 * 11;
-    /// A failed attempt that a Retry runs again: scheduled, started, failed.
-    pub const EVENTS_PER_RETRY: u64 = 3;
-    /// What the rest leaves for retries (throttling, a publish that failed, Lambda errors).
-    pub const RETRIES_PER_EXECUTION: u64 = 550;
-    /// The failure path: NotifyFailure to Failed, its ledger and publish tasks retried.
-    pub const FAILURE_PATH_EVENTS: u64 = 40;
-}
-
-const _: () = assert!(
-    MAX_POLLS_PER_EXECUTION * history::EVENTS_PER_POLL
-        + history::START_EVENTS
-        + history::CAPACITY_WAIT_EVENTS
-        + history::RETRIES_PER_EXECUTION * history::EVENTS_PER_RETRY
-        + history::FAILURE_PATH_EVENTS
-        <= history::HISTORY_EVENTS
-);
-/// What one finished job adds to a batch's answer with a few files (about 0.8 KB, and 0.2 KB
-/// more a file), rounded up, for the default `BATCH_MAX_JOBS`.
-const BYTES_PER_BATCH_JOB: u64 = 2_000;
 
 /// Everything the poller can be told through its environment. docs/configuration.md lists each variable.
 #[derive(Debug, Clone)]
@@ -60,16 +22,8 @@ pub struct Config {
     /// Where failures (and, optionally, successes) are told: `SNS_TOPIC_ARN`, required unless
     /// notices are off. None only with [`Notices::Off`].
     pub notify_to: Option<Destination>,
-    /// `NOTIFY_ON_SUCCESS` (default false): also publish when a job completes.
-    pub notify_on_success: bool,
-    /// `MIN_WAIT_SECONDS`, `MAX_WAIT_SECONDS`, `WAIT_AGE_PERCENT`: the adaptive wait.
-    pub wait: WaitPolicy,
-    /// `JOB_DEADLINE_SECONDS` (default 3600): a job older than this, measured from QuickSight's
-    /// CreatedTime and not finished, is reported `TIMED_OUT`.
-    pub job_deadline: Duration,
-    /// `NOT_FOUND_GRACE_POLLS` (default 2): how many polls of a just-started job may answer
-    /// ResourceNotFound before that is a failure.
-    pub not_found_grace_polls: u32,
+    /// How each job is polled: the wait, the deadline, the grace, notices of clean successes.
+    pub poll: PollPolicy,
     /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): names the metrics of this function.
     pub function_name: Option<String>,
     /// `AWS_REGION` / `AWS_DEFAULT_REGION`: the region of references that name none.
@@ -80,17 +34,8 @@ pub struct Config {
     pub sdk_attempt_timeout: Duration,
     /// `SDK_OPERATION_TIMEOUT_MS` (default 10000): one call, all attempts and backoff included.
     pub sdk_operation_timeout: Duration,
-    /// `BATCH_RATE_PER_SECOND` (default 8): QuickSight calls per second one batch makes,
-    /// below QuickSight's 10 per second per account.
-    pub batch_rate_per_second: u32,
-    /// `BATCH_CONCURRENCY` (default 4): jobs of a batch polled at once.
-    pub batch_concurrency: usize,
-    /// `BATCH_MAX_JOBS` (default `MAX_OUTPUT_BYTES` / 2000, i.e. 100): the largest batch
-    /// accepted, so that its answer fits the output budget (about 0.8 KB a job, 0.2 KB a file).
-    pub batch_max_jobs: usize,
-    /// `BATCH_MAX_ERROR_ROUNDS` (default 5): rounds in a row a batch job's poll may fail with a
-    /// retryable error before the job is FAILED with it and notified.
-    pub batch_max_error_rounds: u32,
+    /// What a batch may do: its pace, concurrency, size and error rounds.
+    pub batch: BatchLimits,
     /// `MAX_OUTPUT_BYTES` (default 200,000): the largest answer; a larger one fails the
     /// invocation with `OutputTooLarge` (Step Functions passes at most 256 KB between states).
     pub max_output_bytes: usize,
@@ -169,31 +114,26 @@ impl Config {
             Notices::Off => None,
             Notices::On => Some(Destination::Sns(topic(&get)?)),
         };
-        let wait = wait_policy(&get)?;
+        let number = |setting: &Setting| number(&get, setting);
         let (max_output_bytes, max_event_bytes) = sizes(&get)?;
-        let job_deadline = Duration::from_secs(number(&get, &settings::JOB_DEADLINE_SECONDS)?);
-        let not_found_grace_polls = number(&get, &settings::NOT_FOUND_GRACE_POLLS)? as u32;
-        check_history(&wait, job_deadline, not_found_grace_polls)?;
         let trust_store = trust_store(&get, notify_to.as_ref())?;
 
         Ok(Config {
-            ledger: LedgerSettings::read(&get, |setting| number(&get, setting))?,
+            poll: PollPolicy::read(number, |setting| flag(&get, setting))?,
+            batch: BatchLimits::read(
+                number,
+                |setting, default| number_or(&get, setting, default),
+                max_output_bytes,
+            )?,
+            ledger: LedgerSettings::read(&get, number)?,
             events: EventSettings::read(&get)?,
-            chain: chain(&get)?,
+            chain: ChainSettings::read(&get)?,
             trust_store,
             credentials_in_env: get("AWS_ACCESS_KEY_ID").is_some()
                 && get("AWS_SECRET_ACCESS_KEY").is_some(),
-            batch_rate_per_second: number(&get, &settings::BATCH_RATE_PER_SECOND)? as u32,
-            batch_concurrency: number(&get, &settings::BATCH_CONCURRENCY)? as usize,
-            batch_max_jobs: number_or(
-                &get,
-                &settings::BATCH_MAX_JOBS,
-                max_output_bytes / BYTES_PER_BATCH_JOB,
-            )? as usize,
-            batch_max_error_rounds: number(&get, &settings::BATCH_MAX_ERROR_ROUNDS)? as u32,
             max_output_bytes: max_output_bytes as usize,
             max_event_bytes: max_event_bytes as usize,
-            presign: match number(&get, &settings::PRESIGN_SECONDS)? {
+            presign: match number(&settings::PRESIGN_SECONDS)? {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),
             },
@@ -211,40 +151,16 @@ impl Config {
             )?,
             callers: CallerPolicy::read(&get)?,
             notify_to,
-            notify_on_success: flag(&get, &settings::NOTIFY_ON_SUCCESS)?,
-            wait,
-            job_deadline,
-            not_found_grace_polls,
             default_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .map(|name| crate::text::truncate(name.trim(), 140).into_owned()),
-            sdk_max_attempts: number(&get, &settings::SDK_MAX_ATTEMPTS)? as u32,
-            sdk_attempt_timeout: Duration::from_millis(number(
-                &get,
-                &settings::SDK_ATTEMPT_TIMEOUT_MS,
-            )?),
+            sdk_max_attempts: number(&settings::SDK_MAX_ATTEMPTS)? as u32,
+            sdk_attempt_timeout: Duration::from_millis(number(&settings::SDK_ATTEMPT_TIMEOUT_MS)?),
             sdk_operation_timeout: Duration::from_millis(number(
-                &get,
                 &settings::SDK_OPERATION_TIMEOUT_MS,
             )?),
         })
     }
-}
-
-/// `MIN_WAIT_SECONDS`, `MAX_WAIT_SECONDS` and `WAIT_AGE_PERCENT`, the min not above the max.
-fn wait_policy(get: &impl Fn(&str) -> Option<String>) -> Result<WaitPolicy, Error> {
-    let wait = WaitPolicy {
-        min_seconds: number(get, &settings::MIN_WAIT_SECONDS)?,
-        max_seconds: number(get, &settings::MAX_WAIT_SECONDS)?,
-        age_percent: number(get, &settings::WAIT_AGE_PERCENT)?,
-    };
-    if wait.min_seconds > wait.max_seconds {
-        return Err(Error::InvalidConfiguration(format!(
-            "MIN_WAIT_SECONDS ({}) is greater than MAX_WAIT_SECONDS ({})",
-            wait.min_seconds, wait.max_seconds
-        )));
-    }
-    Ok(wait)
 }
 
 /// `MAX_OUTPUT_BYTES` and `MAX_EVENT_BYTES`: an answer must fit the next poll's event.
@@ -262,78 +178,6 @@ fn sizes(get: &impl Fn(&str) -> Option<String>) -> Result<(u64, u64), Error> {
     Ok((max_output_bytes, max_event_bytes))
 }
 
-/// The poll chain's settings: the group and the role together, or neither.
-fn chain(get: &impl Fn(&str) -> Option<String>) -> Result<Option<ChainSettings>, Error> {
-    let group = get(settings::SCHEDULE_GROUP_NAME.name).map(|g| g.trim().to_owned());
-    let role = get(settings::SCHEDULE_ROLE_ARN.name).map(|r| r.trim().to_owned());
-    let target = get(settings::SCHEDULE_TARGET_ARN.name).map(|t| t.trim().to_owned());
-    let (group, role_arn) = match (group, role) {
-        (None, None) => return Ok(None),
-        (Some(group), Some(role)) => (group, role),
-        _ => {
-            return Err(Error::InvalidConfiguration(
-                "SCHEDULE_GROUP_NAME and SCHEDULE_ROLE_ARN go together: set both for poll \
-                 chains, or neither"
-                    .into(),
-            ))
-        }
-    };
-    let group_ok = (1..=64).contains(&group.len())
-        && group
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !group_ok {
-        return Err(Error::InvalidConfiguration(format!(
-            "SCHEDULE_GROUP_NAME must be 1-64 characters of letters, digits, '-', '_' or '.', got {}",
-            quote(&group)
-        )));
-    }
-    if !is_arn_of(&role_arn, "iam", ":role/") {
-        return Err(Error::InvalidConfiguration(format!(
-            "SCHEDULE_ROLE_ARN must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME), got {}",
-            quote(&role_arn)
-        )));
-    }
-    if let Some(target) = target
-        .as_deref()
-        .filter(|t| !is_arn_of(t, "lambda", ":function:"))
-    {
-        return Err(Error::InvalidConfiguration(format!(
-            "SCHEDULE_TARGET_ARN must be a Lambda function ARN \
-             (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME), got {}",
-            quote(target)
-        )));
-    }
-    let dead_letter_arn = get(settings::SCHEDULE_DEAD_LETTER_ARN.name).map(|d| d.trim().to_owned());
-    if let Some(queue) = dead_letter_arn
-        .as_deref()
-        .filter(|q| !is_arn_of(q, "sqs", ""))
-    {
-        return Err(Error::InvalidConfiguration(format!(
-            "SCHEDULE_DEAD_LETTER_ARN must be an SQS queue ARN \
-             (arn:PARTITION:sqs:REGION:ACCOUNT:NAME), got {}",
-            quote(queue)
-        )));
-    }
-    Ok(Some(ChainSettings {
-        group,
-        role_arn,
-        target_arn: target,
-        dead_letter_arn,
-    }))
-}
-
-/// Whether `arn` is an ARN of `service` whose resource part holds `resource`.
-fn is_arn_of(arn: &str, service: &str, resource: &str) -> bool {
-    let mut parts = arn.splitn(3, ':');
-    parts.next() == Some("arn")
-        && parts.next().is_some_and(crate::arn::is_known_partition)
-        && parts
-            .next()
-            .is_some_and(|rest| rest.starts_with(&format!("{service}:")) && rest.contains(resource))
-        && arn.len() <= 2048
-}
-
 /// `SNS_TOPIC_ARN`, required when notices are on.
 fn topic(get: &impl Fn(&str) -> Option<String>) -> Result<SnsTopicArn, Error> {
     let name = settings::SNS_TOPIC_ARN.name;
@@ -344,46 +188,6 @@ fn topic(get: &impl Fn(&str) -> Option<String>) -> Result<SnsTopicArn, Error> {
     })?;
     SnsTopicArn::parse(raw.trim())
         .map_err(|why| Error::InvalidConfiguration(format!("{name} {why}")))
-}
-
-/// Refuses settings that let one job take more polls than a Standard execution's history
-/// holds, naming the `MAX_WAIT_SECONDS` that would fit.
-fn check_history(wait: &WaitPolicy, job_deadline: Duration, grace_polls: u32) -> Result<(), Error> {
-    let polls_with = |max_seconds: u64| {
-        WaitPolicy {
-            max_seconds,
-            ..*wait
-        }
-        .worst_case_polls(job_deadline)
-        .saturating_add(u64::from(grace_polls))
-    };
-    let polls = polls_with(wait.max_seconds);
-    if polls <= MAX_POLLS_PER_EXECUTION {
-        return Ok(());
-    }
-    let fits = |max_seconds: u64| polls_with(max_seconds) <= MAX_POLLS_PER_EXECUTION;
-    // With a small WAIT_AGE_PERCENT the waits may never reach a larger MAX_WAIT_SECONDS.
-    let advice = if fits(86_400) {
-        let (mut low, mut high) = (wait.max_seconds, 86_400);
-        while low + 1 < high {
-            let middle = (low + high) / 2;
-            if fits(middle) {
-                high = middle;
-            } else {
-                low = middle;
-            }
-        }
-        format!("raise MAX_WAIT_SECONDS to at least {high}")
-    } else {
-        "raise MIN_WAIT_SECONDS or WAIT_AGE_PERCENT".to_owned()
-    };
-    Err(Error::InvalidConfiguration(format!(
-        "JOB_DEADLINE_SECONDS ({}) with MAX_WAIT_SECONDS ({}) lets one job take up to \
-         {polls} polls, more than the {MAX_POLLS_PER_EXECUTION} a Step Functions \
-         execution's 25,000-event history holds: {advice}, or lower JOB_DEADLINE_SECONDS",
-        job_deadline.as_secs(),
-        wait.max_seconds,
-    )))
 }
 
 /// `TRUST_STORE`, which must suit the partition the function runs in (its destination's).
@@ -564,11 +368,11 @@ mod tests {
     #[test]
     fn defaults_apply_when_only_the_topic_is_set() {
         let config = config(&[TOPIC, ("AWS_REGION", "eu-west-1")]).expect("valid");
-        assert!(!config.notify_on_success);
-        assert_eq!(config.wait.min_seconds, 5);
-        assert_eq!(config.wait.max_seconds, 60);
-        assert_eq!(config.job_deadline, Duration::from_secs(3600));
-        assert_eq!(config.not_found_grace_polls, 2);
+        assert!(!config.poll.notify_on_success);
+        assert_eq!(config.poll.wait.min_seconds, 5);
+        assert_eq!(config.poll.wait.max_seconds, 60);
+        assert_eq!(config.poll.job_deadline, Duration::from_secs(3600));
+        assert_eq!(config.poll.not_found_grace_polls, 2);
         assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
         let Some(Destination::Sns(topic)) = config.notify_to else {
             panic!("an SNS topic");
@@ -694,9 +498,9 @@ mod tests {
     fn batch_size_defaults_to_what_fits_the_output_budget() {
         let defaults = config(&[TOPIC]).expect("valid");
         assert_eq!(defaults.max_output_bytes, 200_000);
-        assert_eq!(defaults.batch_max_jobs, 100);
+        assert_eq!(defaults.batch.max_jobs, 100);
         let smaller = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "100000")]).expect("valid");
-        assert_eq!(smaller.batch_max_jobs, 50);
+        assert_eq!(smaller.batch.max_jobs, 50);
         let err = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "7000000")]).unwrap_err();
         assert!(err.to_string().contains("MAX_OUTPUT_BYTES"), "{err}");
         let err = config(&[TOPIC, ("MAX_EVENT_BYTES", "50000")]).unwrap_err();

@@ -232,6 +232,19 @@ impl PollOutput {
     }
 }
 
+impl PollOutput {
+    /// This output, ended with `status` (not IN_PROGRESS) and `error`: done, with no wait, as
+    /// the contract has it for every finished output.
+    pub fn ended(mut self, status: Status, error: ErrorDetail) -> Self {
+        debug_assert!(status.is_done());
+        self.status = status;
+        self.done = status.is_done();
+        self.wait_seconds = 0;
+        self.error = Some(error);
+        self
+    }
+}
+
 /// The job this output is about, resolved from whatever shape of reference came in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -9,6 +9,7 @@
 //! | the event's size, then its shape: one job, a batch, an EventBridge envelope | `event`, `reference`, `carried` |
 //! | the allow-lists, one metrics line per invocation, the answer's size | `app`, `metrics` |
 //! | one job: describe, result, output, notice | `poller`, `quicksight`, `status`, `wait` |
+//! | every loop's cap: the most polls an execution's history holds, checked at cold start | `loop_cap` |
 //! | whom a job may be polled as; polling as a `roleArn` and a named user (STS, `GetIdentityContext`) | `callers`, `roles`, `users`, `secret` |
 //! | the next poll of a `"loop": "scheduler"` chain (EventBridge Scheduler) | `chain` |
 //! | many jobs: paced calls, rounds, the aggregate answer | `batch`, `pace` |
@@ -18,6 +19,7 @@
 //! | what goes out: the output contract, the errorTypes (one table) | [`contract`], [`Error`], `error_types` |
 //! | how a failed AWS call reads, for every service: the caller's credentials, one line | `sdk_error` |
 //! | settings, SDK clients, TLS | `settings`, `config`, [`setup`], `http` |
+//! | each consumer's own settings: the poll policy, a batch's limits, the ledger's, the events', a chain's | `poll_policy`, `batch`, `ledger`, `job_event`, `chain` |
 //! | ids and ARNs, bounded text | `arn`, `text` |
 //! | the same binary at a terminal | [`local`] |
 #![warn(missing_docs)]
@@ -37,9 +39,11 @@ mod http;
 mod job_event;
 mod ledger;
 pub mod local;
+mod loop_cap;
 mod metrics;
 mod notice;
 mod pace;
+mod poll_policy;
 mod poller;
 mod presign;
 mod quicksight;

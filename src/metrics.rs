@@ -129,12 +129,61 @@ pub enum Sink {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollMetrics {
     /// The output's status, or the errorType when the poll failed.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub job_age: Option<Duration>,
     /// Time spent in QuickSight calls, without the batch rate limiter's waits.
     pub quicksight_latency: Duration,
     pub throttled: bool,
     pub notified: bool,
+}
+
+/// What a poll or an invocation ended as: a status of the contract, or the errorType of the
+/// failure; the `Outcome` dimension's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The answer's status (a batch's aggregate one).
+    Status(Status),
+    /// The errorType the poll or the invocation failed with.
+    Failed(&'static str),
+}
+
+impl Outcome {
+    /// The outcome of `result`, whose answer has the status `status` gives.
+    pub fn of<T>(result: &Result<T, crate::error::Error>, status: impl Fn(&T) -> Status) -> Self {
+        match result {
+            Ok(answer) => Outcome::Status(status(answer)),
+            Err(err) => Outcome::Failed(err.error_type()),
+        }
+    }
+
+    /// The dimension's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Status(status) => status.as_str(),
+            Outcome::Failed(error_type) => error_type,
+        }
+    }
+}
+
+impl PollMetrics {
+    /// What polling one job measured: how it ended, its age, the QuickSight calls' own time,
+    /// whether they were throttled and whether a notice went out.
+    pub fn of(
+        result: &Result<crate::contract::PollOutput, crate::error::Error>,
+        quicksight_latency: Duration,
+    ) -> Self {
+        PollMetrics {
+            outcome: Outcome::of(result, |output| output.status),
+            job_age: result
+                .as_ref()
+                .ok()
+                .and_then(|o| o.age_seconds)
+                .map(Duration::from_secs),
+            quicksight_latency,
+            throttled: matches!(result, Err(crate::error::Error::QuickSightThrottled { .. })),
+            notified: result.as_ref().is_ok_and(|o| o.notification.is_some()),
+        }
+    }
 }
 
 /// EMF allows at most 100 values for one metric in one line.
@@ -145,7 +194,7 @@ const MAX_VALUES: usize = 100;
 pub struct InvocationMetrics {
     /// The answer's status, or the errorType when the invocation failed: at most a dozen
     /// values, the only dimension, so the metric count stays fixed however many jobs are polled.
-    pub outcome: String,
+    pub outcome: Outcome,
     /// Jobs whose QuickSight calls this invocation made.
     pub polls: usize,
     /// One value per poll (the first hundred).
@@ -161,9 +210,9 @@ pub struct InvocationMetrics {
 
 impl InvocationMetrics {
     /// One invocation's polls (one, or a batch's) under the invocation's outcome.
-    pub fn of<'a>(outcome: &str, polls: impl IntoIterator<Item = &'a PollMetrics>) -> Self {
+    pub fn of<'a>(outcome: Outcome, polls: impl IntoIterator<Item = &'a PollMetrics>) -> Self {
         let mut metrics = InvocationMetrics {
-            outcome: outcome.to_owned(),
+            outcome,
             polls: 0,
             quicksight_latency: Vec::new(),
             job_age: Vec::new(),
@@ -174,10 +223,10 @@ impl InvocationMetrics {
             function: None,
         };
         for poll in polls {
-            if poll.outcome == Status::Failed.as_str() {
-                metrics.jobs_failed += 1;
-            } else if poll.outcome == Status::TimedOut.as_str() {
-                metrics.jobs_timed_out += 1;
+            match poll.outcome {
+                Outcome::Status(Status::Failed) => metrics.jobs_failed += 1,
+                Outcome::Status(Status::TimedOut) => metrics.jobs_timed_out += 1,
+                _ => {}
             }
             metrics.polls += 1;
             if metrics.quicksight_latency.len() < MAX_VALUES {
@@ -327,7 +376,7 @@ impl Serialize for EmfLine<'_> {
         };
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("_aws", &aws)?;
-        map.serialize_entry(DIMENSION, &m.outcome)?;
+        map.serialize_entry(DIMENSION, m.outcome.as_str())?;
         if let Some(function) = &m.function {
             map.serialize_entry(FUNCTION_DIMENSION, function)?;
         }
@@ -380,20 +429,22 @@ mod tests {
         }
     }
 
-    fn poll(outcome: &str, age: Option<u64>, millis: u64, throttled: bool) -> PollMetrics {
+    const IN_PROGRESS: Outcome = Outcome::Status(Status::InProgress);
+    const FAILED: Outcome = Outcome::Status(Status::Failed);
+
+    fn poll(outcome: Outcome, age: Option<u64>, millis: u64, throttled: bool) -> PollMetrics {
         PollMetrics {
-            outcome: outcome.into(),
+            outcome,
             job_age: age.map(Duration::from_secs),
             quicksight_latency: Duration::from_millis(millis),
             throttled,
-            notified: outcome == "FAILED",
+            notified: outcome == FAILED,
         }
     }
 
     #[test]
     fn a_poll_emits_one_valid_emf_line_with_low_cardinality_dimensions() {
-        let metrics =
-            InvocationMetrics::of("IN_PROGRESS", &[poll("IN_PROGRESS", Some(42), 35, false)]);
+        let metrics = InvocationMetrics::of(IN_PROGRESS, &[poll(IN_PROGRESS, Some(42), 35, false)]);
         let line = metrics.to_emf(SystemTime::now());
         assert!(!line.contains('\n'));
         assert_valid_emf(&line);
@@ -405,7 +456,7 @@ mod tests {
             value["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Outcome"]])
         );
-        let named = InvocationMetrics::of("FAILED", &[poll("FAILED", None, 3, false)])
+        let named = InvocationMetrics::of(FAILED, &[poll(FAILED, None, 3, false)])
             .for_function(Some("stack-poller"))
             .to_emf(SystemTime::now());
         assert_valid_emf(&named);
@@ -428,8 +479,13 @@ mod tests {
     #[test]
     fn a_throttled_invocation_counts_a_throttle_and_has_no_job_age() {
         let metrics = InvocationMetrics::of(
-            "QuickSightThrottled",
-            &[poll("QuickSightThrottled", None, 900, true)],
+            Outcome::Failed("QuickSightThrottled"),
+            &[poll(
+                Outcome::Failed("QuickSightThrottled"),
+                None,
+                900,
+                true,
+            )],
         );
         let line = metrics.to_emf(SystemTime::now());
         assert_valid_emf(&line);
@@ -443,14 +499,14 @@ mod tests {
         let polls: Vec<PollMetrics> = (0..150)
             .map(|i| {
                 poll(
-                    if i % 50 == 0 { "FAILED" } else { "IN_PROGRESS" },
+                    if i % 50 == 0 { FAILED } else { IN_PROGRESS },
                     Some(i),
                     10 + i,
                     i % 3 == 0,
                 )
             })
             .collect();
-        let line = InvocationMetrics::of("FAILED", &polls).to_emf(SystemTime::now());
+        let line = InvocationMetrics::of(FAILED, &polls).to_emf(SystemTime::now());
         assert_valid_emf(&line);
         let value: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["Polls"], 150);
@@ -476,7 +532,7 @@ mod tests {
             .iter()
             .map(|m| m["name"].as_str().unwrap())
             .collect();
-        let line = InvocationMetrics::of("FAILED", &[poll("FAILED", Some(1), 2, true)])
+        let line = InvocationMetrics::of(FAILED, &[poll(FAILED, Some(1), 2, true)])
             .to_emf(SystemTime::now());
         let line: Value = serde_json::from_str(&line).unwrap();
         for directive in line["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
@@ -500,7 +556,8 @@ mod tests {
     #[test]
     fn a_refused_invocation_counts_no_poll() {
         let err = crate::error::Error::InvalidJobReference("x".into());
-        let line = InvocationMetrics::of(err.error_type(), &[]).to_emf(SystemTime::now());
+        let line =
+            InvocationMetrics::of(Outcome::Failed(err.error_type()), &[]).to_emf(SystemTime::now());
         assert_valid_emf(&line);
         let value: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["Polls"], 0);

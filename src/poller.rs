@@ -109,7 +109,7 @@ impl Poller {
     /// after one failed sends only what is missing.
     pub async fn tell(&self, output: &mut PollOutput, deadline: Instant) -> Result<(), Error> {
         let left = || deadline.saturating_duration_since(Instant::now());
-        if should_notify(output, self.config.notify_on_success) {
+        if should_notify(output, self.config.poll.notify_on_success) {
             self.notify(output, deadline).await?;
         } else if output.done {
             if let Some(notifier) = &self.notifier {
@@ -141,51 +141,39 @@ impl Poller {
         deadline: Instant,
         pace: Option<&Pace<'_>>,
     ) -> Polled {
-        let mut quicksight_latency = Duration::ZERO;
-        let result = self
-            .poll_measured(request, deadline, pace, &mut quicksight_latency)
-            .await;
-        let metrics = PollMetrics {
-            outcome: match &result {
-                Ok(output) => output.status.as_str().to_owned(),
-                Err(err) => err.error_type().to_owned(),
-            },
-            job_age: result
-                .as_ref()
-                .ok()
-                .and_then(|o| o.age_seconds)
-                .map(Duration::from_secs),
-            quicksight_latency,
-            throttled: matches!(result, Err(Error::QuickSightThrottled { .. })),
-            notified: result.as_ref().is_ok_and(|o| o.notification.is_some()),
-        };
-        Polled { result, metrics }
-    }
-
-    async fn poll_measured(
-        &self,
-        request: &PollRequest,
-        deadline: Instant,
-        pace: Option<&Pace<'_>>,
-        quicksight_latency: &mut Duration,
-    ) -> Result<PollOutput, Error> {
         let started = Instant::now();
         let quicksight_budget =
             deadline.saturating_duration_since(started) * QUICKSIGHT_SHARE_PERCENT / 100;
-        let observation = timeout(
-            quicksight_budget,
-            self.observe(request, pace, quicksight_latency),
-        )
-        .await;
-        if observation.is_err() {
-            // Cut off mid-call: the calls' own time is unknown, the whole budget is the bound.
-            *quicksight_latency = started.elapsed();
+        let (observation, quicksight_latency) =
+            match timeout(quicksight_budget, self.observe(request, pace)).await {
+                Ok(observed) => observed,
+                // Cut off mid-call: the calls' own time is unknown, the whole budget is the bound.
+                Err(_) => (
+                    Err(Error::QuickSightUnavailable {
+                        operation: "DescribeDashboardSnapshotJob",
+                        message: crate::text::no_answer_before_deadline(quicksight_budget),
+                    }),
+                    started.elapsed(),
+                ),
+            };
+        let result = match observation {
+            Ok(observation) => self.answer(request, observation, deadline).await,
+            Err(err) => Err(err),
+        };
+        Polled {
+            metrics: PollMetrics::of(&result, quicksight_latency),
+            result,
         }
-        let observation = observation.map_err(|_| Error::QuickSightUnavailable {
-            operation: "DescribeDashboardSnapshotJob",
-            message: crate::text::no_answer_before_deadline(quicksight_budget),
-        })??;
-        let mut output = build_output(request, observation, SystemTime::now(), &self.config);
+    }
+
+    /// The output of what the poll saw, told (notice, event) and logged.
+    async fn answer(
+        &self,
+        request: &PollRequest,
+        observation: Observation,
+        deadline: Instant,
+    ) -> Result<PollOutput, Error> {
+        let mut output = build_output(request, observation, SystemTime::now(), &self.config.poll);
 
         self.tell(&mut output, deadline).await?;
 
@@ -206,70 +194,74 @@ impl Poller {
         Ok(output)
     }
 
-    /// Describes the job (and reads its result once it is finished), adding the time spent in
-    /// QuickSight calls, not in the rate limiter's waits, to `latency`.
+    /// Describes the job (and reads its result once it is finished); answers what it saw with
+    /// the time spent in QuickSight calls, not in the rate limiter's waits.
     async fn observe(
         &self,
         request: &PollRequest,
         pace: Option<&Pace<'_>>,
-        latency: &mut Duration,
-    ) -> Result<Observation, Error> {
-        if let Some(pace) = pace {
-            if !pace.limiter.acquire_by(pace.start_by).await {
-                return Ok(Observation::NotPolled);
+    ) -> (Result<Observation, Error>, Duration) {
+        let mut latency = Duration::ZERO;
+        let observation: Result<Observation, Error> = async {
+            if let Some(pace) = pace {
+                if !pace.limiter.acquire_by(pace.start_by).await {
+                    return Ok(Observation::NotPolled);
+                }
             }
-        }
-        let client = self.client_for(request).await?;
-        let called = Instant::now();
-        let described = self.refused_credentials_forgotten(
-            request,
-            quicksight::describe(&client, &request.job).await,
-        );
-        *latency += called.elapsed();
-        let description = match described? {
-            Ok(description) => description,
-            Err(rejection)
-                if rejection.is_not_found()
-                    && request.not_found_is_pending(self.config.not_found_grace_polls) =>
-            {
-                return Ok(Observation::NotVisibleYet);
+            let client = self.client_for(request).await?;
+            let called = Instant::now();
+            let described = self.refused_credentials_forgotten(
+                request,
+                quicksight::describe(&client, &request.job).await,
+            );
+            latency += called.elapsed();
+            let description = match described? {
+                Ok(description) => description,
+                Err(rejection)
+                    if rejection.is_not_found()
+                        && request.not_found_is_pending(self.config.poll.not_found_grace_polls) =>
+                {
+                    return Ok(Observation::NotVisibleYet);
+                }
+                Err(rejection) => {
+                    return Ok(Observation::Rejected {
+                        rejection,
+                        description: None,
+                    })
+                }
+            };
+            if !description.is_terminal() {
+                if !matches!(description.job_status.as_str(), "QUEUED" | "RUNNING") {
+                    tracing::warn!(job_status = %truncate(&description.job_status, 64), "unknown JobStatus; polling on until the deadline");
+                }
+                return Ok(Observation::Unfinished(description));
             }
-            Err(rejection) => {
-                return Ok(Observation::Rejected {
+            // Only a terminal job has a result; asking earlier is an error in QuickSight.
+            if let Some(pace) = pace {
+                pace.limiter.acquire().await;
+            }
+            let called = Instant::now();
+            let result = self.refused_credentials_forgotten(
+                request,
+                quicksight::describe_result(&client, &request.job).await,
+            );
+            latency += called.elapsed();
+            match result? {
+                Ok(result) => Ok(Observation::Finished(description, result)),
+                Err(rejection)
+                    if rejection.may_be_result_lag()
+                        && description.finished_within(RESULT_LAG_GRACE, SystemTime::now()) =>
+                {
+                    Ok(Observation::ResultLagging(description, rejection))
+                }
+                Err(rejection) => Ok(Observation::Rejected {
                     rejection,
-                    description: None,
-                })
+                    description: Some(description),
+                }),
             }
-        };
-        if !description.is_terminal() {
-            if !matches!(description.job_status.as_str(), "QUEUED" | "RUNNING") {
-                tracing::warn!(job_status = %truncate(&description.job_status, 64), "unknown JobStatus; polling on until the deadline");
-            }
-            return Ok(Observation::Unfinished(description));
         }
-        // Only a terminal job has a result; asking earlier is an error in QuickSight.
-        if let Some(pace) = pace {
-            pace.limiter.acquire().await;
-        }
-        let called = Instant::now();
-        let result = self.refused_credentials_forgotten(
-            request,
-            quicksight::describe_result(&client, &request.job).await,
-        );
-        *latency += called.elapsed();
-        match result? {
-            Ok(result) => Ok(Observation::Finished(description, result)),
-            Err(rejection)
-                if rejection.may_be_result_lag()
-                    && description.finished_within(RESULT_LAG_GRACE, SystemTime::now()) =>
-            {
-                Ok(Observation::ResultLagging(description, rejection))
-            }
-            Err(rejection) => Ok(Observation::Rejected {
-                rejection,
-                description: Some(description),
-            }),
-        }
+        .await;
+        (observation, latency)
     }
 
     /// The client the job is polled with: the function's own, or one signing as the job's

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::config::Config;
+use crate::carried::Carried;
 use crate::contract::{ErrorDetail, PollOutput, Status};
+use crate::poll_policy::PollPolicy;
 use crate::quicksight::{rfc3339, JobDescription, JobResult, Rejection};
 use crate::reference::{PollRequest, NOT_POLLED};
 
@@ -52,7 +53,7 @@ pub fn build_output(
     request: &PollRequest,
     observation: Observation,
     now: SystemTime,
-    config: &Config,
+    policy: &PollPolicy,
 ) -> PollOutput {
     let mut output = PollOutput::new(request.job.info(), request.attempt());
     output.origin = request.job_origin();
@@ -68,36 +69,74 @@ pub fn build_output(
         Observation::Rejected { description, .. } => description.as_ref(),
         Observation::NotVisibleYet | Observation::NotPolled => None,
     };
-    let created = description
-        .and_then(|d| d.created)
-        .and_then(|created| SystemTime::try_from(created).ok())
-        .or(carried.created);
-    // The first poll that sees the job starts its deadline when QuickSight gives no CreatedTime.
-    // A carried time in the future (an edited input) counts from now.
-    let first_seen = carried
-        .first_seen
-        .map(|seen| seen.min(now))
-        .or(description.map(|_| now));
-    // A CreatedTime in the future (a skewed clock) would hold the job's age at zero poll after
-    // poll: the deadline then runs from the first poll that saw the job.
-    let age = created
-        .filter(|created| *created <= now)
-        .or(first_seen)
-        .or(created)
-        .map(|start| now.duration_since(start).unwrap_or(Duration::ZERO));
-    output.created_time = created.and_then(crate::carried::rfc3339);
-    output.first_seen_time = first_seen.and_then(crate::carried::rfc3339);
-    output.age_seconds = age.map(|a| a.as_secs());
+    let clock = JobClock::of(carried, description, now);
+    output.created_time = clock.created.and_then(crate::carried::rfc3339);
+    output.first_seen_time = clock.first_seen.and_then(crate::carried::rfc3339);
+    output.age_seconds = clock.age.map(|a| a.as_secs());
     if let Some(description) = description {
         output.job_status = Some(description.job_status.clone());
         output.last_updated_time = description.last_updated.as_ref().and_then(rfc3339);
         output.request_id = description.request_id.clone();
     }
-    // How old the job is for the next wait; None asks for the shortest.
-    let mut wait_age = age;
+    let wait_age = judge(&mut output, observation, clock.age, carried, policy);
+    if !output.status.is_done() && output.attempt >= attempt_cap(policy) {
+        poll_cap_reached(&mut output, policy);
+    }
 
+    output.done = output.status.is_done();
+    output.wait_seconds = if output.done {
+        0
+    } else {
+        policy.wait.next_wait(wait_age, policy.job_deadline)
+    };
+    output
+}
+
+/// When a job was created and first seen, and how old it is at this poll.
+struct JobClock {
+    created: Option<SystemTime>,
+    first_seen: Option<SystemTime>,
+    age: Option<Duration>,
+}
+
+impl JobClock {
+    fn of(carried: &Carried, description: Option<&JobDescription>, now: SystemTime) -> Self {
+        let created = description
+            .and_then(|d| d.created)
+            .and_then(|created| SystemTime::try_from(created).ok())
+            .or(carried.created);
+        // The first poll that sees the job starts its deadline when QuickSight gives no
+        // CreatedTime. A carried time in the future (an edited input) counts from now.
+        let first_seen = carried
+            .first_seen
+            .map(|seen| seen.min(now))
+            .or(description.map(|_| now));
+        // A CreatedTime in the future (a skewed clock) would hold the job's age at zero poll
+        // after poll: the deadline then runs from the first poll that saw the job.
+        let age = created
+            .filter(|created| *created <= now)
+            .or(first_seen)
+            .or(created)
+            .map(|start| now.duration_since(start).unwrap_or(Duration::ZERO));
+        JobClock {
+            created,
+            first_seen,
+            age,
+        }
+    }
+}
+
+/// Sets the status and error `observation` gives `output`; answers how old the job is for the
+/// next wait (None asks for the shortest).
+fn judge(
+    output: &mut PollOutput,
+    observation: Observation,
+    age: Option<Duration>,
+    carried: &Carried,
+    policy: &PollPolicy,
+) -> Option<Duration> {
     match observation {
-        Observation::NotVisibleYet => wait_age = None,
+        Observation::NotVisibleYet => return None,
         Observation::NotPolled => {
             // Nothing was asked: the run of failed polls goes on as it was.
             output.error_streak = carried.error_streak;
@@ -116,54 +155,44 @@ pub fn build_output(
         }
         Observation::Unfinished(description) => {
             let age = age.unwrap_or_default();
-            if age > config.job_deadline {
+            if age > policy.job_deadline {
                 let created_known = description.created.is_some() || carried.created.is_some();
-                timed_out(&mut output, &description, age, created_known, config);
+                timed_out(output, &description, age, created_known, policy);
             }
         }
-        Observation::Finished(description, result) => finished(&mut output, &description, result),
+        Observation::Finished(description, result) => finished(output, &description, result),
         Observation::ResultLagging(description, rejection) => {
             let age = age.unwrap_or_default();
-            if age > config.job_deadline {
+            if age > policy.job_deadline {
                 // A Result that never catches up is bound by the deadline like any other poll.
                 let created_known = description.created.is_some() || carried.created.is_some();
-                timed_out(&mut output, &description, age, created_known, config);
+                timed_out(output, &description, age, created_known, policy);
             } else {
-                result_lagging(&mut output, &description, rejection);
+                result_lagging(output, &description, rejection);
                 // Catching up takes seconds: the shortest wait, whatever the job's age.
-                wait_age = None;
+                return None;
             }
         }
     }
-    if !output.status.is_done() && output.attempt >= attempt_cap(config) {
-        poll_cap_reached(&mut output, config);
-    }
-
-    output.done = output.status.is_done();
-    output.wait_seconds = if output.done {
-        0
-    } else {
-        config.wait.next_wait(wait_age, config.job_deadline)
-    };
-    output
+    age
 }
 
 /// The most polls one job gets, whatever QuickSight's times say: every wait at its shortest
 /// until the deadline, the not-found grace, and no more than one execution's history holds.
 /// Each loop kind counts `attempt` the same way, so this ends them all.
-pub fn attempt_cap(config: &Config) -> u32 {
-    let polls = config
+pub fn attempt_cap(policy: &PollPolicy) -> u32 {
+    let polls = policy
         .job_deadline
         .as_secs()
-        .div_ceil(config.wait.min_seconds.max(1))
-        .saturating_add(u64::from(config.not_found_grace_polls))
+        .div_ceil(policy.wait.min_seconds.max(1))
+        .saturating_add(u64::from(policy.not_found_grace_polls))
         .saturating_add(1)
-        .min(crate::config::MAX_POLLS_PER_EXECUTION);
+        .min(crate::loop_cap::MAX_POLLS_PER_EXECUTION);
     u32::try_from(polls).unwrap_or(u32::MAX)
 }
 
 /// The last poll the cap allows: TIMED_OUT, saying why the deadline did not end it first.
-fn poll_cap_reached(output: &mut PollOutput, config: &Config) {
+fn poll_cap_reached(output: &mut PollOutput, policy: &PollPolicy) {
     output.status = Status::TimedOut;
     output.error = Some(ErrorDetail {
         kind: "JobDeadlineExceeded".into(),
@@ -171,9 +200,9 @@ fn poll_cap_reached(output: &mut PollOutput, config: &Config) {
             "poll {} is the last a job gets (JOB_DEADLINE_SECONDS {} / MIN_WAIT_SECONDS {}, at \
              most {}); the job's own times never passed the deadline",
             output.attempt,
-            config.job_deadline.as_secs(),
-            config.wait.min_seconds,
-            crate::config::MAX_POLLS_PER_EXECUTION
+            policy.job_deadline.as_secs(),
+            policy.wait.min_seconds,
+            crate::loop_cap::MAX_POLLS_PER_EXECUTION
         ),
     });
 }
@@ -197,7 +226,7 @@ fn timed_out(
     description: &JobDescription,
     age: Duration,
     created_known: bool,
-    config: &Config,
+    policy: &PollPolicy,
 ) {
     let since = if created_known {
         "after"
@@ -211,7 +240,7 @@ fn timed_out(
             "job is still {} {since} {} s, past the {} s deadline (JOB_DEADLINE_SECONDS)",
             crate::text::truncate(&description.job_status, 64),
             age.as_secs(),
-            config.job_deadline.as_secs()
+            policy.job_deadline.as_secs()
         ),
     });
 }
@@ -273,13 +302,14 @@ mod tests {
     use aws_sdk_quicksight::primitives::DateTime;
     use serde_json::json;
 
-    fn config() -> Config {
-        Config::from_lookup(|name| match name {
+    fn policy() -> PollPolicy {
+        crate::config::Config::from_lookup(|name| match name {
             "SNS_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:alerts".into()),
             "JOB_DEADLINE_SECONDS" => Some("600".into()),
             _ => None,
         })
         .expect("valid config")
+        .poll
     }
 
     fn request() -> PollRequest {
@@ -307,7 +337,7 @@ mod tests {
             &request(),
             observation,
             SystemTime::UNIX_EPOCH + Duration::from_secs(NOW),
-            &config(),
+            &policy(),
         )
     }
 
@@ -387,7 +417,7 @@ mod tests {
             &request(),
             Observation::Unfinished(undated.clone()),
             now,
-            &config(),
+            &policy(),
         );
         assert_eq!(first.status, Status::InProgress);
         let seen = first.first_seen_time.clone().expect("first seen now");
@@ -400,7 +430,7 @@ mod tests {
             &next,
             Observation::Unfinished(undated),
             now + Duration::from_secs(601),
-            &config(),
+            &policy(),
         );
         assert_eq!(later.first_seen_time.as_deref(), Some(seen.as_str()));
         assert_eq!(later.status, Status::TimedOut);
@@ -413,7 +443,7 @@ mod tests {
         let previous = serde_json::to_value(first).expect("json");
         let next = parse_event(&previous, Some("us-east-1")).expect("previous output");
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW + later_seconds);
-        build_output(&next, observation, now, &config())
+        build_output(&next, observation, now, &policy())
     }
 
     #[test]
@@ -456,7 +486,7 @@ mod tests {
     #[test]
     fn every_loop_ends_at_the_attempt_cap_whatever_the_times_say() {
         // JOB_DEADLINE_SECONDS 600 / MIN_WAIT_SECONDS 5, the 2 not-found polls, one more.
-        assert_eq!(attempt_cap(&config()), 123);
+        assert_eq!(attempt_cap(&policy()), 123);
         let mut previous = output(Observation::Unfinished(description("RUNNING", 0)));
         previous.attempt = 121;
         let below = next_poll(

@@ -25,6 +25,8 @@ pub struct JobSpec {
     pub queued_polls: Option<u32>,
     pub running_polls: Option<u32>,
     pub outcome: Option<Outcome>,
+    /// Wall-clock mode: the job runs this many seconds, then ends with `outcome` (0: off).
+    pub run_seconds: Option<u32>,
     pub age_seconds: Option<f64>,
     pub error_info: Option<Value>,
     pub result: Option<Value>,
@@ -54,6 +56,8 @@ struct Defaults {
     queued_polls: Option<u32>,
     running_polls: Option<u32>,
     outcome: Option<Outcome>,
+    /// Wall-clock mode for the jobs Start creates (0: off).
+    run_seconds: Option<u32>,
 }
 
 /// A refused control request: status and the reason, answered as `{"error": reason}`.
@@ -188,6 +192,9 @@ pub fn add_job(emulator: &Emulator, spec: JobSpec) -> Result<String, Refusal> {
     timeline.queued_polls = spec.queued_polls.unwrap_or(timeline.queued_polls);
     timeline.running_polls = spec.running_polls.unwrap_or(timeline.running_polls);
     timeline.outcome = spec.outcome.unwrap_or(timeline.outcome);
+    if let Some(seconds) = spec.run_seconds {
+        timeline.run_seconds = (seconds > 0).then_some(seconds);
+    }
     let new_job = NewJob {
         key: key.clone(),
         timeline,
@@ -238,6 +245,9 @@ fn set_defaults(emulator: &Emulator, spec: Defaults) -> (StatusCode, Value) {
     defaults.queued_polls = spec.queued_polls.unwrap_or(defaults.queued_polls);
     defaults.running_polls = spec.running_polls.unwrap_or(defaults.running_polls);
     defaults.outcome = spec.outcome.unwrap_or(defaults.outcome);
+    if let Some(seconds) = spec.run_seconds {
+        defaults.run_seconds = (seconds > 0).then_some(seconds);
+    }
     (StatusCode::OK, json!(*defaults))
 }
 

@@ -1,5 +1,7 @@
 //! Snapshot jobs and their scripted timelines. A job's status is a pure function of how many
-//! describes it has answered, never of wall-clock time, so tests can predict every reply.
+//! describes it has answered, so tests can predict every reply; or, in wall-clock mode
+//! (`runSeconds`), of the time since it was created, as the service's jobs run whether anyone
+//! polls them or not (capacity tests: a job holds one of the account's slots while it runs).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -60,6 +62,10 @@ pub struct Timeline {
     pub queued_polls: u32,
     pub running_polls: u32,
     pub outcome: Outcome,
+    /// Wall-clock mode: RUNNING for this many seconds after its creation, then the outcome;
+    /// the poll counts are ignored. None: the poll-counted timeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_seconds: Option<u32>,
 }
 
 impl Default for Timeline {
@@ -68,11 +74,21 @@ impl Default for Timeline {
             queued_polls: 1,
             running_polls: 2,
             outcome: Outcome::Completed,
+            run_seconds: None,
         }
     }
 }
 
 impl Timeline {
+    /// The outcome's status once the job has run its course.
+    fn finished(&self) -> JobStatus {
+        match self.outcome {
+            Outcome::Completed => JobStatus::Completed,
+            Outcome::Failed => JobStatus::Failed,
+            Outcome::Never => JobStatus::Running,
+        }
+    }
+
     /// The status reported by the `describes`-th describe. Before the first describe the job is
     /// already in the state the first describe will show.
     pub fn status_after(&self, describes: u32) -> JobStatus {
@@ -82,11 +98,7 @@ impl Timeline {
         } else if describes - self.queued_polls <= self.running_polls {
             JobStatus::Running
         } else {
-            match self.outcome {
-                Outcome::Completed => JobStatus::Completed,
-                Outcome::Failed => JobStatus::Failed,
-                Outcome::Never => JobStatus::Running,
-            }
+            self.finished()
         }
     }
 }
@@ -118,7 +130,8 @@ pub struct Job {
     /// Describes that moved the timeline; faulted describes don't count.
     polls: u32,
     pub created_time: f64,
-    pub last_updated_time: f64,
+    /// When the status last changed (poll-counted timelines; see `last_updated`).
+    last_updated_time: f64,
     pub snapshot_configuration: Value,
     pub user_configuration: Option<Value>,
     pub error_info: Option<Value>,
@@ -152,7 +165,29 @@ impl Job {
     }
 
     pub fn status(&self) -> JobStatus {
-        self.timeline.status_after(self.polls)
+        self.status_at(crate::wire::epoch_now())
+    }
+
+    /// The status at `now` (seconds since the epoch).
+    pub fn status_at(&self, now: f64) -> JobStatus {
+        match self.timeline.run_seconds {
+            Some(seconds) if now < self.ends_at(seconds) => JobStatus::Running,
+            Some(_) => self.timeline.finished(),
+            None => self.timeline.status_after(self.polls),
+        }
+    }
+
+    fn ends_at(&self, run_seconds: u32) -> f64 {
+        self.created_time + f64::from(run_seconds)
+    }
+
+    /// When the status last changed: in wall-clock mode, the creation or the end of its run.
+    pub fn last_updated(&self) -> f64 {
+        match self.timeline.run_seconds {
+            Some(seconds) if self.status().is_terminal() => self.ends_at(seconds),
+            Some(_) => self.created_time,
+            None => self.last_updated_time,
+        }
     }
 
     /// One describe has been answered: move along the timeline.
@@ -177,6 +212,34 @@ impl Job {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_wall_clock_job_runs_its_seconds_whoever_polls_then_reaches_its_outcome() {
+        let timeline = Timeline {
+            outcome: Outcome::Failed,
+            run_seconds: Some(10),
+            ..Timeline::default()
+        };
+        let mut job = job(timeline, 0.0);
+        for _ in 0..5 {
+            job.advance(1_001.0);
+        }
+        assert_eq!(
+            job.status_at(1_009.9),
+            JobStatus::Running,
+            "polls move nothing"
+        );
+        assert_eq!(job.status_at(1_010.0), JobStatus::Failed);
+        let started_long_ago = super::Job {
+            created_time: 0.0,
+            ..job
+        };
+        assert_eq!(
+            started_long_ago.last_updated(),
+            10.0,
+            "it ended when its run did"
+        );
+    }
 
     fn job(timeline: Timeline, age_seconds: f64) -> Job {
         let spec = NewJob {
@@ -208,6 +271,7 @@ mod tests {
             queued_polls: 1,
             running_polls: 2,
             outcome: Outcome::Completed,
+            run_seconds: None,
         };
         assert_eq!(
             statuses(timeline, 5),
@@ -221,6 +285,7 @@ mod tests {
             queued_polls: 0,
             running_polls: 1,
             outcome: Outcome::Never,
+            run_seconds: None,
         };
         assert_eq!(timeline.status_after(1_000_000), JobStatus::Running);
     }
@@ -231,6 +296,7 @@ mod tests {
             queued_polls: 0,
             running_polls: 0,
             outcome: Outcome::Failed,
+            run_seconds: None,
         };
         assert_eq!(job(timeline, 0.0).status(), JobStatus::Failed);
     }
@@ -248,7 +314,7 @@ mod tests {
     fn age_backdates_the_creation_time() {
         let job = job(Timeline::default(), 600.5);
         assert_eq!(job.created_time, 399.5);
-        assert_eq!(job.last_updated_time, 399.5);
+        assert_eq!(job.last_updated(), 399.5);
     }
 
     #[test]

@@ -188,6 +188,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn in_wall_clock_mode_twelve_running_jobs_hold_every_slot_until_their_run_ends() {
+        let emulator = Emulator::new("us-east-1");
+        emulator.lock().defaults.run_seconds = Some(1);
+        for i in 0..12 {
+            let started = call(
+                &emulator,
+                "POST",
+                &jobs_path("d1"),
+                &start_body(&format!("j{i}")),
+            )
+            .await;
+            assert_eq!(started.status, StatusCode::ACCEPTED, "{i}");
+        }
+        let refused = call(&emulator, "POST", &jobs_path("d1"), &start_body("j12")).await;
+        assert_eq!(
+            refused.error_type.as_deref(),
+            Some("LimitExceededException")
+        );
+        // Nobody polled: the slots free themselves when the runs end, as in the service.
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let admitted = call(&emulator, "POST", &jobs_path("d1"), &start_body("j12")).await;
+        assert_eq!(admitted.status, StatusCode::ACCEPTED);
+        let described = call(&emulator, "GET", &format!("{}/j0", jobs_path("d1")), "").await;
+        assert_eq!(described.body["JobStatus"], "COMPLETED");
+    }
+
+    #[tokio::test]
     async fn an_unknown_job_is_not_found() {
         let emulator = Emulator::new("us-east-1");
         let answer = call(&emulator, "GET", &format!("{}/nope", jobs_path("d1")), "").await;

@@ -25,7 +25,7 @@ pub fn describe_body(job: &Job, request_id: &RequestId) -> Value {
     body.insert("CreatedTime".into(), json!(job.created_time));
     body.insert("DashboardId".into(), json!(job.key.dashboard));
     body.insert("JobStatus".into(), json!(job.status().as_str()));
-    body.insert("LastUpdatedTime".into(), json!(job.last_updated_time));
+    body.insert("LastUpdatedTime".into(), json!(job.last_updated()));
     body.insert("RequestId".into(), json!(request_id.as_str()));
     body.insert(
         "SnapshotConfiguration".into(),
@@ -46,7 +46,7 @@ pub fn result_body(job: &Job, region: &str, request_id: &RequestId) -> Value {
     body.insert("Arn".into(), json!(job.arn));
     body.insert("CreatedTime".into(), json!(job.created_time));
     body.insert("JobStatus".into(), json!(job.status().as_str()));
-    body.insert("LastUpdatedTime".into(), json!(job.last_updated_time));
+    body.insert("LastUpdatedTime".into(), json!(job.last_updated()));
     body.insert("RequestId".into(), json!(request_id.as_str()));
     body.insert("Status".into(), json!(200));
     match job.status() {
@@ -214,6 +214,7 @@ mod tests {
                 queued_polls: 0,
                 running_polls: 0,
                 outcome,
+                run_seconds: None,
             },
             age_seconds: 0.0,
             snapshot_configuration: configuration,

@@ -2,6 +2,8 @@
 //! in flight, one normalized result per job and an aggregate a Choice state can branch on.
 
 mod aggregate;
+mod failure;
+mod limits;
 
 use std::time::{Duration, SystemTime};
 
@@ -9,10 +11,13 @@ use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
 pub use aggregate::aggregate;
+pub use limits::BatchLimits;
+
+use failure::{after_failure, backoff_seconds, notice_may_wait, AfterFailure};
 
 use crate::contract::{BatchOutput, ErrorDetail, PollOutput, Status};
 use crate::error::Error;
-use crate::metrics::PollMetrics;
+use crate::metrics::{Outcome, PollMetrics};
 use crate::pace::{Pace, RateLimiter};
 use crate::poller::{Polled, Poller};
 use crate::reference::{BatchItem, BatchRequest, PollRequest, NOT_POLLED};
@@ -31,7 +36,7 @@ pub async fn poll_batch(
     deadline: Instant,
 ) -> (Result<BatchOutput, Error>, Vec<PollMetrics>) {
     let config = poller.config();
-    let limiter = RateLimiter::new(config.batch_rate_per_second);
+    let limiter = RateLimiter::new(config.batch.rate_per_second);
     // Jobs the last round had no time for go first, so a batch larger than one round can
     // poll never starves its tail; answers are put back in input order.
     let mut items: Vec<(usize, BatchItem)> = batch.items.into_iter().enumerate().collect();
@@ -52,7 +57,7 @@ pub async fn poll_batch(
         })
         // `buffered` keeps at most this many polls (and their futures) alive, however
         // long the batch.
-        .buffered(config.batch_concurrency)
+        .buffered(config.batch.concurrency)
         .collect()
         .await;
     // An escalated job whose notice could not be published fails the whole invocation
@@ -80,10 +85,7 @@ pub async fn poll_batch(
 /// One job's place in the batch, its output, and what its poll measured (none when carried over).
 type Job = (usize, PollOutput, Option<PollMetrics>);
 
-/// One job's round in a batch. A retryable failure does not fail the batch (that would re-poll
-/// and re-notify the jobs that did finish): the job stays IN_PROGRESS, says why in `error`, and
-/// is polled again next round, until the failure has lasted `BATCH_MAX_ERROR_ROUNDS` rounds
-/// or the job is past its deadline: then it is FAILED with that error and notified.
+/// One job's round in a batch; a poll that failed follows the rule of `failure.rs`.
 async fn poll_round(
     poller: &Poller,
     request: &PollRequest,
@@ -104,69 +106,53 @@ async fn poll_round(
         Ok(output) => return Ok((output, metrics)),
         Err(err) => err,
     };
-    let mut output = build_output(request, Observation::NotPolled, SystemTime::now(), config);
-    output.error_streak = request.carried.error_streak.saturating_add(1);
-    // Back off while the failure lasts (the shortest wait, doubled each round), as a single
-    // job's poll would be retried with backoff by the state machine.
-    let backoff = config
-        .wait
-        .min_seconds
-        .saturating_mul(1u64 << output.error_streak.min(16))
-        .min(config.wait.max_seconds);
-    output.wait_seconds = output.wait_seconds.max(backoff);
-    let past_deadline = output
-        .age_seconds
-        .is_some_and(|age| age > config.job_deadline.as_secs());
-    let rounds = config.batch_max_error_rounds;
-    if output.error_streak < rounds && !past_deadline {
-        output.error = Some(ErrorDetail {
-            kind: err.error_type().into(),
-            message: err.message(),
-        });
-        return Ok((output, metrics));
-    }
-    // Escalated: the job is FAILED with the error that lasted, and notified.
-    let why = format!(
-        "{} round(s) in a row{}: {}",
-        output.error_streak,
-        if past_deadline {
-            ", past the job's deadline"
-        } else {
-            ""
-        },
-        err.message()
+    let mut output = build_output(
+        request,
+        Observation::NotPolled,
+        SystemTime::now(),
+        &config.poll,
     );
-    let mut escalated = output.clone();
-    escalated.status = Status::Failed;
-    escalated.done = true;
-    escalated.wait_seconds = 0;
-    escalated.error = Some(ErrorDetail {
-        kind: err.error_type().into(),
-        message: truncate_bytes(&why, ERROR_MESSAGE_MAX).into_owned(),
-    });
+    output.error_streak = request.carried.error_streak.saturating_add(1);
+    output.wait_seconds = output
+        .wait_seconds
+        .max(backoff_seconds(output.error_streak, &config.poll));
+    let why = match after_failure(
+        output.error_streak,
+        output.age_seconds,
+        &config.poll,
+        &config.batch,
+    ) {
+        AfterFailure::Retry => {
+            output.error = Some(detail(err.error_type(), err.message()));
+            return Ok((output, metrics));
+        }
+        AfterFailure::Escalate { why } => format!("{why}: {}", err.message()),
+    };
+    let mut escalated = output
+        .clone()
+        .ended(Status::Failed, detail(err.error_type(), why.clone()));
     match poller.tell(&mut escalated, deadline).await {
         Ok(()) => {
             metrics.notified = escalated.notification.is_some();
-            metrics.outcome = Status::Failed.as_str().to_owned();
+            metrics.outcome = Outcome::Status(Status::Failed);
             Ok((escalated, metrics))
         }
-        // Failing the invocation would poll, and notify, the batch's other jobs again on
-        // the retry: the job waits for its notice instead, polled again next round, and
-        // only after as many more rounds is its failure the invocation's (Retry, Catch).
-        Err(notice) if output.error_streak < rounds.saturating_mul(2) => {
-            output.error = Some(ErrorDetail {
-                kind: notice.error_type().into(),
-                message: truncate_bytes(
-                    &format!(
-                        "FAILED after {why}; its notice or event could not be sent yet: {}",
-                        notice.message()
-                    ),
-                    ERROR_MESSAGE_MAX,
-                )
-                .into_owned(),
-            });
+        Err(notice) if notice_may_wait(output.error_streak, &config.batch) => {
+            let message = format!(
+                "FAILED after {why}; its notice or event could not be sent yet: {}",
+                notice.message()
+            );
+            output.error = Some(detail(notice.error_type(), message));
             Ok((output, metrics))
         }
         Err(notice) => Err(notice),
+    }
+}
+
+/// An error detail whose message is bounded.
+fn detail(kind: &str, message: String) -> ErrorDetail {
+    ErrorDetail {
+        kind: kind.into(),
+        message: truncate_bytes(&message, ERROR_MESSAGE_MAX).into_owned(),
     }
 }
