@@ -5,7 +5,8 @@
     [{"operation": "describe", "error": "ThrottlingException", "count": 2},
      {"operation": "publish", "kind": "delay", "delayMs": 2000}]
 
-The dialect is documented in docs/testing.md ("Faults"); `Target` says what each service knows.
+The dialect is documented in docs/testing.md ("Faults"); its vocabulary, what each service
+knows, is emulator/fault-dialect.json, which the emulator reads too.
 Here a spec is parsed and checked as the service would (Fault.parse), so the harness helpers
 that arm faults refuse a typo with its reason, and the front consumes its faults in order
 (FaultList). Stdlib only: the Lambda front imports it.
@@ -13,10 +14,14 @@ that arm faults refuse a typo with its reason, and the front consumes its faults
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
-FIELDS = ("operation", "error", "kind", "delayMs", "count")
+DIALECT = json.loads(
+    (Path(__file__).resolve().parents[1] / "emulator" / "fault-dialect.json").read_text())
+FIELDS = tuple(DIALECT["fields"])
 
 
 @dataclass(frozen=True)
@@ -29,11 +34,16 @@ class Target:
     errors: tuple[str, ...] | None  # None: the service checks error names itself
 
 
-EMULATOR = Target("QuickSight emulator", ("describe", "result", "start"),
-                  ("drop", "malformed", "missing-fields", "unknown-status", "delay"), None)
+def _target(key: str) -> Target:
+    spec = DIALECT["targets"][key]
+    errors = spec["errors"]
+    return Target(spec["name"], tuple(spec["operations"]), tuple(spec["kinds"]),
+                  tuple(errors) if errors is not None else None)
+
+
+EMULATOR = _target("emulator")
 # `partial-failure` is PutEvents' own (harness/front/events.py): an SNS Publish ignores it.
-FRONT = Target("Lambda front", ("publish", "put-events"),
-               ("delay", "lost-answer", "partial-failure"), ("InternalError", "Throttling"))
+FRONT = _target("front")
 
 
 class FaultError(ValueError):

@@ -287,7 +287,7 @@ pub const EVENT_SOURCE: Setting = Setting {
 };
 
 /// Every setting, in the order docs/configuration.md lists them.
-pub const ALL: [Setting; 31] = [
+pub const ALL: &[Setting] = &[
     SNS_TOPIC_ARN,
     NOTIFY_ON_SUCCESS,
     MIN_WAIT_SECONDS,
@@ -353,7 +353,7 @@ mod tests {
         let catalogue = catalogue();
         let entries = catalogue.as_array().expect("a list");
         let names: Vec<&str> = entries.iter().filter_map(|e| e["name"].as_str()).collect();
-        assert_eq!(names, ALL.map(|s| s.name));
+        assert_eq!(names, ALL.iter().map(|s| s.name).collect::<Vec<_>>());
         let min_wait = &entries[2];
         assert_eq!(min_wait["name"], "MIN_WAIT_SECONDS");
         assert_eq!(
@@ -414,6 +414,47 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 7, "only {checked} parameters checked");
+    }
+
+    /// The `AWS_*` variables the source reads itself, outside tests.
+    fn aws_variables_read() -> Vec<String> {
+        let mut found = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for call in ["get(\"", "var(\"", "var_os(\""] {
+                for piece in code.split(call).skip(1) {
+                    let name: String = piece.chars().take_while(|c| *c != '"').collect();
+                    if name.starts_with("AWS_") && !found.contains(&name) {
+                        found.push(name);
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_configuration_doc_lists_every_aws_variable_the_function_reads_itself() {
+        let table = read("docs/configuration.md");
+        let read = aws_variables_read();
+        assert!(read.len() >= 5, "{read:?}");
+        for name in read {
+            assert!(
+                table.contains(&format!("| `{name}`"))
+                    || table.contains(&format!("/ `{name}`"))
+                    || table.contains(&format!("(else `{name}`)")),
+                "docs/configuration.md does not list {name}, which src/ reads"
+            );
+        }
     }
 
     #[test]

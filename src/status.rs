@@ -56,7 +56,7 @@ pub fn build_output(
     policy: &PollPolicy,
 ) -> PollOutput {
     let mut output = PollOutput::new(request.job.info(), request.attempt());
-    output.origin = request.job_origin();
+    output.origin = request.origin;
     output.loop_kind = request.loop_kind;
     output.caller = request.caller.clone();
     output.label = request.label.clone();

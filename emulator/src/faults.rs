@@ -11,6 +11,49 @@ use serde_json::{json, Value};
 
 use crate::wire::{aws_bytes, aws_json, ErrorType, Reply, RequestId};
 
+/// The dialect's vocabulary for this emulator, from the file the harness reads too.
+mod dialect {
+    use std::sync::OnceLock;
+
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Dialect {
+        /// Checked against `FaultSpec` by a test; serde itself refuses any other field.
+        #[cfg(test)]
+        pub fields: Vec<String>,
+        pub targets: Targets,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Targets {
+        pub emulator: Target,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Target {
+        pub operations: Vec<String>,
+        pub kinds: Vec<String>,
+    }
+
+    /// emulator/fault-dialect.json, built in.
+    pub fn get() -> &'static Dialect {
+        static DIALECT: OnceLock<Dialect> = OnceLock::new();
+        DIALECT.get_or_init(|| {
+            serde_json::from_str(include_str!("../fault-dialect.json"))
+                .expect("emulator/fault-dialect.json is valid (a test reads it)")
+        })
+    }
+
+    /// "a, b or c" of `names`, with `last` after them.
+    pub fn expected(names: &[String], last: &str) -> String {
+        let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+        names.push(last);
+        let (tail, head) = names.split_last().unwrap_or((&"", &[]));
+        format!("{} or {tail}", head.join(", "))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
     Start,
@@ -26,7 +69,8 @@ impl Operation {
             "describe" => Ok(Some(Operation::Describe)),
             "result" => Ok(Some(Operation::Result)),
             other => Err(format!(
-                "unknown fault operation {other:?}: expected describe, result, start or any"
+                "unknown fault operation {other:?}: expected {}",
+                dialect::expected(&dialect::get().targets.emulator.operations, "any")
             )),
         }
     }
@@ -130,8 +174,8 @@ impl Fault {
             }
             (Some(other), None) => {
                 return Err(format!(
-                    "unknown fault kind {other:?}: expected drop, malformed, missing-fields, \
-                     unknown-status, delay or error"
+                    "unknown fault kind {other:?}: expected {}",
+                    dialect::expected(&dialect::get().targets.emulator.kinds, "error")
                 ))
             }
         };
@@ -178,6 +222,45 @@ impl FaultList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_kind_and_field_of_the_shared_dialect_is_understood_here() {
+        let dialect = dialect::get();
+        let emulator = &dialect.targets.emulator;
+        for operation in &emulator.operations {
+            assert!(
+                matches!(Operation::parse(operation), Ok(Some(_))),
+                "{operation}"
+            );
+        }
+        for kind in &emulator.kinds {
+            let parsed = Fault::parse(FaultSpec {
+                kind: Some(kind.clone()),
+                delay_ms: Some(1),
+                ..FaultSpec::default()
+            });
+            assert!(parsed.is_ok(), "{kind}: {parsed:?}");
+        }
+        let every_field: serde_json::Map<String, Value> = dialect
+            .fields
+            .iter()
+            .map(|field| (field.clone(), Value::Null))
+            .collect();
+        serde_json::from_value::<FaultSpec>(Value::Object(every_field))
+            .expect("a spec may carry every field of the dialect");
+        let other = serde_json::from_value::<FaultSpec>(json!({"kind": "drop", "when": 1}));
+        assert!(other.is_err(), "and no other");
+        let unknown = Fault::parse(FaultSpec {
+            kind: Some("melt".into()),
+            ..FaultSpec::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            unknown,
+            "unknown fault kind \"melt\": expected drop, malformed, missing-fields, \
+             unknown-status, delay or error"
+        );
+    }
 
     fn spec(
         operation: &str,

@@ -5,9 +5,10 @@ use serde_json::Map;
 use serde_json::Value;
 
 use super::fields::{quoted, Fields};
-use super::{caller_of, ids, label_of, previous, JobReference, Origin, PollRequest};
+use super::{caller_of, ids, label_of, previous, JobReference, PollRequest};
 use crate::arn::{is_valid_region, partition_for_region, SnapshotJobArn};
 use crate::carried::Carried;
+use crate::contract::JobOrigin;
 use crate::error::Error;
 
 /// The fields a reference may name a job by; any of them may be absent.
@@ -51,14 +52,15 @@ pub(super) fn parse_object(
     // StartDashboardSnapshotJob answers with Arn, SnapshotJobId, RequestId and Status.
     let just_started = object.contains_key("RequestId") && object.contains_key("Status");
     let origin = if just_started {
-        Origin::JustStarted
+        JobOrigin::Started
     } else {
-        Origin::Named
+        JobOrigin::Named
     };
     let (caller, secrets) = caller_of(object, prefix)?;
     Ok(PollRequest {
         job: reference,
         origin,
+        previous: None,
         carried: Carried::default(),
         loop_kind: None,
         caller,

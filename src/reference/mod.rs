@@ -68,22 +68,13 @@ impl JobReference {
     }
 }
 
-/// Where the reference came from, which decides the attempt count and whether a not-found
-/// may still mean "not visible yet".
+/// The poll a request follows, when its input was the poller's own previous output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Someone named an existing job.
-    Named,
-    /// StartDashboardSnapshotJob's output: the job was accepted moments ago.
-    JustStarted,
-    /// The poller's own previous output, passed back by a wait loop.
-    Previous {
-        attempt: u32,
-        /// QuickSight had not shown the job yet on that poll.
-        unseen: bool,
-        /// The loop itself started the job (the output's `origin`).
-        started: bool,
-    },
+pub struct PreviousPoll {
+    /// That poll's `attempt`.
+    pub attempt: u32,
+    /// QuickSight had not shown the job yet on that poll.
+    pub unseen: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +82,11 @@ pub enum Origin {
 pub struct PollRequest {
     /// The job.
     pub job: JobReference,
-    /// Where the reference came from.
-    pub origin: Origin,
+    /// Where the job came from: the loop started it (StartDashboardSnapshotJob's answer, or a
+    /// previous output that says so), or someone named it. The one origin the output carries.
+    pub origin: JobOrigin,
+    /// The poll this one follows (None: the first poll of the job).
+    pub previous: Option<PreviousPoll>,
     /// What the loop carried over from the previous output (nothing for a first poll).
     pub carried: Carried,
     /// `loop` of the input: who runs the next poll (None: the caller, e.g. a wait loop).
@@ -141,31 +135,16 @@ fn caller_of(
 impl PollRequest {
     /// 1 on the first poll, +1 for each previous output passed back.
     pub fn attempt(&self) -> u32 {
-        match self.origin {
-            Origin::Previous { attempt, .. } => attempt.saturating_add(1),
-            _ => 1,
-        }
+        self.previous
+            .map_or(1, |previous| previous.attempt.saturating_add(1))
     }
 
     /// Whether a ResourceNotFound on this poll may mean QuickSight has not shown a just-started
     /// job yet, rather than that it does not exist.
     pub fn not_found_is_pending(&self, grace_polls: u32) -> bool {
-        let just_started = match self.origin {
-            Origin::JustStarted => true,
-            Origin::Previous {
-                unseen, started, ..
-            } => unseen && started,
-            Origin::Named => false,
-        };
-        just_started && self.attempt() <= grace_polls
-    }
-
-    /// What the output says of the job's origin, for the next poll.
-    pub fn job_origin(&self) -> JobOrigin {
-        match self.origin {
-            Origin::JustStarted | Origin::Previous { started: true, .. } => JobOrigin::Started,
-            Origin::Named | Origin::Previous { started: false, .. } => JobOrigin::Named,
-        }
+        // Unseen so far: the first poll, or every poll before this one answered not-found.
+        let unseen = self.previous.is_none_or(|previous| previous.unseen);
+        self.origin == JobOrigin::Started && unseen && self.attempt() <= grace_polls
     }
 }
 

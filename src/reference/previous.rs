@@ -4,9 +4,10 @@
 use serde_json::{Map, Value};
 
 use super::fields::{as_object, kind_of, quoted, Fields};
-use super::{caller_of, ids, label_of, JobReference, Origin, PollRequest};
+use super::{caller_of, ids, label_of, JobReference, PollRequest, PreviousPoll};
 use crate::arn::{is_valid_region, partition_for_region};
 use crate::carried::{started_by_loop, Carried};
+use crate::contract::JobOrigin;
 use crate::error::Error;
 
 pub(super) fn parse(
@@ -63,11 +64,12 @@ pub(super) fn parse(
     let (caller, secrets) = caller_of(object, prefix)?;
     Ok(PollRequest {
         job: reference,
-        origin: Origin::Previous {
-            attempt,
-            unseen,
-            started,
+        origin: if started {
+            JobOrigin::Started
+        } else {
+            JobOrigin::Named
         },
+        previous: Some(PreviousPoll { attempt, unseen }),
         carried: Carried::read(object, prefix)?,
         loop_kind: None,
         caller,

@@ -23,7 +23,8 @@ fn api_casing_reference_uses_the_default_region() {
     .unwrap();
     assert_eq!(request.job.region, "us-east-1");
     assert_eq!(request.job.partition, "aws");
-    assert_eq!(request.origin, Origin::Named);
+    assert_eq!(request.origin, JobOrigin::Named);
+    assert_eq!(request.previous, None);
     assert_eq!(request.attempt(), 1);
 }
 
@@ -43,7 +44,8 @@ fn start_output_is_a_just_started_job_in_the_arns_region() {
     .unwrap();
     assert_eq!(request.job.region, "us-gov-west-1");
     assert_eq!(request.job.partition, "aws-us-gov");
-    assert_eq!(request.origin, Origin::JustStarted);
+    assert_eq!(request.origin, JobOrigin::Started);
+    assert_eq!(request.previous, None);
     assert!(request.not_found_is_pending(2));
 }
 
