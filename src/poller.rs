@@ -15,7 +15,7 @@ use crate::metrics::PollMetrics;
 use crate::notice::{should_notify, Notifier};
 use crate::pace::Pace;
 use crate::presign::Presigner;
-use crate::quicksight::{self, QuickSightClients};
+use crate::quicksight::{self, QuickSightClients, Said};
 use crate::reference::PollRequest;
 use crate::roles::{Assume, Roles};
 use crate::status::{build_output, Observation};
@@ -216,14 +216,14 @@ impl Poller {
             );
             latency += called.elapsed();
             let description = match described? {
-                Ok(description) => description,
-                Err(rejection)
+                Said::Answer(description) => description,
+                Said::Refusal(rejection)
                     if rejection.is_not_found()
                         && request.not_found_is_pending(self.config.poll.not_found_grace_polls) =>
                 {
                     return Ok(Observation::NotVisibleYet);
                 }
-                Err(rejection) => {
+                Said::Refusal(rejection) => {
                     return Ok(Observation::Rejected {
                         rejection,
                         description: None,
@@ -247,14 +247,14 @@ impl Poller {
             );
             latency += called.elapsed();
             match result? {
-                Ok(result) => Ok(Observation::Finished(description, result)),
-                Err(rejection)
+                Said::Answer(result) => Ok(Observation::Finished(description, result)),
+                Said::Refusal(rejection)
                     if rejection.may_be_result_lag()
                         && description.finished_within(RESULT_LAG_GRACE, SystemTime::now()) =>
                 {
                     Ok(Observation::ResultLagging(description, rejection))
                 }
-                Err(rejection) => Ok(Observation::Rejected {
+                Said::Refusal(rejection) => Ok(Observation::Rejected {
                     rejection,
                     description: Some(description),
                 }),

@@ -154,9 +154,19 @@ impl Rejection {
     }
 }
 
-/// Either an answer, a terminal rejection (reported as FAILED and notified), or an `Error`
-/// for the transient failures that fail the invocation so it is retried.
-pub type CallOutcome<T> = Result<Result<T, Rejection>, Error>;
+/// What QuickSight said to a call it answered: the answer, or a refusal that is the job's own
+/// (reported as FAILED and notified).
+#[derive(Debug)]
+pub enum Said<T> {
+    /// The call's answer.
+    Answer(T),
+    /// QuickSight refused the call for this job, for good.
+    Refusal(Rejection),
+}
+
+/// What QuickSight said, or an `Error` for the transient failures that fail the invocation so
+/// it is retried.
+pub type CallOutcome<T> = Result<Said<T>, Error>;
 
 pub async fn describe(client: &Client, job: &JobReference) -> CallOutcome<JobDescription> {
     let sent = client
@@ -167,8 +177,8 @@ pub async fn describe(client: &Client, job: &JobReference) -> CallOutcome<JobDes
         .send()
         .await;
     match sent {
-        Ok(output) => description(output).map(Ok),
-        Err(err) => classify(DESCRIBE, err).map(Err),
+        Ok(output) => description(output).map(Said::Answer),
+        Err(err) => classify(DESCRIBE, err).map(Said::Refusal),
     }
 }
 
@@ -181,8 +191,8 @@ pub async fn describe_result(client: &Client, job: &JobReference) -> CallOutcome
         .send()
         .await;
     match sent {
-        Ok(output) => Ok(Ok(job_result(&output))),
-        Err(err) => classify(DESCRIBE_RESULT, err).map(Err),
+        Ok(output) => Ok(Said::Answer(job_result(&output))),
+        Err(err) => classify(DESCRIBE_RESULT, err).map(Said::Refusal),
     }
 }
 
