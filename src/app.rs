@@ -1,6 +1,9 @@
 //! The function's entry: an event in, one answer out, and one metrics line per invocation.
-//! The event is read, checked against the allow-lists, and handed to the [`Poller`] (one job)
-//! or to the batch; whatever happens, the invocation's metrics are written here, once.
+//! The event is read and checked at the gate, then handed to the [`Poller`] (one job) or to the
+//! batch; whatever happens, the invocation's metrics are written here, once.
+//!
+//! One job's path to QuickSight is three calls deep: [`App::handle`] → `App::answer` →
+//! `Poller::poll` → `Poller::observe`, which makes the first QuickSight call.
 
 use std::time::{Duration, SystemTime};
 
@@ -9,11 +12,12 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::batch;
+use crate::batch::{self, BatchLimits};
 use crate::chain::Chain;
 use crate::config::Config;
 use crate::contract::{Answer, LoopKind};
 use crate::error::Error;
+use crate::gate::Gate;
 use crate::job_event::JobEvents;
 use crate::metrics::{InvocationMetrics, Outcome, PollMetrics, Sink};
 use crate::notice::Notifier;
@@ -31,6 +35,14 @@ const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
 /// Built once per cold start and shared by every invocation of the execution environment.
 pub struct App {
     poller: Poller,
+    /// What is refused before any call.
+    gate: Gate,
+    /// What a batch may do.
+    batch: BatchLimits,
+    /// The function's region: references that name none are there.
+    region: Option<String>,
+    /// Names the metrics of this function.
+    function_name: Option<String>,
     /// Schedules the next poll of a `"loop": "scheduler"` input; None: such inputs are refused.
     chain: Option<Chain>,
     metrics: Sink,
@@ -38,10 +50,22 @@ pub struct App {
 
 impl App {
     /// An app that polls with these clients and notifies through `notifier` (None: notices
-    /// off), writing no metrics.
+    /// off), writing no metrics. It keeps the parts of `config` it reads itself (the gate, the
+    /// batch limits, the region, the function's name) and gives the Poller its policy; the
+    /// rest was `setup`'s.
     pub fn new(config: Config, quicksight: QuickSightClients, notifier: Option<Notifier>) -> Self {
+        let poller = Poller::new(
+            config.poll,
+            config.gate.callers().clone(),
+            quicksight,
+            notifier,
+        );
         App {
-            poller: Poller::new(config, quicksight, notifier),
+            poller,
+            gate: config.gate,
+            batch: config.batch,
+            region: config.region,
+            function_name: config.function_name,
             chain: None,
             metrics: Sink::Off,
         }
@@ -88,33 +112,26 @@ impl App {
             .ok()
             .filter(|left| !left.is_zero())
             .unwrap_or(UNKNOWN_DEADLINE_BUDGET);
-        let invocation = crate::event::parse_raw(&event.payload, self.config().max_event_bytes)
-            .and_then(|event| self.read(&event));
         let invoked = Some(event.context.invoked_function_arn.as_str());
+        let invocation = crate::event::parse_raw(&event.payload, self.gate.max_event_bytes)
+            .and_then(|event| self.read(&event, invoked));
         self.answer(invocation, time_left, invoked).await
     }
 
     /// The largest event this function reads (`MAX_EVENT_BYTES`).
     pub fn max_event_bytes(&self) -> usize {
-        self.config().max_event_bytes
+        self.gate.max_event_bytes
     }
 
     /// Answers one invocation: a single job reference, or a batch `{"jobs": [...]}`.
     pub async fn invoke(&self, event: &Value, time_left: Duration) -> Result<Answer, Error> {
-        self.answer(self.read(event), time_left, None).await
+        self.answer(self.read(event, None), time_left, None).await
     }
 
-    fn config(&self) -> &Config {
-        self.poller.config()
-    }
-
-    fn read(&self, event: &Value) -> Result<Invocation, Error> {
-        let config = self.config();
-        parse_invocation(
-            event,
-            config.default_region.as_deref(),
-            config.batch.max_jobs,
-        )
+    /// The invocation `event` asks for, if the gate lets it through.
+    fn read(&self, event: &Value, invoked: Option<&str>) -> Result<Invocation, Error> {
+        let invocation = parse_invocation(event, self.region.as_deref(), self.batch.max_jobs)?;
+        self.permitted(invocation, invoked)
     }
 
     /// Polls what the invocation names, checks the answer's size, schedules the next poll of a
@@ -127,14 +144,15 @@ impl App {
         invoked: Option<&str>,
     ) -> Result<Answer, Error> {
         let deadline = Instant::now() + time_left.saturating_sub(DEADLINE_MARGIN);
-        let (result, polls) = match invocation.and_then(|i| self.permitted(i, invoked)) {
+        let (result, polls) = match invocation {
             Err(refused) => (Err(refused), Vec::new()),
             Ok(Invocation::Single(request)) => {
-                let Polled { result, metrics } = self.poller.poll_alone(&request, deadline).await;
+                let Polled { result, metrics } = self.poller.poll(&request, deadline, None).await;
                 (result.map(|o| Answer::Single(Box::new(o))), vec![metrics])
             }
             Ok(Invocation::Batch(batch)) => {
-                let (result, polls) = batch::poll_batch(&self.poller, batch, deadline).await;
+                let (result, polls) =
+                    batch::poll_batch(&self.poller, &self.batch, batch, deadline).await;
                 (result.map(Answer::Batch), polls)
             }
         };
@@ -155,7 +173,6 @@ impl App {
         invocation: Invocation,
         invoked: Option<&str>,
     ) -> Result<Invocation, Error> {
-        let config = self.config();
         if invocation.loop_kind() == Some(LoopKind::Scheduler) {
             match &self.chain {
                 None => {
@@ -174,11 +191,11 @@ impl App {
             }
         }
         match &invocation {
-            Invocation::Single(request) => config.permits(request, request.loop_kind)?,
+            Invocation::Single(request) => self.gate.permits(request, request.loop_kind)?,
             Invocation::Batch(batch) => {
                 for item in &batch.items {
                     if let BatchItem::Poll { request, .. } = item {
-                        config.permits(request, batch.loop_kind)?;
+                        self.gate.permits(request, batch.loop_kind)?;
                     }
                 }
             }
@@ -189,7 +206,7 @@ impl App {
     /// Refuses an answer a state machine could not pass on: `States.DataLimitExceeded` cannot
     /// be caught, `OutputTooLarge` can (and is notified).
     fn within_output_budget(&self, answer: Answer) -> Result<Answer, Error> {
-        let max = self.config().max_output_bytes;
+        let max = self.gate.max_output_bytes;
         // Counted, not written out: the runtime serializes the answer once more to send it.
         let mut counter = ByteCount(0);
         let bytes = serde_json::to_writer(&mut counter, &answer).map_or(0, |()| counter.0);
@@ -232,7 +249,7 @@ impl App {
     /// Writes the invocation's metrics line, named for this function.
     fn write_metrics(&self, outcome: Outcome, polls: &[PollMetrics]) {
         InvocationMetrics::of(outcome, polls)
-            .for_function(self.config().function_name.as_deref())
+            .for_function(self.function_name.as_deref())
             .emit(&self.metrics);
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::checked_list;
+use crate::config::Env;
 use crate::contract::{Caller, LoopKind, Withheld};
 use crate::error::Error;
 use crate::reference::{is_namespace, is_role_arn, PollRequest, UserArn};
@@ -32,22 +32,17 @@ const NAME_THE_USER: &str = "name the user instead (userArn, or userName or emai
      namespace), and the function fetches the user's identity context itself";
 
 impl CallerPolicy {
-    /// Reads the three settings through `get`.
-    pub fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let allowed_role_arns = checked_list(
-            get,
-            &settings::ALLOWED_ROLE_ARNS,
-            is_role_arn,
-            "an IAM role ARN",
-        )?;
-        let allowed_user_namespaces = checked_list(
-            get,
+    /// Reads the three settings.
+    pub fn read(env: &Env) -> Result<Self, Error> {
+        let allowed_role_arns =
+            env.list(&settings::ALLOWED_ROLE_ARNS, is_role_arn, "an IAM role ARN")?;
+        let allowed_user_namespaces = env.list(
             &settings::ALLOWED_USER_NAMESPACES,
             is_namespace,
             "a QuickSight namespace (letters, digits, '.', '_', '-')",
         )?;
         // Secret values: split here, checked below without quoting them.
-        let pairs = checked_list(get, &settings::ROLE_EXTERNAL_IDS, |_| true, "")?;
+        let pairs = env.list(&settings::ROLE_EXTERNAL_IDS, |_| true, "")?;
         let mut external_ids = HashMap::new();
         for pair in pairs {
             // The value is a secret: a malformed pair is named by its position, never quoted.
@@ -196,11 +191,12 @@ mod tests {
     const ROLE: &str = "arn:aws:iam::123456789012:role/exporter";
 
     fn policy(vars: &[(&str, &str)]) -> Result<CallerPolicy, Error> {
-        CallerPolicy::read(&|name: &str| {
+        let lookup = |name: &str| {
             vars.iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
-        })
+        };
+        CallerPolicy::read(&Env::new(&lookup))
     }
 
     #[test]

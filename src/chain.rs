@@ -14,6 +14,7 @@ use aws_sdk_scheduler::types::{
 use sha2::{Digest, Sha256};
 use tokio::time::{timeout, Instant};
 
+use crate::config::Env;
 use crate::contract::{Answer, NextPoll};
 use crate::error::Error;
 use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
@@ -40,10 +41,10 @@ pub struct ChainSettings {
 
 impl ChainSettings {
     /// The poll chain's settings: the group and the role together, or neither.
-    pub fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, Error> {
-        let group = get(settings::SCHEDULE_GROUP_NAME.name).map(|g| g.trim().to_owned());
-        let role = get(settings::SCHEDULE_ROLE_ARN.name).map(|r| r.trim().to_owned());
-        let target = get(settings::SCHEDULE_TARGET_ARN.name).map(|t| t.trim().to_owned());
+    pub fn read(env: &Env) -> Result<Option<Self>, Error> {
+        let group = env.text(&settings::SCHEDULE_GROUP_NAME);
+        let role = env.text(&settings::SCHEDULE_ROLE_ARN);
+        let target = env.text(&settings::SCHEDULE_TARGET_ARN);
         let (group, role_arn) = match (group, role) {
             (None, None) => return Ok(None),
             (Some(group), Some(role)) => (group, role),
@@ -81,8 +82,7 @@ impl ChainSettings {
                 quote(target)
             )));
         }
-        let dead_letter_arn =
-            get(settings::SCHEDULE_DEAD_LETTER_ARN.name).map(|d| d.trim().to_owned());
+        let dead_letter_arn = env.text(&settings::SCHEDULE_DEAD_LETTER_ARN);
         if let Some(queue) = dead_letter_arn
             .as_deref()
             .filter(|q| !crate::arn::is_arn_of(q, "sqs", ""))

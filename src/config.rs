@@ -1,68 +1,49 @@
-//! Settings read once per cold start from the environment.
+//! Settings read once per cold start from the environment, in the ripgrep way: the raw
+//! variables ([`Env`]) are read into one part per consumer, and each part is handed to the code
+//! that uses it. [`Config`] only holds the parts until `setup` and [`crate::App::new`] take them
+//! apart: nothing reads a setting back through it.
 
 use std::time::Duration;
 
-use crate::arn::{is_account_id, is_valid_region, SnsTopicArn};
+use crate::arn::SnsTopicArn;
 use crate::batch::BatchLimits;
-use crate::callers::CallerPolicy;
 use crate::chain::ChainSettings;
-use crate::contract::LoopKind;
 use crate::error::Error;
-use crate::http::TrustStore;
+use crate::gate::Gate;
 use crate::job_event::EventSettings;
 use crate::ledger::LedgerSettings;
 use crate::poll_policy::PollPolicy;
-use crate::reference::{JobReference, PollRequest};
 use crate::settings::{self, Kind, Setting};
+use crate::setup::SdkSettings;
 use crate::text::quote;
 
-/// Everything the poller can be told through its environment. docs/configuration.md lists each variable.
+/// Every setting, by the part that reads it. docs/configuration.md lists each variable.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where failures (and, optionally, successes) are told: `SNS_TOPIC_ARN`, required unless
-    /// notices are off. None only with [`Notices::Off`].
-    pub notify_to: Option<Destination>,
-    /// How each job is polled: the wait, the deadline, the grace, notices of clean successes.
+    /// The SDK's retries, timeouts, trust store and credentials: consumed by `setup`.
+    pub sdk: SdkSettings,
+    /// `AWS_REGION` / `AWS_DEFAULT_REGION`: the function's region, where references that name
+    /// none are, and whose QuickSight client is built at cold start.
+    pub region: Option<String>,
+    /// What the App refuses before any call: the event's and answer's sizes, the allow-lists,
+    /// the callers.
+    pub gate: Gate,
+    /// How each job is polled: the Poller's and `status`'s.
     pub poll: PollPolicy,
+    /// What a batch may do.
+    pub batch: BatchLimits,
+    /// Where notices go; None only with [`Notices::Off`].
+    pub notify_to: Option<Destination>,
+    /// `PRESIGN_SECONDS`: the life of download links; None: no links.
+    pub presign: Option<Duration>,
+    /// The notice ledger; None: none.
+    pub ledger: Option<LedgerSettings>,
+    /// One event per finished job; None: no events.
+    pub events: Option<EventSettings>,
+    /// Where a poll chain creates its schedules; None: chains are refused.
+    pub chain: Option<ChainSettings>,
     /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): names the metrics of this function.
     pub function_name: Option<String>,
-    /// `AWS_REGION` / `AWS_DEFAULT_REGION`: the region of references that name none.
-    pub default_region: Option<String>,
-    /// `SDK_MAX_ATTEMPTS` (default 3): attempts per AWS call, the SDK's standard retry with backoff.
-    pub sdk_max_attempts: u32,
-    /// `SDK_ATTEMPT_TIMEOUT_MS` (default 3000): one HTTP attempt.
-    pub sdk_attempt_timeout: Duration,
-    /// `SDK_OPERATION_TIMEOUT_MS` (default 10000): one call, all attempts and backoff included.
-    pub sdk_operation_timeout: Duration,
-    /// What a batch may do: its pace, concurrency, size and error rounds.
-    pub batch: BatchLimits,
-    /// `MAX_OUTPUT_BYTES` (default 200,000): the largest answer; a larger one fails the
-    /// invocation with `OutputTooLarge` (Step Functions passes at most 256 KB between states).
-    pub max_output_bytes: usize,
-    /// `PRESIGN_SECONDS` (default 0, off; at most 604800): the life of the download links a
-    /// notice carries for each `s3://` result.
-    pub presign: Option<Duration>,
-    /// `MAX_EVENT_BYTES` (default 1 MiB): a larger event is refused before it is parsed.
-    pub max_event_bytes: usize,
-    /// `ALLOWED_ACCOUNT_IDS` (comma-separated; empty = any): accounts the function may describe.
-    pub allowed_accounts: Vec<String>,
-    /// `ALLOWED_REGIONS` (comma-separated; empty = any): regions the function may describe.
-    pub allowed_regions: Vec<String>,
-    /// Whom a job may be polled as: `ALLOWED_ROLE_ARNS`, `ALLOWED_USER_NAMESPACES`,
-    /// `ROLE_EXTERNAL_IDS`.
-    pub callers: CallerPolicy,
-    /// `TRUST_STORE` (`system` or `amazon`, default system): the roots TLS trusts.
-    pub trust_store: TrustStore,
-    /// `SCHEDULE_GROUP_NAME`, `SCHEDULE_ROLE_ARN` and `SCHEDULE_TARGET_ARN`: where a
-    /// `"loop": "scheduler"` chain creates its schedules. None: chains are refused.
-    pub chain: Option<ChainSettings>,
-    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are both set, as Lambda sets them from
-    /// the function's role.
-    pub credentials_in_env: bool,
-    /// `LEDGER_TABLE_NAME`, `LEDGER_RETENTION_DAYS`: the notice ledger. None: none.
-    pub ledger: Option<LedgerSettings>,
-    /// `EVENT_BUS_NAME`, `EVENT_SOURCE`: one event per finished job. None: no events.
-    pub events: Option<EventSettings>,
 }
 
 /// Whether this process publishes notices: always in Lambda; a person at a terminal may turn
@@ -107,81 +88,41 @@ impl Config {
         Self::read(lookup, Notices::On)
     }
 
-    /// Reads every setting of [`settings::ALL`] through `lookup`; blank counts as unset.
+    /// Reads every part through `lookup`; each part reads its own variables.
     pub fn read(lookup: impl Fn(&str) -> Option<String>, notices: Notices) -> Result<Self, Error> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let env = Env::new(&lookup);
         let notify_to = match notices {
             Notices::Off => None,
-            Notices::On => Some(Destination::Sns(topic(&get)?)),
+            Notices::On => Some(Destination::Sns(topic(&env)?)),
         };
-        let number = |setting: &Setting| number(&get, setting);
-        let (max_output_bytes, max_event_bytes) = sizes(&get)?;
-        let trust_store = trust_store(&get, notify_to.as_ref())?;
-
+        let gate = Gate::read(&env)?;
         Ok(Config {
-            poll: PollPolicy::read(number, |setting| flag(&get, setting))?,
-            batch: BatchLimits::read(
-                number,
-                |setting, default| number_or(&get, setting, default),
-                max_output_bytes,
-            )?,
-            ledger: LedgerSettings::read(&get, number)?,
-            events: EventSettings::read(&get)?,
-            chain: ChainSettings::read(&get)?,
-            trust_store,
-            credentials_in_env: get("AWS_ACCESS_KEY_ID").is_some()
-                && get("AWS_SECRET_ACCESS_KEY").is_some(),
-            max_output_bytes: max_output_bytes as usize,
-            max_event_bytes: max_event_bytes as usize,
-            presign: match number(&settings::PRESIGN_SECONDS)? {
+            sdk: SdkSettings::read(&env, notify_to.as_ref())?,
+            region: env
+                .get("AWS_REGION")
+                .or_else(|| env.get("AWS_DEFAULT_REGION")),
+            poll: PollPolicy::read(&env)?,
+            batch: BatchLimits::read(&env, gate.max_output_bytes as u64)?,
+            gate,
+            notify_to,
+            presign: match env.number(&settings::PRESIGN_SECONDS)? {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),
             },
-            allowed_accounts: checked_list(
-                &get,
-                &settings::ALLOWED_ACCOUNT_IDS,
-                is_account_id,
-                "a 12-digit account id",
-            )?,
-            allowed_regions: checked_list(
-                &get,
-                &settings::ALLOWED_REGIONS,
-                is_valid_region,
-                "an AWS region",
-            )?,
-            callers: CallerPolicy::read(&get)?,
-            notify_to,
-            default_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
-            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+            ledger: LedgerSettings::read(&env)?,
+            events: EventSettings::read(&env)?,
+            chain: ChainSettings::read(&env)?,
+            function_name: env
+                .get("AWS_LAMBDA_FUNCTION_NAME")
                 .map(|name| crate::text::truncate(name.trim(), 140).into_owned()),
-            sdk_max_attempts: number(&settings::SDK_MAX_ATTEMPTS)? as u32,
-            sdk_attempt_timeout: Duration::from_millis(number(&settings::SDK_ATTEMPT_TIMEOUT_MS)?),
-            sdk_operation_timeout: Duration::from_millis(number(
-                &settings::SDK_OPERATION_TIMEOUT_MS,
-            )?),
         })
     }
 }
 
-/// `MAX_OUTPUT_BYTES` and `MAX_EVENT_BYTES`: an answer must fit the next poll's event.
-fn sizes(get: &impl Fn(&str) -> Option<String>) -> Result<(u64, u64), Error> {
-    // The default output fits Step Functions' 256 KiB between states; direct invocations may
-    // raise it to Lambda's 6 MB response.
-    let max_output_bytes = number(get, &settings::MAX_OUTPUT_BYTES)?;
-    let max_event_bytes = number(get, &settings::MAX_EVENT_BYTES)?;
-    if max_output_bytes > max_event_bytes {
-        return Err(Error::InvalidConfiguration(format!(
-            "MAX_OUTPUT_BYTES ({max_output_bytes}) is larger than MAX_EVENT_BYTES \
-             ({max_event_bytes}): a wait loop would send back an answer the function refuses"
-        )));
-    }
-    Ok((max_output_bytes, max_event_bytes))
-}
-
 /// `SNS_TOPIC_ARN`, required when notices are on.
-fn topic(get: &impl Fn(&str) -> Option<String>) -> Result<SnsTopicArn, Error> {
+fn topic(env: &Env) -> Result<SnsTopicArn, Error> {
     let name = settings::SNS_TOPIC_ARN.name;
-    let raw = get(name).ok_or_else(|| {
+    let raw = env.get(name).ok_or_else(|| {
         Error::InvalidConfiguration(format!(
             "{name} is not set (at a terminal, --no-notify polls without it)"
         ))
@@ -190,141 +131,110 @@ fn topic(get: &impl Fn(&str) -> Option<String>) -> Result<SnsTopicArn, Error> {
         .map_err(|why| Error::InvalidConfiguration(format!("{name} {why}")))
 }
 
-/// `TRUST_STORE`, which must suit the partition the function runs in (its destination's).
-fn trust_store(
-    get: &impl Fn(&str) -> Option<String>,
-    destination: Option<&Destination>,
-) -> Result<TrustStore, Error> {
-    let trust_store = match get(settings::TRUST_STORE.name) {
-        Some(raw) => raw.parse().map_err(Error::InvalidConfiguration)?,
-        None => TrustStore::default(),
-    };
-    // aws-cn endpoints are not known to chain to Amazon Trust Services, so every call there
-    // would fail its TLS handshake.
-    let partition = destination.map(Destination::partition);
-    if let Some(partition) = partition
-        .filter(|p| trust_store == TrustStore::Amazon && !matches!(*p, "aws" | "aws-us-gov"))
-    {
-        return Err(Error::InvalidConfiguration(format!(
-            "TRUST_STORE=amazon is for the aws and aws-us-gov partitions; this function's \
-             topic is in {partition}: use TRUST_STORE=system"
-        )));
-    }
-    Ok(trust_store)
+/// The raw environment, read through the settings table: each reader checks a value against its
+/// setting's kind and bounds and names the variable when it is wrong.
+pub struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
-impl Config {
-    /// Refuses, before any call, a job outside the configured accounts and regions, so a
-    /// crafted event cannot make the function describe another tenant's jobs.
-    pub fn permits(&self, request: &PollRequest, loop_kind: Option<LoopKind>) -> Result<(), Error> {
-        self.permits_job(&request.job)?;
-        self.callers.permits(request, loop_kind)
+impl<'a> Env<'a> {
+    /// The environment `lookup` answers for.
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Env { lookup }
     }
 
-    /// Refuses a job outside the configured accounts and regions.
-    pub fn permits_job(&self, job: &JobReference) -> Result<(), Error> {
-        if !self.allowed_accounts.is_empty() && !self.allowed_accounts.contains(&job.account) {
-            return Err(Error::invalid(format!(
-                "AwsAccountId {:?} is not in this function's ALLOWED_ACCOUNT_IDS",
-                job.account
-            )));
+    /// A variable's value; blank counts as unset.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A text setting, trimmed.
+    pub fn text(&self, setting: &Setting) -> Option<String> {
+        self.get(setting.name).map(|v| v.trim().to_owned())
+    }
+
+    /// A number setting, with its table default.
+    pub fn number(&self, setting: &Setting) -> Result<u64, Error> {
+        match setting.kind {
+            Kind::Number { default, .. } => self.number_or(setting, default),
+            _ => Err(not_a(setting, "number")),
         }
-        if !self.allowed_regions.is_empty() && !self.allowed_regions.contains(&job.region) {
-            return Err(Error::invalid(format!(
-                "Region {:?} is not in this function's ALLOWED_REGIONS",
-                job.region
-            )));
+    }
+
+    /// A number setting whose default depends on other settings.
+    pub fn number_or(&self, setting: &Setting, default: u64) -> Result<u64, Error> {
+        let Kind::Number { min, max, .. } = setting.kind else {
+            return Err(not_a(setting, "number"));
+        };
+        let Some(raw) = self.get(setting.name) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<u64>() {
+            Ok(value) if (min..=max).contains(&value) => Ok(value),
+            _ => Err(Error::InvalidConfiguration(format!(
+                "{} must be a whole number from {min} to {max}, got {}",
+                setting.name,
+                quote(&raw)
+            ))),
         }
-        Ok(())
+    }
+
+    /// A flag setting, with its table default.
+    pub fn flag(&self, setting: &Setting) -> Result<bool, Error> {
+        let Kind::Flag { default } = setting.kind else {
+            return Err(not_a(setting, "flag"));
+        };
+        let Some(raw) = self.get(setting.name) else {
+            return Ok(default);
+        };
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(Error::InvalidConfiguration(format!(
+                "{} must be true or false, got {}",
+                setting.name,
+                quote(&raw)
+            ))),
+        }
+    }
+
+    /// A list setting whose every value must pass `valid` (described as `what` when not).
+    pub fn list(
+        &self,
+        setting: &Setting,
+        valid: fn(&str) -> bool,
+        what: &str,
+    ) -> Result<Vec<String>, Error> {
+        let values: Vec<String> = self
+            .get(setting.name)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        match values.iter().find(|value| !valid(value)) {
+            Some(bad) => Err(Error::InvalidConfiguration(format!(
+                "{} holds {}, not {what}",
+                setting.name,
+                quote(bad)
+            ))),
+            None => Ok(values),
+        }
     }
 }
 
-/// A list setting whose every value must pass `valid` (described as `what` when not).
-pub(crate) fn checked_list(
-    get: &impl Fn(&str) -> Option<String>,
-    setting: &Setting,
-    valid: fn(&str) -> bool,
-    what: &str,
-) -> Result<Vec<String>, Error> {
-    let values: Vec<String> = get(setting.name)
-        .map(|raw| {
-            raw.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    match values.iter().find(|value| !valid(value)) {
-        Some(bad) => Err(Error::InvalidConfiguration(format!(
-            "{} holds {}, not {what}",
-            setting.name,
-            quote(bad)
-        ))),
-        None => Ok(values),
-    }
-}
-
-/// A number setting, with its table default.
-fn number(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<u64, Error> {
-    match setting.kind {
-        Kind::Number { default, .. } => number_or(get, setting, default),
-        _ => Err(Error::InvalidConfiguration(format!(
-            "{} is not a number",
-            setting.name
-        ))),
-    }
-}
-
-/// A number setting whose default depends on other settings.
-fn number_or(
-    get: &impl Fn(&str) -> Option<String>,
-    setting: &Setting,
-    default: u64,
-) -> Result<u64, Error> {
-    let Kind::Number { min, max, .. } = setting.kind else {
-        return Err(Error::InvalidConfiguration(format!(
-            "{} is not a number",
-            setting.name
-        )));
-    };
-    let Some(raw) = get(setting.name) else {
-        return Ok(default);
-    };
-    match raw.trim().parse::<u64>() {
-        Ok(value) if (min..=max).contains(&value) => Ok(value),
-        _ => Err(Error::InvalidConfiguration(format!(
-            "{} must be a whole number from {min} to {max}, got {}",
-            setting.name,
-            quote(&raw)
-        ))),
-    }
-}
-
-fn flag(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<bool, Error> {
-    let Kind::Flag { default } = setting.kind else {
-        return Err(Error::InvalidConfiguration(format!(
-            "{} is not a flag",
-            setting.name
-        )));
-    };
-    let Some(raw) = get(setting.name) else {
-        return Ok(default);
-    };
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(Error::InvalidConfiguration(format!(
-            "{} must be true or false, got {}",
-            setting.name,
-            quote(&raw)
-        ))),
-    }
+fn not_a(setting: &Setting, kind: &str) -> Error {
+    Error::InvalidConfiguration(format!("{} is not a {kind}", setting.name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::TrustStore;
+    use crate::reference::JobReference;
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
@@ -373,13 +283,13 @@ mod tests {
         assert_eq!(config.poll.wait.max_seconds, 60);
         assert_eq!(config.poll.job_deadline, Duration::from_secs(3600));
         assert_eq!(config.poll.not_found_grace_polls, 2);
-        assert_eq!(config.default_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(config.region.as_deref(), Some("eu-west-1"));
         let Some(Destination::Sns(topic)) = config.notify_to else {
             panic!("an SNS topic");
         };
         assert!(!topic.is_fifo());
-        assert_eq!(config.trust_store, TrustStore::System);
-        assert!(!config.credentials_in_env);
+        assert_eq!(config.sdk.trust_store, TrustStore::System);
+        assert!(!config.sdk.credentials_in_env);
     }
 
     #[test]
@@ -389,15 +299,15 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
             ("AWS_SECRET_ACCESS_KEY", "secret"),
         ];
-        assert!(config(&both).expect("valid").credentials_in_env);
+        assert!(config(&both).expect("valid").sdk.credentials_in_env);
         let key_only = [TOPIC, ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")];
-        assert!(!config(&key_only).expect("valid").credentials_in_env);
+        assert!(!config(&key_only).expect("valid").sdk.credentials_in_env);
     }
 
     #[test]
     fn trust_store_is_chosen_by_name_and_a_bad_name_is_refused() {
         let amazon = config(&[TOPIC, ("TRUST_STORE", "amazon")]).expect("valid");
-        assert_eq!(amazon.trust_store, TrustStore::Amazon);
+        assert_eq!(amazon.sdk.trust_store, TrustStore::Amazon);
         let err = config(&[TOPIC, ("TRUST_STORE", "mozilla")]).unwrap_err();
         assert_eq!(err.error_type(), "InvalidConfiguration");
         assert!(err.to_string().contains("TRUST_STORE"), "{err}");
@@ -410,7 +320,7 @@ mod tests {
             "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
         );
         let config_gov = config(&[gov, ("TRUST_STORE", "amazon")]).expect("valid");
-        assert_eq!(config_gov.trust_store, TrustStore::Amazon);
+        assert_eq!(config_gov.sdk.trust_store, TrustStore::Amazon);
         let china = (
             "SNS_TOPIC_ARN",
             "arn:aws-cn:sns:cn-north-1:123456789012:alerts",
@@ -443,14 +353,17 @@ mod tests {
         ])
         .expect("valid");
         assert!(config
+            .gate
             .permits_job(&job("210987654321", "us-east-1"))
             .is_ok());
         let err = config
+            .gate
             .permits_job(&job("999999999999", "us-east-1"))
             .unwrap_err();
         assert_eq!(err.error_type(), "InvalidJobReference");
         assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
         let err = config
+            .gate
             .permits_job(&job("123456789012", "eu-west-1"))
             .unwrap_err();
         assert!(err.to_string().contains("ALLOWED_REGIONS"), "{err}");
@@ -459,7 +372,10 @@ mod tests {
     #[test]
     fn empty_allow_lists_permit_any_job_and_bad_entries_are_refused() {
         let open = config(&[TOPIC]).expect("valid");
-        assert!(open.permits_job(&job("999999999999", "ap-south-1")).is_ok());
+        assert!(open
+            .gate
+            .permits_job(&job("999999999999", "ap-south-1"))
+            .is_ok());
         let err = config(&[TOPIC, ("ALLOWED_ACCOUNT_IDS", "12")]).unwrap_err();
         assert!(err.to_string().contains("ALLOWED_ACCOUNT_IDS"), "{err}");
     }
@@ -497,7 +413,7 @@ mod tests {
     #[test]
     fn batch_size_defaults_to_what_fits_the_output_budget() {
         let defaults = config(&[TOPIC]).expect("valid");
-        assert_eq!(defaults.max_output_bytes, 200_000);
+        assert_eq!(defaults.gate.max_output_bytes, 200_000);
         assert_eq!(defaults.batch.max_jobs, 100);
         let smaller = config(&[TOPIC, ("MAX_OUTPUT_BYTES", "100000")]).expect("valid");
         assert_eq!(smaller.batch.max_jobs, 50);

@@ -13,31 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let local = if in_lambda {
         None
     } else {
-        // `args_os`, not `args`, which panics on an argument that is not UTF-8.
-        match local::parse_args(std::env::args_os().skip(1)) {
-            Ok(Command::Help) => {
-                print!("{}", local::USAGE);
-                return Ok(());
-            }
-            Ok(Command::Version) => {
-                println!("{}", local::version());
-                return Ok(());
-            }
-            Ok(Command::PrintMetrics) => {
-                println!("{}", quicksight_snapshot_poller::metrics_catalogue());
-                return Ok(());
-            }
-            Ok(Command::PrintSettings) => {
-                println!("{}", quicksight_snapshot_poller::settings_catalogue());
-                return Ok(());
-            }
-            Ok(Command::History { count }) => std::process::exit(history(count).await),
-            Ok(Command::Poll(args)) => Some(args),
-            Err(usage) => {
-                eprintln!("quicksight-snapshot-poller: {usage}");
-                std::process::exit(2);
-            }
-        }
+        Some(terminal_command().await)
     };
     if in_lambda {
         lambda_runtime::tracing::init_default_subscriber();
@@ -73,6 +49,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         move |event: LambdaEvent<Box<RawValue>>| async move { app.handle(event).await },
     ))
     .await
+}
+
+/// At a terminal: answers the commands that need no poll and exits; a poll's arguments are
+/// returned.
+async fn terminal_command() -> local::PollArgs {
+    // `args_os`, not `args`, which panics on an argument that is not UTF-8.
+    let printed = match local::parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Poll(args)) => return args,
+        Ok(Command::Help) => local::USAGE.trim_end().to_owned(),
+        Ok(Command::Version) => local::version(),
+        Ok(Command::PrintMetrics) => quicksight_snapshot_poller::metrics_catalogue().to_string(),
+        Ok(Command::PrintSettings) => quicksight_snapshot_poller::settings_catalogue().to_string(),
+        Ok(Command::History { count }) => std::process::exit(history(count).await),
+        Err(usage) => {
+            eprintln!("quicksight-snapshot-poller: {usage}");
+            std::process::exit(2);
+        }
+    };
+    println!("{printed}");
+    std::process::exit(0);
 }
 
 /// `--history`: the notice ledger's latest finished jobs; needs no topic.

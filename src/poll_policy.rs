@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::config::Env;
 use crate::error::Error;
 use crate::settings::{self, Setting};
 use crate::wait::WaitPolicy;
@@ -22,12 +23,10 @@ pub struct PollPolicy {
 }
 
 impl PollPolicy {
-    /// Reads the policy through `number` and `flag` (the settings' own readers), refusing a
-    /// wait whose minimum is above its maximum and a loop that outgrows an execution's history.
-    pub fn read(
-        number: impl Fn(&Setting) -> Result<u64, Error>,
-        flag: impl Fn(&Setting) -> Result<bool, Error>,
-    ) -> Result<Self, Error> {
+    /// Reads the policy, refusing a wait whose minimum is above its maximum and a loop that
+    /// outgrows an execution's history.
+    pub fn read(env: &Env) -> Result<Self, Error> {
+        let number = |setting: &Setting| env.number(setting);
         let wait = WaitPolicy {
             min_seconds: number(&settings::MIN_WAIT_SECONDS)?,
             max_seconds: number(&settings::MAX_WAIT_SECONDS)?,
@@ -46,7 +45,7 @@ impl PollPolicy {
             wait,
             job_deadline,
             not_found_grace_polls,
-            notify_on_success: flag(&settings::NOTIFY_ON_SUCCESS)?,
+            notify_on_success: env.flag(&settings::NOTIFY_ON_SUCCESS)?,
         })
     }
 }

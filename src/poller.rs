@@ -3,19 +3,21 @@
 //! what it all took measured. A single
 //! job's invocation and each job of a batch go through here.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::{timeout, Instant};
 
-use crate::config::Config;
+use crate::callers::CallerPolicy;
 use crate::contract::PollOutput;
 use crate::error::Error;
 use crate::job_event::JobEvents;
 use crate::metrics::PollMetrics;
 use crate::notice::{should_notify, Notifier};
 use crate::pace::Pace;
+use crate::poll_policy::PollPolicy;
 use crate::presign::Presigner;
-use crate::quicksight::{self, QuickSightClients, Said};
+use crate::quicksight::{self, JobDescription, JobResult, QuickSightClients, Said};
 use crate::reference::PollRequest;
 use crate::roles::{Assume, Roles};
 use crate::status::{build_output, Observation};
@@ -37,7 +39,10 @@ pub struct Polled {
 
 /// Polls jobs with the function's QuickSight clients and notifier; built once per cold start.
 pub struct Poller {
-    config: Config,
+    /// The wait, the deadline, the grace, notices of clean successes.
+    policy: PollPolicy,
+    /// Each role's external id, for the jobs that name a `roleArn`.
+    callers: CallerPolicy,
     quicksight: QuickSightClients,
     /// None when notices are off (`--no-notify` at a terminal).
     notifier: Option<Notifier>,
@@ -48,10 +53,16 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// A poller with these settings, clients and notifier.
-    pub fn new(config: Config, quicksight: QuickSightClients, notifier: Option<Notifier>) -> Self {
+    /// A poller with this policy, callers, clients and notifier.
+    pub fn new(
+        policy: PollPolicy,
+        callers: CallerPolicy,
+        quicksight: QuickSightClients,
+        notifier: Option<Notifier>,
+    ) -> Self {
         Poller {
-            config,
+            policy,
+            callers,
             quicksight,
             notifier,
             roles: None,
@@ -69,9 +80,9 @@ impl Poller {
         self.events = Some(events);
     }
 
-    /// The settings it polls with.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The policy it polls with.
+    pub fn policy(&self) -> &PollPolicy {
+        &self.policy
     }
 
     /// Signs download links for the notices and events that carry files.
@@ -86,30 +97,13 @@ impl Poller {
             .map(|notifier| notifier.with_presigner(presigner));
     }
 
-    /// Polls a job on its own: its calls go out as soon as it makes them, and the answer is
-    /// ready by `deadline`.
-    pub async fn poll_alone(&self, request: &PollRequest, deadline: Instant) -> Polled {
-        self.poll(request, deadline, None).await
-    }
-
-    /// Polls a job of a batch: its calls wait for `pace`'s slots, and a describe that cannot
-    /// start in time is not made at all (the output says `NotPolled`).
-    pub async fn poll_paced(
-        &self,
-        request: &PollRequest,
-        deadline: Instant,
-        pace: &Pace<'_>,
-    ) -> Polled {
-        self.poll(request, deadline, Some(pace)).await
-    }
-
     /// Tells how the job of `output` ended, by `deadline`, and records it in the output: the
     /// notice when the outcome deserves one (otherwise the run history keeps the end), and the
     /// event once the job is finished. Each is told once per outcome (the ledger), so a retry
     /// after one failed sends only what is missing.
     pub async fn tell(&self, output: &mut PollOutput, deadline: Instant) -> Result<(), Error> {
         let left = || deadline.saturating_duration_since(Instant::now());
-        if should_notify(output, self.config.poll.notify_on_success) {
+        if should_notify(output, self.policy.notify_on_success) {
             self.notify(output, deadline).await?;
         } else if output.done {
             if let Some(notifier) = &self.notifier {
@@ -135,7 +129,10 @@ impl Poller {
             .await
     }
 
-    async fn poll(
+    /// Polls one job, its answer ready by `deadline`. On its own (`pace` None) its calls go out
+    /// as soon as it makes them; in a batch they wait for `pace`'s slots, and a describe that
+    /// cannot start in time is not made at all (the output says `NotPolled`).
+    pub async fn poll(
         &self,
         request: &PollRequest,
         deadline: Instant,
@@ -173,7 +170,7 @@ impl Poller {
         observation: Observation,
         deadline: Instant,
     ) -> Result<PollOutput, Error> {
-        let mut output = build_output(request, observation, SystemTime::now(), &self.config.poll);
+        let mut output = build_output(request, observation, SystemTime::now(), &self.policy);
 
         self.tell(&mut output, deadline).await?;
 
@@ -215,27 +212,10 @@ impl Poller {
                 quicksight::describe(&client, &request.job).await,
             );
             latency += called.elapsed();
-            let description = match described? {
-                Said::Answer(description) => description,
-                Said::Refusal(rejection)
-                    if rejection.is_not_found()
-                        && request.not_found_is_pending(self.config.poll.not_found_grace_polls) =>
-                {
-                    return Ok(Observation::NotVisibleYet);
-                }
-                Said::Refusal(rejection) => {
-                    return Ok(Observation::Rejected {
-                        rejection,
-                        description: None,
-                    })
-                }
+            let description = match self.described(request, described?) {
+                ControlFlow::Continue(description) => description,
+                ControlFlow::Break(observation) => return Ok(observation),
             };
-            if !description.is_terminal() {
-                if !matches!(description.job_status.as_str(), "QUEUED" | "RUNNING") {
-                    tracing::warn!(job_status = %truncate(&description.job_status, 64), "unknown JobStatus; polling on until the deadline");
-                }
-                return Ok(Observation::Unfinished(description));
-            }
             // Only a terminal job has a result; asking earlier is an error in QuickSight.
             if let Some(pace) = pace {
                 pace.limiter.acquire().await;
@@ -246,33 +226,52 @@ impl Poller {
                 quicksight::describe_result(&client, &request.job).await,
             );
             latency += called.elapsed();
-            match result? {
-                Said::Answer(result) => Ok(Observation::Finished(description, result)),
-                Said::Refusal(rejection)
-                    if rejection.may_be_result_lag()
-                        && description.finished_within(RESULT_LAG_GRACE, SystemTime::now()) =>
-                {
-                    Ok(Observation::ResultLagging(description, rejection))
-                }
-                Said::Refusal(rejection) => Ok(Observation::Rejected {
-                    rejection,
-                    description: Some(description),
-                }),
-            }
+            Ok(finished(description, result?))
         }
         .await;
         (observation, latency)
+    }
+
+    /// What a describe's answer says: a job to read the result of (it is terminal), or what
+    /// the poll saw (not visible yet, refused, unfinished).
+    fn described(
+        &self,
+        request: &PollRequest,
+        said: Said<JobDescription>,
+    ) -> ControlFlow<Observation, JobDescription> {
+        let description = match said {
+            Said::Answer(description) => description,
+            Said::Refusal(rejection)
+                if rejection.is_not_found()
+                    && request.not_found_is_pending(self.policy.not_found_grace_polls) =>
+            {
+                return ControlFlow::Break(Observation::NotVisibleYet);
+            }
+            Said::Refusal(rejection) => {
+                return ControlFlow::Break(Observation::Rejected {
+                    rejection,
+                    description: None,
+                })
+            }
+        };
+        if description.is_terminal() {
+            return ControlFlow::Continue(description);
+        }
+        if !matches!(description.job_status.as_str(), "QUEUED" | "RUNNING") {
+            tracing::warn!(job_status = %truncate(&description.job_status, 64), "unknown JobStatus; polling on until the deadline");
+        }
+        ControlFlow::Break(Observation::Unfinished(description))
     }
 
     /// The client the job is polled with: the function's own, or one signing as the job's
     /// `roleArn` (assumed now, or cached).
     async fn client_for(&self, request: &PollRequest) -> Result<aws_sdk_quicksight::Client, Error> {
         let region = &request.job.region;
-        let Some(assume) = Assume::of(request, &self.config.callers) else {
+        let Some(assume) = Assume::of(request, &self.callers) else {
             return Ok(self.quicksight.for_region(region));
         };
         let Some(roles) = &self.roles else {
-            // Config::permits refused the job before any call; a Poller built without roles
+            // The gate refused the job before any call; a Poller built without roles
             // for a function that allows some is a wiring mistake, not the job's.
             return Err(Error::invalid(
                 "roleArn: this function cannot assume roles (ALLOWED_ROLE_ARNS is empty)",
@@ -291,13 +290,29 @@ impl Poller {
         request: &PollRequest,
         outcome: quicksight::CallOutcome<T>,
     ) -> quicksight::CallOutcome<T> {
-        if let (Err(Error::CredentialsError { .. }), Some(assume), Some(roles)) = (
-            &outcome,
-            Assume::of(request, &self.config.callers),
-            &self.roles,
-        ) {
+        if let (Err(Error::CredentialsError { .. }), Some(assume), Some(roles)) =
+            (&outcome, Assume::of(request, &self.callers), &self.roles)
+        {
             roles.forget(&assume, &request.job);
         }
         outcome
+    }
+}
+
+/// What a finished job's Result call says: its files, or a refusal that is QuickSight catching
+/// up (moments after the job finished) or final.
+fn finished(description: JobDescription, said: Said<JobResult>) -> Observation {
+    match said {
+        Said::Answer(result) => Observation::Finished(description, result),
+        Said::Refusal(rejection)
+            if rejection.may_be_result_lag()
+                && description.finished_within(RESULT_LAG_GRACE, SystemTime::now()) =>
+        {
+            Observation::ResultLagging(description, rejection)
+        }
+        Said::Refusal(rejection) => Observation::Rejected {
+            rejection,
+            description: Some(description),
+        },
     }
 }

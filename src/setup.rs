@@ -1,4 +1,5 @@
-//! Cold-start wiring: one SDK configuration, the clients built from it, the App.
+//! Cold-start wiring: the SDK's settings and the one SDK configuration loaded from them, the
+//! clients built from it, the App.
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
@@ -10,38 +11,92 @@ use std::time::Duration;
 use crate::app::App;
 use crate::arn::SnsTopicArn;
 use crate::chain::Chain;
-use crate::config::{Config, Destination};
+use crate::config::{Config, Destination, Env};
 use crate::error::Error;
-use crate::http;
+use crate::http::{self, TrustStore};
 use crate::job_event::JobEvents;
 use crate::ledger::Ledger;
 use crate::notice::{Notifier, SnsChannel};
 use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
 use crate::roles::Roles;
+use crate::settings;
+
+/// How every SDK client calls AWS; read at cold start, used once to load the SDK configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkSettings {
+    /// `SDK_MAX_ATTEMPTS`: attempts per AWS call.
+    pub max_attempts: u32,
+    /// `SDK_ATTEMPT_TIMEOUT_MS`: one HTTP attempt.
+    pub attempt_timeout: Duration,
+    /// `SDK_OPERATION_TIMEOUT_MS`: one call, all attempts and backoff included.
+    pub operation_timeout: Duration,
+    /// `TRUST_STORE`: the roots TLS trusts.
+    pub trust_store: TrustStore,
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are both set, as Lambda sets them from
+    /// the function's role.
+    pub credentials_in_env: bool,
+}
+
+impl SdkSettings {
+    /// Reads the SDK's settings; the trust store must suit the partition of `destination`.
+    pub fn read(env: &Env, destination: Option<&Destination>) -> Result<Self, Error> {
+        Ok(SdkSettings {
+            max_attempts: env.number(&settings::SDK_MAX_ATTEMPTS)? as u32,
+            attempt_timeout: Duration::from_millis(env.number(&settings::SDK_ATTEMPT_TIMEOUT_MS)?),
+            operation_timeout: Duration::from_millis(
+                env.number(&settings::SDK_OPERATION_TIMEOUT_MS)?,
+            ),
+            trust_store: trust_store(env, destination)?,
+            credentials_in_env: env.get("AWS_ACCESS_KEY_ID").is_some()
+                && env.get("AWS_SECRET_ACCESS_KEY").is_some(),
+        })
+    }
+}
+
+/// `TRUST_STORE`, which must suit the partition the function runs in (its destination's).
+fn trust_store(env: &Env, destination: Option<&Destination>) -> Result<TrustStore, Error> {
+    let trust_store = match env.text(&settings::TRUST_STORE) {
+        Some(raw) => raw.parse().map_err(Error::InvalidConfiguration)?,
+        None => TrustStore::default(),
+    };
+    // aws-cn endpoints are not known to chain to Amazon Trust Services, so every call there
+    // would fail its TLS handshake.
+    let partition = destination.map(Destination::partition);
+    if let Some(partition) = partition
+        .filter(|p| trust_store == TrustStore::Amazon && !matches!(*p, "aws" | "aws-us-gov"))
+    {
+        return Err(Error::InvalidConfiguration(format!(
+            "TRUST_STORE=amazon is for the aws and aws-us-gov partitions; this function's \
+             topic is in {partition}: use TRUST_STORE=system"
+        )));
+    }
+    Ok(trust_store)
+}
 
 /// The SDK's own standard retry (exponential backoff with jitter, throttling-aware) and
 /// timeouts bound every call; the poller writes no retry loop of its own.
 pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
+    let settings = &config.sdk;
     let retry = RetryConfig::standard()
-        .with_max_attempts(config.sdk_max_attempts)
+        .with_max_attempts(settings.max_attempts)
         .with_initial_backoff(Duration::from_millis(200))
         .with_max_backoff(Duration::from_secs(3));
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(config.sdk_attempt_timeout)
-        .operation_timeout(config.sdk_operation_timeout)
+        .operation_attempt_timeout(settings.attempt_timeout)
+        .operation_timeout(settings.operation_timeout)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http::https_client(config.trust_store, &timeouts)?)
+        .http_client(http::https_client(settings.trust_store, &timeouts)?)
         .retry_config(retry)
         .timeout_config(timeouts);
-    if let Some(region) = &config.default_region {
+    if let Some(region) = &config.region {
         // Same precedence as the default region chain (AWS_REGION, then AWS_DEFAULT_REGION),
         // without building the chain's IMDS client.
         loader = loader.region(Region::new(region.clone()));
     }
-    if config.credentials_in_env {
+    if settings.credentials_in_env {
         // The default chain would pick these first anyway. Naming its first link skips building
         // the rest (an STS client for web identity among them), a tenth of a cold start.
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
@@ -55,7 +110,7 @@ pub async fn sdk_config(config: &Config) -> Result<SdkConfig, Error> {
 /// no call; public measurements of Lambda find init at full CPU, where a 128 MB invoke gets 7 %.
 fn quicksight_clients(config: &Config, sdk: &SdkConfig) -> QuickSightClients {
     let clients = QuickSightClients::new(aws_sdk_quicksight::config::Builder::from(sdk));
-    if let Some(region) = &config.default_region {
+    if let Some(region) = &config.region {
         clients.for_region(region);
     }
     clients
@@ -102,7 +157,7 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
         let scheduler = aws_sdk_scheduler::config::Builder::from(sdk).build();
         Chain::new(scheduler, settings)
     });
-    let assumes_roles = config.callers.assumes_roles();
+    let assumes_roles = config.gate.callers().assumes_roles();
     let mut app = App::new(config, quicksight, notifier);
     if let Some(events) = events {
         app = app.with_events(events);

@@ -2,8 +2,9 @@
 //! failing. Read once at cold start from the settings `settings.rs` names
 //! (docs/configuration.md).
 
+use crate::config::Env;
 use crate::error::Error;
-use crate::settings::{self, Setting};
+use crate::settings;
 
 /// What one finished job adds to a batch's answer with a few files (about 0.8 KB, and 0.2 KB
 /// more a file), rounded up, for the default `BATCH_MAX_JOBS`.
@@ -23,21 +24,16 @@ pub struct BatchLimits {
 }
 
 impl BatchLimits {
-    /// Reads the limits through `number` and `number_or` (the settings' own readers);
-    /// `BATCH_MAX_JOBS` defaults to what fits `max_output_bytes`.
-    pub fn read(
-        number: impl Fn(&Setting) -> Result<u64, Error>,
-        number_or: impl Fn(&Setting, u64) -> Result<u64, Error>,
-        max_output_bytes: u64,
-    ) -> Result<Self, Error> {
+    /// Reads the limits; `BATCH_MAX_JOBS` defaults to what fits `max_output_bytes`.
+    pub fn read(env: &Env, max_output_bytes: u64) -> Result<Self, Error> {
         Ok(BatchLimits {
-            rate_per_second: number(&settings::BATCH_RATE_PER_SECOND)? as u32,
-            concurrency: number(&settings::BATCH_CONCURRENCY)? as usize,
-            max_jobs: number_or(
+            rate_per_second: env.number(&settings::BATCH_RATE_PER_SECOND)? as u32,
+            concurrency: env.number(&settings::BATCH_CONCURRENCY)? as usize,
+            max_jobs: env.number_or(
                 &settings::BATCH_MAX_JOBS,
                 max_output_bytes / BYTES_PER_BATCH_JOB,
             )? as usize,
-            max_error_rounds: number(&settings::BATCH_MAX_ERROR_ROUNDS)? as u32,
+            max_error_rounds: env.number(&settings::BATCH_MAX_ERROR_ROUNDS)? as u32,
         })
     }
 }

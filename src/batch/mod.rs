@@ -32,11 +32,11 @@ const LAST_START: Duration = Duration::from_millis(1500);
 /// invocation's one metrics line.
 pub async fn poll_batch(
     poller: &Poller,
+    limits: &BatchLimits,
     batch: BatchRequest,
     deadline: Instant,
 ) -> (Result<BatchOutput, Error>, Vec<PollMetrics>) {
-    let config = poller.config();
-    let limiter = RateLimiter::new(config.batch.rate_per_second);
+    let limiter = RateLimiter::new(limits.rate_per_second);
     // Jobs the last round had no time for go first, so a batch larger than one round can
     // poll never starves its tail; answers are put back in input order.
     let mut items: Vec<(usize, BatchItem)> = batch.items.into_iter().enumerate().collect();
@@ -49,7 +49,7 @@ pub async fn poll_batch(
                     BatchItem::Finished(output) => Ok((index, *output, None)),
                     BatchItem::Poll { request, .. } => {
                         let (output, metrics) =
-                            poll_round(poller, &request, deadline, limiter).await?;
+                            poll_round(poller, limits, &request, deadline, limiter).await?;
                         Ok((index, output, Some(metrics)))
                     }
                 }
@@ -57,7 +57,7 @@ pub async fn poll_batch(
         })
         // `buffered` keeps at most this many polls (and their futures) alive, however
         // long the batch.
-        .buffered(config.batch.concurrency)
+        .buffered(limits.concurrency)
         .collect()
         .await;
     // An escalated job whose notice could not be published fails the whole invocation
@@ -88,11 +88,12 @@ type Job = (usize, PollOutput, Option<PollMetrics>);
 /// One job's round in a batch; a poll that failed follows the rule of `failure.rs`.
 async fn poll_round(
     poller: &Poller,
+    limits: &BatchLimits,
     request: &PollRequest,
     deadline: Instant,
     limiter: &RateLimiter,
 ) -> Result<(PollOutput, PollMetrics), Error> {
-    let config = poller.config();
+    let policy = poller.policy();
     // The describe must start early enough to leave room for its answer and a notice.
     let pace = Pace {
         limiter,
@@ -101,27 +102,15 @@ async fn poll_round(
     let Polled {
         result,
         mut metrics,
-    } = poller.poll_paced(request, deadline, &pace).await;
+    } = poller.poll(request, deadline, Some(&pace)).await;
     let err = match result {
         Ok(output) => return Ok((output, metrics)),
         Err(err) => err,
     };
-    let mut output = build_output(
-        request,
-        Observation::NotPolled,
-        SystemTime::now(),
-        &config.poll,
-    );
-    output.error_streak = request.carried.error_streak.saturating_add(1);
-    output.wait_seconds = output
-        .wait_seconds
-        .max(backoff_seconds(output.error_streak, &config.poll));
-    let why = match after_failure(
-        output.error_streak,
-        output.age_seconds,
-        &config.poll,
-        &config.batch,
-    ) {
+    let streak = request.carried.error_streak.saturating_add(1);
+    let mut output = build_output(request, Observation::NotPolled, SystemTime::now(), policy)
+        .after_failed_rounds(streak, backoff_seconds(streak, policy));
+    let why = match after_failure(output.error_streak, output.age_seconds, policy, limits) {
         AfterFailure::Retry => {
             output.error = Some(detail(err.error_type(), err.message()));
             return Ok((output, metrics));
@@ -137,7 +126,7 @@ async fn poll_round(
             metrics.outcome = Outcome::Status(Status::Failed);
             Ok((escalated, metrics))
         }
-        Err(notice) if notice_may_wait(output.error_streak, &config.batch) => {
+        Err(notice) if notice_may_wait(output.error_streak, limits) => {
             let message = format!(
                 "FAILED after {why}; its notice or event could not be sent yet: {}",
                 notice.message()

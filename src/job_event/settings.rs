@@ -1,5 +1,6 @@
 //! The job event's settings, read where the events are built.
 
+use crate::config::Env;
 use crate::error::Error;
 use crate::settings;
 use crate::text::quote;
@@ -15,8 +16,8 @@ pub struct EventSettings {
 
 impl EventSettings {
     /// None without a bus: no event is put.
-    pub fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, Error> {
-        let Some(bus) = get(settings::EVENT_BUS_NAME.name).map(|b| b.trim().to_owned()) else {
+    pub fn read(env: &Env) -> Result<Option<Self>, Error> {
+        let Some(bus) = env.text(&settings::EVENT_BUS_NAME) else {
             return Ok(None);
         };
         if !is_bus_name(&bus) && !is_bus_arn(&bus) {
@@ -26,8 +27,8 @@ impl EventSettings {
                 quote(&bus)
             )));
         }
-        let source = get(settings::EVENT_SOURCE.name)
-            .map(|s| s.trim().to_owned())
+        let source = env
+            .text(&settings::EVENT_SOURCE)
             .unwrap_or_else(|| settings::DEFAULT_EVENT_SOURCE.to_owned());
         if !is_source(&source) {
             return Err(Error::InvalidConfiguration(format!(
@@ -65,11 +66,12 @@ mod tests {
     use super::*;
 
     fn read(vars: &[(&str, &str)]) -> Result<Option<EventSettings>, Error> {
-        EventSettings::read(&|name: &str| {
+        let lookup = |name: &str| {
             vars.iter()
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| value.to_string())
-        })
+        };
+        EventSettings::read(&Env::new(&lookup))
     }
 
     #[test]

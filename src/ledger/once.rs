@@ -46,19 +46,7 @@ where
             );
             return Ok(first);
         }
-        Some(Claim::Held { until }) => {
-            return Err(Error::NotificationFailed {
-                destination: ledger.destination(),
-                message: format!(
-                    "another invocation is {}; its claim holds until {}",
-                    match delivery {
-                        Delivery::Notice => "publishing this outcome's notice",
-                        Delivery::Event => "putting this outcome's event",
-                    },
-                    crate::carried::rfc3339(until).unwrap_or_default()
-                ),
-            })
-        }
+        Some(Claim::Held { until }) => return Err(held(ledger, delivery, until)),
         None => None,
     };
     let left = left.saturating_sub(started.elapsed());
@@ -73,21 +61,46 @@ where
         (Err(err), None) => return Err(err),
     };
     if let (receipt, Some(token)) = &receipt {
-        // It is out: a record that fails only leaves the claim to expire, the one window in
-        // which the outcome may be told twice (src/ledger/mod.rs).
         let left = left.saturating_sub(started.elapsed());
-        match timeout(left, ledger.record(output, delivery, token, receipt)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, ?delivery, "the delivery was not recorded")
-            }
-            Err(_) => tracing::warn!(
-                ?delivery,
-                "the delivery was not recorded before the deadline"
-            ),
-        }
+        record(ledger, output, delivery, token, receipt, left).await;
     }
     Ok(receipt.0)
+}
+
+/// Another invocation holds the claim: this one fails, retryably, and its retry finds the
+/// outcome told or the claim expired.
+fn held(ledger: &Ledger, delivery: Delivery, until: std::time::SystemTime) -> Error {
+    Error::NotificationFailed {
+        destination: ledger.destination(),
+        message: format!(
+            "another invocation is {}; its claim holds until {}",
+            match delivery {
+                Delivery::Notice => "publishing this outcome's notice",
+                Delivery::Event => "putting this outcome's event",
+            },
+            crate::carried::rfc3339(until).unwrap_or_default()
+        ),
+    }
+}
+
+/// Records a delivery that went out. It is out: a record that fails only leaves the claim to
+/// expire, the one window in which the outcome may be told twice (src/ledger/mod.rs).
+async fn record(
+    ledger: &Ledger,
+    output: &PollOutput,
+    delivery: Delivery,
+    token: &str,
+    receipt: &Receipt,
+    left: Duration,
+) {
+    match timeout(left, ledger.record(output, delivery, token, receipt)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, ?delivery, "the delivery was not recorded"),
+        Err(_) => tracing::warn!(
+            ?delivery,
+            "the delivery was not recorded before the deadline"
+        ),
+    }
 }
 
 /// The ledger's claim, within a third of `left` (the rest is the delivery's); None when the

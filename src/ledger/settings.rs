@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use crate::config::Env;
 use crate::error::Error;
-use crate::settings::{self, Setting};
+use crate::settings;
 use crate::text::quote;
 
 /// `LEDGER_TABLE_NAME` and `LEDGER_RETENTION_DAYS` (docs/configuration.md).
@@ -20,11 +21,8 @@ pub struct LedgerSettings {
 
 impl LedgerSettings {
     /// None without a table: notices then go out at least once.
-    pub fn read(
-        get: &impl Fn(&str) -> Option<String>,
-        number: impl Fn(&Setting) -> Result<u64, Error>,
-    ) -> Result<Option<Self>, Error> {
-        let Some(table) = get(settings::LEDGER_TABLE_NAME.name).map(|t| t.trim().to_owned()) else {
+    pub fn read(env: &Env) -> Result<Option<Self>, Error> {
+        let Some(table) = env.text(&settings::LEDGER_TABLE_NAME) else {
             return Ok(None);
         };
         let is_name = (3..=255).contains(&table.len())
@@ -42,12 +40,12 @@ impl LedgerSettings {
                 quote(&table)
             )));
         }
-        let days = number(&settings::LEDGER_RETENTION_DAYS)?;
+        let days = env.number(&settings::LEDGER_RETENTION_DAYS)?;
         Ok(Some(LedgerSettings {
             table,
             retention: Duration::from_secs(days * 86_400),
             // Lambda sets the Runtime API's address in every function's environment.
-            started_by: if get("AWS_LAMBDA_RUNTIME_API").is_some() {
+            started_by: if env.get("AWS_LAMBDA_RUNTIME_API").is_some() {
                 "invocation"
             } else {
                 "terminal"

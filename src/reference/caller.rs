@@ -160,6 +160,11 @@ impl<'a> Given<'a> {
                 named[0]
             )));
         }
+        self.check_user_values(prefix)
+    }
+
+    /// Each field that names a user holds what QuickSight accepts, and goes with its partners.
+    fn check_user_values(&self, prefix: &str) -> Result<(), Error> {
         if let Some(arn) = self.user_arn.filter(|arn| !is_user_arn(arn)) {
             return Err(Error::invalid(format!(
                 "{prefix}userArn must be a QuickSight user ARN \

@@ -89,33 +89,7 @@ pub fn parse_invocation(
     let items = jobs
         .iter()
         .enumerate()
-        .map(|(i, job)| {
-            let here = format!("{prefix}jobs[{i}].");
-            let job_object = as_object(job, &format!("{prefix}jobs[{i}]"))?;
-            if job_object.get("done") == Some(&Value::Bool(true)) {
-                let finished: PollOutput = serde_json::from_value(job.clone()).map_err(|e| {
-                    Error::invalid(crate::text::truncate(
-                        &format!("{here}: a finished job's output is not valid: {e}"),
-                        300,
-                    ))
-                })?;
-                // A "finished" job still IN_PROGRESS would be carried over unpolled for ever.
-                if !finished.status.is_done() {
-                    return Err(Error::invalid(format!(
-                        "{here}status {} contradicts done: true",
-                        finished.status.as_str()
-                    )));
-                }
-                return Ok(BatchItem::Finished(Box::new(finished)));
-            }
-            let overdue = job_object
-                .get("error")
-                .and_then(|e| e.get("type"))
-                .and_then(Value::as_str)
-                == Some(NOT_POLLED);
-            job::parse_object(job_object, default_region, &here)
-                .map(|request| BatchItem::Poll { request, overdue })
-        })
+        .map(|(i, job)| batch_item(job, default_region, &format!("{prefix}jobs[{i}]")))
         .collect::<Result<Vec<_>, Error>>()?;
     let previous_attempt = object
         .get("attempt")
@@ -126,6 +100,36 @@ pub fn parse_invocation(
         previous_attempt,
         loop_kind,
     }))
+}
+
+/// One job of a batch, at `place` (`jobs[3]`): a finished job's output, carried over as it is,
+/// or a job to poll (first, when the last round had no time for it).
+fn batch_item(job: &Value, default_region: Option<&str>, place: &str) -> Result<BatchItem, Error> {
+    let here = format!("{place}.");
+    let job_object = as_object(job, place)?;
+    if job_object.get("done") == Some(&Value::Bool(true)) {
+        let finished: PollOutput = serde_json::from_value(job.clone()).map_err(|e| {
+            Error::invalid(crate::text::truncate(
+                &format!("{here}: a finished job's output is not valid: {e}"),
+                300,
+            ))
+        })?;
+        // A "finished" job still IN_PROGRESS would be carried over unpolled for ever.
+        if !finished.status.is_done() {
+            return Err(Error::invalid(format!(
+                "{here}status {} contradicts done: true",
+                finished.status.as_str()
+            )));
+        }
+        return Ok(BatchItem::Finished(Box::new(finished)));
+    }
+    let overdue = job_object
+        .get("error")
+        .and_then(|e| e.get("type"))
+        .and_then(Value::as_str)
+        == Some(NOT_POLLED);
+    job::parse_object(job_object, default_region, &here)
+        .map(|request| BatchItem::Poll { request, overdue })
 }
 
 /// Reads the one job reference out of an event; a batch is refused here (the tests' way in:

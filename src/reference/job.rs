@@ -31,8 +31,8 @@ pub(super) fn parse_object(
             "{prefix}jobs: a batch cannot be nested inside a batch or sent where one job is expected"
         )));
     }
-    if let Some(job) = object.get("job").filter(|_| object.contains_key("status")) {
-        return previous::parse(object, job, prefix);
+    if object.contains_key("job") && object.contains_key("status") {
+        return previous::parse(object, prefix);
     }
 
     let fields = Fields { object, prefix };
