@@ -54,6 +54,9 @@ STEADY_US, BURST_US = 20_000, 100_000
 PRICE_GB_S = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 PRICE_REQUEST = 0.20 / 1_000_000
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# The job every function polls: it stays RUNNING.
+RUNNING = {"AwsAccountId": ACCOUNT, "DashboardId": "bench-dashboard",
+           "SnapshotJobId": "tls-running"}
 
 
 def _name(common_name: str) -> x509.Name:
@@ -207,6 +210,19 @@ def instructions(subject: Subject, event: dict, workdir: Path, warm_runs: int):
     return first, per_poll
 
 
+def lambda_env(https: str, bundle: Path, workdir: Path) -> dict[str, str]:
+    """A function's environment as Lambda sets it, its QuickSight at `https`, trusting `bundle`."""
+    return {
+        "PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_ENDPOINT_URL_QUICKSIGHT": https,
+        "AWS_ENDPOINT_URL_SNS": "https://127.0.0.1:9",
+        "SNS_TOPIC_ARN": f"arn:aws:sns:us-east-1:{ACCOUNT}:bench",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_EC2_METADATA_DISABLED": "true",
+        "SSL_CERT_FILE": str(bundle), "SSL_CERT_DIR": str(workdir / "no-dir"),
+    }
+
+
 def cost(ms: float, memory_mb: int, arch: str) -> float:
     """USD per 1,000 invocations of `ms` each: billed by the started millisecond."""
     return 1000 * (math.ceil(ms) * memory_mb / 1024 / 1000 * PRICE_GB_S[arch] + PRICE_REQUEST)
@@ -228,19 +244,10 @@ def main():
 
     workdir = Path(tempfile.mkdtemp(prefix="tls-cold-"))
     bundle, one_root, chain, key = make_chain(workdir)
-    running = {"AwsAccountId": ACCOUNT, "DashboardId": "bench-dashboard",
-               "SnapshotJobId": "tls-running"}
+    running = RUNNING
     emulator, https = start_tls_emulator(args.emulator_bin, chain, key, workdir, running)
 
-    env = {
-        "PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_ENDPOINT_URL_QUICKSIGHT": https,
-        "AWS_ENDPOINT_URL_SNS": "https://127.0.0.1:9",
-        "SNS_TOPIC_ARN": f"arn:aws:sns:us-east-1:{ACCOUNT}:bench",
-        "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_EC2_METADATA_DISABLED": "true",
-        "SSL_CERT_FILE": str(bundle), "SSL_CERT_DIR": str(workdir / "no-dir"),
-    }
+    env = lambda_env(https, bundle, workdir)
     subjects = {
         "floor": Subject("floor: hello-world + one HTTPS GET (rustls, ring)", [args.tls_floor],
                          dict(env, FLOOR_GET_URL=https + describe_path(running))),

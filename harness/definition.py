@@ -8,6 +8,7 @@ import json
 from harness.env import ACCOUNT, ASL_PATH
 
 MONITOR_PATH = ASL_PATH.parent / "execution-ended.asl.json"
+REPORTS_PATH = ASL_PATH.parent / "reports.asl.json"
 # The states a single job's execution passes from its last poll to its end: failed (the poller
 # told it), or succeeded; both record the execution in the job's run history.
 JOB_FAILED_STATES = ["Done?", "MarkToldByPoller", "RunOnFailure?", "RecordRunOnFailure",
@@ -51,12 +52,22 @@ def fast_retry_definition(text: str) -> str:
 
 def fast_capacity_definition(text: str, minutes: int) -> str:
     """A copy of a definition whose start waits StartCapacityWaitMinutes=`minutes` slots of one
-    second each instead of about a minute: the capacity loop as deployed, in seconds."""
+    second each instead of about a minute: the capacity loop as deployed, in seconds. Every copy
+    of the loop is changed: the poller's, and each Map's item loop of a reports run."""
     definition = json.loads(text)
-    states = definition["States"]
-    states["NameJob"]["Parameters"]["capacity"]["max.$"] = f"States.StringToJson('{minutes}')"
-    states["NameJob"]["Parameters"]["capacity"]["wait"] = 1
-    states["CountCapacityWait"]["Parameters"]["capacity"]["wait.$"] = "States.MathRandom(1, 2)"
+
+    def visit(states: dict):
+        # A reports run's copies of the loop may suffix their state names (" (inline)").
+        for name, state in states.items():
+            if name.split(" ")[0] == "NameJob":
+                state["Parameters"]["capacity"]["max.$"] = f"States.StringToJson('{minutes}')"
+                state["Parameters"]["capacity"]["wait"] = 1
+            if name.split(" ")[0] == "CountCapacityWait":
+                state["Parameters"]["capacity"]["wait.$"] = "States.MathRandom(1, 2)"
+            if "ItemProcessor" in state:
+                visit(state["ItemProcessor"]["States"])
+
+    visit(definition["States"])
     return json.dumps(definition, indent=2)
 
 

@@ -50,7 +50,7 @@ from harness.aws import (
     execution_history,
     subscribe_queue,
 )
-from harness.definition import MONITOR_PATH, load_definition
+from harness.definition import MONITOR_PATH, REPORTS_PATH, load_definition
 from harness.env import (
     ACCOUNT,
     DUMMY_CREDENTIALS,
@@ -318,6 +318,13 @@ class Stack:
         return load_definition(Partition="aws", PollerFunctionArn=FUNCTION_ARN,
                                FailureTopicArn=topic_arn, StartCapacityWaitMinutes="30",
                                LedgerTableName=LEDGER_TABLE)
+
+    def reports_definition(self, max_concurrency: int = 10) -> str:
+        """The reports run (statemachine/reports.asl.json) with this stack's function, as
+        template.yaml's ReportsStateMachine."""
+        return load_definition(REPORTS_PATH, Partition="aws", PollerFunctionArn=FUNCTION_ARN,
+                               StartCapacityWaitMinutes="30",
+                               ReportsMaxConcurrency=str(max_concurrency))
 
     def create_monitor(self, name: str = "quicksight-snapshot-poller-execution-ended") -> str:
         """The execution monitor (statemachine/execution-ended.asl.json) with this stack's topic

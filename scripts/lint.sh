@@ -2,7 +2,7 @@
 # Lints the deployment artefacts, offline and without AWS credentials:
 #   1. cfn-lint template.yaml
 #   2. sam validate --lint (aws-sam-cli's own venv)
-#   3. asl-validator statemachine/poller.asl.json
+#   3. asl-validator statemachine/*.asl.json (the poller, the execution monitor, the reports run)
 #   4. cfn-lint's E3601 on the ASL file inlined into a plain AWS::StepFunctions::StateMachine
 #      (cfn-lint does not open a SAM DefinitionUri)
 #   5. tests/e2e/test_statemachine_definition.py (transitions, reachability, contract fields)
@@ -37,7 +37,8 @@ step() { # step NAME COMMAND...
 validate_asl() {
   local partition out rc=0
   local definition
-  for definition in statemachine/poller.asl.json statemachine/execution-ended.asl.json; do
+  for definition in statemachine/poller.asl.json statemachine/execution-ended.asl.json \
+    statemachine/reports.asl.json; do
     for partition in aws aws-cn aws-us-gov; do
       out=$(mktemp --suffix=.json)
       sed "s/\${Partition}/$partition/g" "$definition" >"$out"
@@ -61,6 +62,7 @@ substitutions = {
     "PollerFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:lint",
     "FailureTopicArn": "arn:aws:sns:us-east-1:123456789012:lint",
     "StartCapacityWaitMinutes": "30",
+    "ReportsMaxConcurrency": "10",
 }
 def machine(path, names):
     return {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
@@ -73,6 +75,8 @@ template = {
     "Resources": {
         "PollerStateMachine": machine("statemachine/poller.asl.json", substitutions),
         "ExecutionEndedNotifier": machine("statemachine/execution-ended.asl.json", {"FailureTopicArn"}),
+        "ReportsStateMachine": machine("statemachine/reports.asl.json", {
+            "PollerFunctionArn", "StartCapacityWaitMinutes", "ReportsMaxConcurrency"}),
     },
 }
 json.dump(template, open(sys.argv[1], "w"), indent=1)
@@ -88,7 +92,7 @@ step "cfn-lint template.yaml" "$ROOT/.venv/bin/cfn-lint" template.yaml
 step "checkov (0 failed checks; skips justified in template.yaml)" "$ROOT/.venv-checkov/bin/checkov" \
   --quiet --compact --skip-download --framework cloudformation -f template.yaml
 step "sam validate --lint" "$ROOT/.venv-sam/bin/sam" validate --lint --template-file template.yaml
-step "asl-validator, both definitions as deployed in aws, aws-cn, aws-us-gov" validate_asl
+step "asl-validator, every definition as deployed in aws, aws-cn, aws-us-gov" validate_asl
 step "cfn-lint E3601 on the inlined definitions" inline_asl_template
 step "pytest test_statemachine_definition.py" "$ROOT/.venv/bin/python" -m pytest -q \
   -p no:cacheprovider tests/e2e/test_statemachine_definition.py
