@@ -323,8 +323,9 @@ class Stack:
         """The reports run (statemachine/reports.asl.json) with this stack's function, as
         template.yaml's ReportsStateMachine."""
         return load_definition(REPORTS_PATH, Partition="aws", PollerFunctionArn=FUNCTION_ARN,
-                               StartCapacityWaitMinutes="30",
-                               ReportsMaxConcurrency=str(max_concurrency))
+                               FailureTopicArn=self.topic_arn, StartCapacityWaitMinutes="30",
+                               ReportsMaxConcurrency=str(max_concurrency),
+                               LedgerTableName=LEDGER_TABLE)
 
     def create_monitor(self, name: str = "quicksight-snapshot-poller-execution-ended") -> str:
         """The execution monitor (statemachine/execution-ended.asl.json) with this stack's topic

@@ -76,7 +76,8 @@ template = {
         "PollerStateMachine": machine("statemachine/poller.asl.json", substitutions),
         "ExecutionEndedNotifier": machine("statemachine/execution-ended.asl.json", {"FailureTopicArn"}),
         "ReportsStateMachine": machine("statemachine/reports.asl.json", {
-            "PollerFunctionArn", "StartCapacityWaitMinutes", "ReportsMaxConcurrency"}),
+            "PollerFunctionArn", "FailureTopicArn", "StartCapacityWaitMinutes",
+            "ReportsMaxConcurrency"}),
     },
 }
 json.dump(template, open(sys.argv[1], "w"), indent=1)

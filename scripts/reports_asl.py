@@ -4,9 +4,13 @@ A reports run (issue 26) runs every report of a manifest through a Distributed M
 runs the poller state machine's start-and-poll loop: its states are defined once, in
 statemachine/poller.asl.json, and copied from there by this script with the few changes a map
 iteration needs (ITEM_REWRITES below says each, and why). The run's own states are in
-statemachine/reports.frame.json; each "ItemProcessor" placeholder becomes a copy of the item loop
-("@item-loop", or "@item-loop SUFFIX" for a copy whose state names end in " SUFFIX": a state
-machine's state names are unique across all its Map states).
+statemachine/reports.frame.json, with three kinds of placeholder:
+  - an "ItemProcessor" of "@item-loop" becomes a copy of the item loop ("@item-loop SUFFIX": a
+    copy whose state names end in " SUFFIX", since state names are unique across all of a state
+    machine's Map states);
+  - a state that is "@poller" is the poller's state of that name, as it is (the failure notice
+    a run that cannot run ends with);
+  - a "Retry" of "@poll-retry" is the poller's Poll state's retry policy.
 
     python3 scripts/reports_asl.py          # writes the definition
     python3 scripts/reports_asl.py --check  # exits 1 when the committed one is not what it writes
@@ -45,18 +49,19 @@ EXITS = {
 ITEM_ENDS = {
     "ItemDone": {
         "Type": "Pass",
-        "Comment": "The job ended (SUCCEEDED, FAILED or TIMED_OUT) and the poller told what "
-                   "it tells; the item's iteration ends with the job's status.",
-        "Parameters": {"status.$": "$.status", "job.$": "$.job.arn"},
+        "Comment": "The job ended (SUCCEEDED, FAILED or TIMED_OUT) and the function recorded it "
+                   "under the run. The iteration answers nothing more: the Map keeps only how "
+                   "many items ran.",
+        "Result": {},
         "End": True,
     },
     "ItemFailed": {
         "Type": "Pass",
-        "Comment": "The item could not be run to the job's end: a start request without the "
+        "Comment": "The item could not be run to a job's end: a start request without the "
                    "fields StartJob reads (InvalidStartRequest), a start QuickSight refused, "
-                   "no capacity in time, or the poll's retries spent. The iteration ends with "
-                   "the error and its fixed cause; the other items go on.",
-        "Parameters": {"failure.$": "$.failure"},
+                   "no capacity in time, or the poll's retries spent. Its history keeps why; "
+                   "the run's summary counts it (no record) and the other items go on.",
+        "Result": {},
         "End": True,
     },
 }
@@ -154,6 +159,11 @@ def generate() -> str:
                 fill(value)
 
     fill(frame)
+    for name, state in frame["States"].items():
+        if state == "@poller":
+            frame["States"][name] = copy.deepcopy(poller["States"][name])
+        elif state.get("Retry") == "@poll-retry":
+            state["Retry"] = copy.deepcopy(poller["States"]["Poll"]["Retry"])
     frame["Comment"] = frame["Comment"].strip()
     return json.dumps(frame, indent=2) + "\n"
 

@@ -5,6 +5,7 @@
 //! One job's path to QuickSight is three calls deep: [`App::handle`] → `App::answer` →
 //! `Poller::poll` → `Poller::observe`, which makes the first QuickSight call.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
@@ -19,6 +20,7 @@ use crate::contract::{Answer, LoopKind};
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::job_event::JobEvents;
+use crate::ledger::Ledger;
 use crate::metrics::{InvocationMetrics, Outcome, PollMetrics, Sink};
 use crate::notice::Notifier;
 use crate::poller::{Polled, Poller};
@@ -26,6 +28,7 @@ use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
 use crate::reference::{parse_invocation, BatchItem, Invocation};
 use crate::roles::Roles;
+use crate::run_summary::SummarizeRequest;
 
 /// Kept back from the Lambda deadline so the runtime can still post the answer.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -43,6 +46,8 @@ pub struct App {
     region: Option<String>,
     /// Names the metrics of this function.
     function_name: Option<String>,
+    /// The ledger a reports run's summary reads; None: summaries are refused.
+    runs: Option<Arc<Ledger>>,
     /// Schedules the next poll of a `"loop": "scheduler"` input; None: such inputs are refused.
     chain: Option<Chain>,
     metrics: Sink,
@@ -66,6 +71,7 @@ impl App {
             batch: config.batch,
             region: config.region,
             function_name: config.function_name,
+            runs: None,
             chain: None,
             metrics: Sink::Off,
         }
@@ -86,6 +92,12 @@ impl App {
     /// Polls jobs that name a `roleArn` as that role.
     pub fn with_roles(mut self, roles: Roles) -> Self {
         self.poller.set_roles(roles);
+        self
+    }
+
+    /// Summarizes reports runs from the records `ledger` keeps of their reports.
+    pub fn with_runs(mut self, ledger: Arc<Ledger>) -> Self {
+        self.runs = Some(ledger);
         self
     }
 
@@ -155,6 +167,7 @@ impl App {
                     batch::poll_batch(&self.poller, &self.batch, batch, deadline).await;
                 (result.map(Answer::Batch), polls)
             }
+            Ok(Invocation::Summarize(request)) => (self.summarize(&request).await, Vec::new()),
         };
         let result = match result.and_then(|answer| self.within_output_budget(answer)) {
             Ok(answer) if answer.loop_kind() == Some(LoopKind::Scheduler) && !answer.done() => {
@@ -199,8 +212,20 @@ impl App {
                     }
                 }
             }
+            // Names no job: it reads the function's own records of a run.
+            Invocation::Summarize(_) => {}
         }
         Ok(invocation)
+    }
+
+    /// A reports run's summary, from the ledger's records of its reports.
+    async fn summarize(&self, request: &SummarizeRequest) -> Result<Answer, Error> {
+        let Some(ledger) = &self.runs else {
+            return Err(Error::invalid(
+                "summarize: this function keeps no records of reports runs (LEDGER_TABLE_NAME)",
+            ));
+        };
+        request.summarize(ledger).await.map(Answer::Summary)
     }
 
     /// Refuses an answer a state machine could not pass on: `States.DataLimitExceeded` cannot

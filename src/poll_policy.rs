@@ -20,6 +20,8 @@ pub struct PollPolicy {
     pub not_found_grace_polls: u32,
     /// `NOTIFY_ON_SUCCESS`.
     pub notify_on_success: bool,
+    /// `REPORT_ITEM_NOTICES`: a reports run's jobs are notified on their own too.
+    pub report_item_notices: bool,
 }
 
 impl PollPolicy {
@@ -46,6 +48,7 @@ impl PollPolicy {
             job_deadline,
             not_found_grace_polls,
             notify_on_success: env.flag(&settings::NOTIFY_ON_SUCCESS)?,
+            report_item_notices: env.flag(&settings::REPORT_ITEM_NOTICES)?,
         })
     }
 }

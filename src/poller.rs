@@ -20,6 +20,7 @@ use crate::presign::Presigner;
 use crate::quicksight::{self, JobDescription, JobResult, QuickSightClients, Said};
 use crate::reference::PollRequest;
 use crate::roles::{Assume, Roles};
+use crate::run_item::RunItem;
 use crate::status::{build_output, Observation};
 use crate::text::truncate;
 
@@ -98,18 +99,26 @@ impl Poller {
     }
 
     /// Tells how the job of `output` ended, by `deadline`, and records it in the output: the
-    /// notice when the outcome deserves one (otherwise the run history keeps the end), and the
-    /// event once the job is finished. Each is told once per outcome (the ledger), so a retry
+    /// notice when the outcome deserves one (otherwise the run history keeps the end), a
+    /// reports run's job's end for the run's summary, and the event once the job is finished. Each is told once per outcome (the ledger), so a retry
     /// after one failed sends only what is missing.
     pub async fn tell(&self, output: &mut PollOutput, deadline: Instant) -> Result<(), Error> {
         let left = || deadline.saturating_duration_since(Instant::now());
-        if should_notify(output, self.policy.notify_on_success) {
+        // The notice records itself in `output`: the id is read from a copy.
+        let job_id = output.job.snapshot_job_id.clone();
+        let run_item = RunItem::of(&job_id);
+        // A reports run's job is told by the run's summary, unless its own notices are on too.
+        let own_notice = run_item.is_none() || self.policy.report_item_notices;
+        if own_notice && should_notify(output, self.policy.notify_on_success) {
             self.notify(output, deadline).await?;
         } else if output.done {
             if let Some(notifier) = &self.notifier {
                 // Half the time left at most: the run history must not cost the answer.
                 notifier.remember(output, left() / 2).await;
             }
+        }
+        if let (Some(item), Some(notifier), true) = (run_item, &self.notifier, output.done) {
+            notifier.record_run_item(output, item, left()).await?;
         }
         if let Some(events) = self.events.as_ref().filter(|_| output.done) {
             events.announce(output, left()).await?;

@@ -78,6 +78,12 @@ pub const NOTIFY_ON_SUCCESS: Setting = Setting {
     kind: Kind::Flag { default: false },
     doc: "also notify clean successes (with the S3 URIs)",
 };
+/// Notify each report of a reports run on its own too.
+pub const REPORT_ITEM_NOTICES: Setting = Setting {
+    name: "REPORT_ITEM_NOTICES",
+    kind: Kind::Flag { default: false },
+    doc: "also notify each report of a reports run on its own (a run is told by its summary)",
+};
 /// The shortest `waitSeconds`.
 pub const MIN_WAIT_SECONDS: Setting =
     number("MIN_WAIT_SECONDS", 5, 1, 86_400, "the shortest waitSeconds");
@@ -319,6 +325,7 @@ pub const ALL: &[Setting] = &[
     LEDGER_RETENTION_DAYS,
     EVENT_BUS_NAME,
     EVENT_SOURCE,
+    REPORT_ITEM_NOTICES,
 ];
 
 #[cfg(test)]

@@ -159,6 +159,9 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
     });
     let assumes_roles = config.gate.callers().assumes_roles();
     let mut app = App::new(config, quicksight, notifier);
+    if let Some(ledger) = &ledger {
+        app = app.with_runs(ledger.clone());
+    }
     if let Some(events) = events {
         app = app.with_events(events);
     }

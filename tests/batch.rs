@@ -46,7 +46,7 @@ fn completed() -> DescribeDashboardSnapshotJobResultOutput {
 fn batch(answer: Answer) -> BatchOutput {
     match answer {
         Answer::Batch(batch) => batch,
-        Answer::Single(single) => panic!("expected a batch answer, got {single:?}"),
+        other => panic!("expected a batch answer, got {other:?}"),
     }
 }
 

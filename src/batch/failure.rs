@@ -74,6 +74,7 @@ mod tests {
         job_deadline: Duration::from_secs(3_600),
         not_found_grace_polls: 2,
         notify_on_success: false,
+        report_item_notices: false,
     };
     const LIMITS: BatchLimits = BatchLimits {
         rate_per_second: 8,

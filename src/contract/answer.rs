@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ErrorDetail, LoopKind, NextPoll, PollOutput, Status};
+use super::{ErrorDetail, LoopKind, NextPoll, PollOutput, RunSummary, Status};
 
 /// What one invocation answers: one job's output, or a batch's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,6 +13,8 @@ pub enum Answer {
     Single(Box<PollOutput>),
     /// The answer for a batch `{"jobs": [...]}`.
     Batch(BatchOutput),
+    /// A reports run's summary (`{"summarize": ...}`).
+    Summary(RunSummary),
 }
 
 impl Answer {
@@ -21,6 +23,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.status,
             Answer::Batch(batch) => batch.status,
+            Answer::Summary(summary) => summary.status,
         }
     }
 
@@ -29,6 +32,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.done,
             Answer::Batch(batch) => batch.done,
+            Answer::Summary(_) => true,
         }
     }
 
@@ -37,6 +41,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.wait_seconds,
             Answer::Batch(batch) => batch.wait_seconds,
+            Answer::Summary(_) => 0,
         }
     }
 
@@ -45,6 +50,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.attempt,
             Answer::Batch(batch) => batch.attempt,
+            Answer::Summary(_) => 1,
         }
     }
 
@@ -53,6 +59,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.loop_kind,
             Answer::Batch(batch) => batch.loop_kind,
+            Answer::Summary(_) => None,
         }
     }
 
@@ -61,6 +68,8 @@ impl Answer {
         match self {
             Answer::Single(output) => output.next_poll = Some(next),
             Answer::Batch(batch) => batch.next_poll = Some(next),
+            // A summary has no next poll: it is done.
+            Answer::Summary(_) => {}
         }
     }
 
@@ -69,6 +78,7 @@ impl Answer {
         match self {
             Answer::Single(output) => vec![output.job.arn.as_str()],
             Answer::Batch(batch) => batch.jobs.iter().map(|job| job.job.arn.as_str()).collect(),
+            Answer::Summary(_) => Vec::new(),
         }
     }
 }

@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 
 mod answer;
 mod passed_back;
+mod run;
 
 pub use answer::{Answer, BatchOutput, Counts};
 pub use passed_back::{JobKey, PassedBack, Time};
+pub use run::{FailedReport, RunSummary, FAILED_LISTED};
 
 /// The normalized status a Choice state branches on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

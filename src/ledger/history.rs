@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::{epoch, n, s, Ledger};
 use crate::contract::PollOutput;
 use crate::error::Error;
+use crate::run_item::RunItem;
 
 impl Ledger {
     /// The latest `count` finished jobs, newest first, as JSON objects (the `history` index;
@@ -53,7 +54,7 @@ impl Ledger {
 }
 
 /// The index of finished jobs by end time (template.yaml, NoticeLedger).
-const HISTORY_INDEX: &str = "history";
+pub(super) const HISTORY_INDEX: &str = "history";
 
 /// What `--history` prints of an item, in this order; `endedAt` as RFC 3339.
 const HISTORY_FIELDS: [&str; 17] = [
@@ -135,6 +136,27 @@ pub(super) fn item(
     item
 }
 
+/// A reports run's record of one of its jobs: which item it is, the job, and how it ended. Like
+/// the run history, no token, tag value or S3 URI.
+pub(super) fn run_record(
+    output: &PollOutput,
+    item: RunItem<'_>,
+) -> Vec<(&'static str, AttributeValue)> {
+    let mut record = vec![
+        ("pk", s(&item.key())),
+        ("kind", s(&item.kind())),
+        ("endedAt", n(epoch(SystemTime::now()))),
+        ("item", n(u64::from(item.index))),
+        ("jobArn", s(&output.job.arn)),
+        ("status", s(output.status.as_str())),
+        ("files", n(output.results.len() as u64)),
+    ];
+    if let Some(error) = &output.error {
+        record.push(("errorType", s(&error.kind)));
+    }
+    record
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +182,29 @@ mod tests {
         assert_eq!(get("files"), Some(&n(1)));
         assert_eq!(get("status"), Some(&s("SUCCEEDED")));
         assert_eq!(get("jobStatus"), None, "absent, not empty");
+    }
+
+    #[test]
+    fn a_run_record_names_the_run_the_item_and_how_its_job_ended() {
+        let key = "ab".repeat(32);
+        let job = format!("run-{key}-7");
+        let mut output = PollOutput::new(JobInfo::sample("d", &job), 2);
+        output.status = Status::Failed;
+        output.error = Some(crate::contract::ErrorDetail {
+            kind: "INTERNAL_FAILURE".into(),
+            message: "tenant-secret was in the message".into(),
+        });
+        let item = RunItem::of(&job).expect("a run item");
+        let record = run_record(&output, item);
+        let get = |name: &str| record.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+        assert_eq!(get("pk"), Some(&s(&format!("run/{key}/7"))));
+        assert_eq!(get("kind"), Some(&s(&format!("run/{key}"))));
+        assert_eq!(get("item"), Some(&n(7)));
+        assert_eq!(get("status"), Some(&s("FAILED")));
+        assert_eq!(get("errorType"), Some(&s("INTERNAL_FAILURE")));
+        assert!(
+            !format!("{record:?}").contains("tenant-secret"),
+            "no message"
+        );
     }
 }

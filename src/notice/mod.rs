@@ -20,6 +20,7 @@ use crate::contract::{Notification, PollOutput, Status};
 use crate::error::Error;
 use crate::ledger::{tell_once, Delivery, Ledger, Receipt};
 use crate::presign::Presigner;
+use crate::run_item::RunItem;
 
 /// Whether this poll's outcome is worth a notice: failures and timeouts always, completed jobs
 /// with an error or failed files always (some exports did not happen), clean successes when
@@ -128,6 +129,30 @@ impl Notifier {
             }
         }
     }
+
+    /// Records how a reports run's job ended, under its run, for the run's summary, by `left`.
+    /// Unlike the run history this must not be lost: a record that fails fails the poll, and
+    /// the retried poll records it. Without a ledger there is nothing to record in.
+    pub async fn record_run_item(
+        &self,
+        output: &PollOutput,
+        item: RunItem<'_>,
+        left: Duration,
+    ) -> Result<(), Error> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(());
+        };
+        match timeout(left, ledger.record_run_item(output, item)).await {
+            Ok(recorded) => recorded,
+            Err(_) => Err(Error::NotificationFailed {
+                destination: ledger.destination(),
+                message: format!(
+                    "the run's record of this job: {}",
+                    crate::text::no_answer_before_deadline(left)
+                ),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +217,42 @@ mod tests {
             .await
             .expect("notified");
         out
+    }
+
+    #[tokio::test]
+    async fn a_run_items_record_that_fails_fails_the_poll_so_it_is_retried() {
+        let refused = mock!(aws_sdk_dynamodb::Client::put_item).then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(500).expect("a status"),
+                aws_smithy_types::body::SdkBody::from(
+                    r#"{"__type":"com.amazonaws.dynamodb#InternalServerError","message":"down"}"#,
+                ),
+            )
+        });
+        let recorded = mock!(aws_sdk_dynamodb::Client::put_item)
+            .then_output(|| PutItemOutput::builder().build());
+        let key = "cd".repeat(32);
+        let mut out = failed();
+        out.job = JobInfo::sample("d", &format!("run-{key}-3"));
+        let item = RunItem::of(&out.job.snapshot_job_id).expect("a run item");
+
+        let (down, _) = notifier(&[&refused]);
+        let err = down
+            .record_run_item(&out, item, Duration::from_secs(5))
+            .await
+            .expect_err("not recorded");
+        assert_eq!(err.error_type(), "NotificationFailed");
+        assert!(err.is_retryable());
+        let (up, published) = notifier(&[&recorded]);
+        up.record_run_item(&out, item, Duration::from_secs(5))
+            .await
+            .expect("recorded");
+        assert_eq!(recorded.num_calls(), 1);
+        assert_eq!(
+            published.load(Ordering::SeqCst),
+            0,
+            "a record is not a notice"
+        );
     }
 
     fn claim_taken() -> Rule {

@@ -6,6 +6,7 @@ use super::fields::{as_object, kind_of};
 use super::{job, PollRequest, NOT_POLLED};
 use crate::contract::{LoopKind, PollOutput};
 use crate::error::Error;
+use crate::run_summary::SummarizeRequest;
 
 /// One invocation's work: one job, or a batch of jobs.
 // Built once per invocation and consumed: boxing the single job would buy nothing.
@@ -16,6 +17,8 @@ pub enum Invocation {
     Single(PollRequest),
     /// A batch `{"jobs": [...]}`.
     Batch(BatchRequest),
+    /// The end of a reports run: `{"summarize": {...}}`.
+    Summarize(SummarizeRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +38,7 @@ impl Invocation {
         match self {
             Invocation::Single(request) => request.loop_kind,
             Invocation::Batch(batch) => batch.loop_kind,
+            Invocation::Summarize(_) => None,
         }
     }
 }
@@ -63,6 +67,9 @@ pub fn parse_invocation(
     max_batch: usize,
 ) -> Result<Invocation, Error> {
     let mut object = as_object(event, "the event")?;
+    if let Some(summarize) = object.get("summarize") {
+        return SummarizeRequest::parse(summarize).map(Invocation::Summarize);
+    }
     let mut prefix = "";
     if let Some(detail) = eventbridge_detail(object) {
         object = as_object(detail, "the EventBridge event's detail")?;
@@ -138,7 +145,7 @@ fn batch_item(job: &Value, default_region: Option<&str>, place: &str) -> Result<
 pub fn parse_event(event: &Value, default_region: Option<&str>) -> Result<PollRequest, Error> {
     match parse_invocation(event, default_region, usize::MAX)? {
         Invocation::Single(request) => Ok(request),
-        Invocation::Batch(_) => Err(Error::invalid(
+        Invocation::Batch(_) | Invocation::Summarize(_) => Err(Error::invalid(
             "jobs: a batch was sent where one job reference is expected",
         )),
     }

@@ -1,14 +1,16 @@
 """Nothing secret leaves the function, on any path: one test plants canary strings (an identity
 token, an external id, a row-level-security tag value in a start request), drives every path
 (a single poll, a batch, the state machine succeeding, failing on the job and failing to start,
-a poll chain including a tick that fails all its retries, the execution monitor, the terminal)
+a reports run with a tag value in each request, a poll chain including a tick that fails all
+its retries, the execution monitor, the terminal)
 and then searches every sink: outputs, execution histories, SNS messages, the operators'
 dead-letter queue, schedule inputs, the function's log and metric lines, the terminal's output,
 the notice ledger's items, the jobs' EventBridge events.
 
 The only place a canary may be is the caller's own stored input: verbatim copies of an
-execution's input (or of its start request) and the request StartJob sends to QuickSight for it
-are taken out of a history before it is searched. Anything else holding a canary fails."""
+execution's input (or of its start request, or of a reports run's requests) and the request
+StartJob sends to QuickSight for it are taken out of a history before it is searched. Anything
+else holding a canary fails."""
 
 from __future__ import annotations
 
@@ -71,7 +73,8 @@ def without_stored_input(value: Any, stored: list[Any]) -> Any:
 def history_beyond_stored_input(ex) -> list[dict]:
     [started] = ex.events("ExecutionStarted")
     given = json.loads(started["executionStartedEventDetails"]["input"])
-    stored = [given, given.get("start")]
+    # A reports run's requests are the caller's input too, however the Map state holds them.
+    stored = [given, given.get("start"), given.get("reports")]
     sent = "startDashboardSnapshotJob"  # the request itself, sent on the caller's behalf
     rest = [e for e in ex.history if e["type"] != "ExecutionStarted" and
             sent not in e.get("taskScheduledEventDetails", {}).get("resource", "")]
@@ -141,6 +144,16 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
     assert [ex.status for ex in executions.values()] == [
         "SUCCEEDED", "FAILED", "FAILED", "SUCCEEDED"], [ex.summary() for ex in executions.values()]
 
+    # A reports run (statemachine/reports.asl.json): a tag value in each request, one job
+    # failing. Its jobs are told by the run's one summary, not each by a notice of its own.
+    stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0,
+                                        "outcome": "COMPLETED"})
+    reports = stack.create_state_machine("canary-reports", stack.reports_definition())
+    items = [start_request(), {**start_request(), "DashboardId": "c-run-will-fail"}]
+    executions["reports-run"] = stack.start_execution(
+        "c-reports-run", {"reports": items, "runId": "canary"}, state_machine_arn=reports)
+    assert executions["reports-run"].error == "ReportsFailed", executions["reports-run"].summary()
+
     # A poll chain: its external id from ROLE_EXTERNAL_IDS on later ticks; a tick that fails
     # all its retries ends in the operators' queue. A raw token in a chain is refused.
     stack.add_job("c-chain", **running)
@@ -181,9 +194,9 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
     sinks["terminal"] = {"stdout": terminal.stdout, "stderr": terminal.stderr}
 
     sinks["sns"] = stack.sns_messages()
-    # The failed batch job, the failed execution's job, the refused start, the monitor's
-    # notice of the aborted execution, the terminal's failed job.
-    assert len(sinks["sns"]) == 5, sinks["sns"]
+    # The failed batch job, the failed execution's job, the refused start, the reports run's
+    # summary, the monitor's notice of the aborted execution, the terminal's failed job.
+    assert len(sinks["sns"]) == 6, sinks["sns"]
     for name, ex in executions.items():
         sinks[f"history {name}"] = history_beyond_stored_input(ex)
         sinks[f"output {name}"] = ex.output
@@ -191,14 +204,17 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
     assert '"_aws"' in sinks["function log"], "the metric lines are in the log searched"
     sinks["job events"] = stack.job_events()
     # The batch's two jobs, the three executions' jobs that ended (the refused start has none),
-    # the terminal's job: each puts its event, with its caller.
-    assert len(sinks["job events"]) == 6, sinks["job events"]
+    # the reports run's two jobs, the terminal's job: each puts its event, with its caller.
+    assert len(sinks["job events"]) == 8, sinks["job events"]
     assert sum(e["detail"]["caller"] is not None for e in sinks["job events"]) == 5
     sinks["notice ledger"] = stack.ledger_items()
     assert len(sinks["notice ledger"]) >= 2, "the ledger searched holds the notified jobs"
+    assert sum(str(i.get("kind", "")).startswith("run/") for i in sinks["notice ledger"]) == 2, (
+        "and the reports run's records")
 
     leaks = {name: found(value) for name, value in sinks.items() if found(value)}
     assert leaks == {}, json.dumps(leaks)
     # The canaries were there to be found: the stored inputs hold them.
     assert found(executions["sm-ok"].events("ExecutionStarted")) == [TOKEN, EXTERNAL]
     assert found(executions["sm-started"].events("ExecutionStarted")) == [TAG]
+    assert found(executions["reports-run"].events("ExecutionStarted")) == [TAG]

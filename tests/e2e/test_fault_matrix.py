@@ -3,11 +3,12 @@ that used to tell it twice, counting the notices people receive (the messages on
 topic) and the events programs receive (the "Snapshot Job Finished" events a rule delivers).
 
 Paths: a single job and a batch under the state machine, a poll chain of one job and of a batch,
-a scheduled report's tick, the execution monitor, the terminal. Faults: a publish whose answer
-is lost, the whole invocation retried after its notices, the same event delivered twice (at
-once), a chain's or a report's tick delivered twice, a schedule created whose answer was lost
-(the chain split), an answer over MAX_OUTPUT_BYTES after its notices, an event EventBridge did
-not take (PutEvents' FailedEntryCount).
+a scheduled report's tick, a reports run (its one summary), the execution monitor, the
+terminal. Faults: a publish whose answer is lost, the whole invocation retried after its
+notices, the same event delivered twice (at once), a chain's or a report's tick delivered
+twice, a schedule created whose answer was lost (the chain split), an answer over
+MAX_OUTPUT_BYTES after its notices, an event EventBridge did not take (PutEvents'
+FailedEntryCount).
 
 Every cell expects exactly one notice per job outcome (and one per execution that ended
 abnormally without one) and one event per finished job, except where docs/notifications.md
@@ -17,6 +18,7 @@ matrix whole."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from collections.abc import Callable
@@ -28,8 +30,8 @@ import pytest
 from harness.env import ACCOUNT, POLLER_BIN, REGION, base_env
 from harness.stack import EVENT_BUS, LEDGER_TABLE
 
-PATHS = ("sm-single", "sm-batch", "chain-single", "chain-batch", "scheduled-report", "monitor",
-         "terminal")
+PATHS = ("sm-single", "sm-batch", "chain-single", "chain-batch", "scheduled-report", "reports-run",
+         "monitor", "terminal")
 FAULTS = ("publish-answer-lost", "invocation-retried", "event-twice", "tick-twice",
           "schedule-answer-lost", "oversized-answer", "events-partial-failure")
 NOT_APPLICABLE = {
@@ -43,6 +45,13 @@ NOT_APPLICABLE = {
     ("chain-single", "oversized-answer"): "one job's answer is a few KB, far under the limit",
     ("scheduled-report", "oversized-answer"): "one job's answer is a few KB",
     ("scheduled-report", "event-twice"): "a report's event is its tick: tick-twice",
+    ("reports-run", "publish-answer-lost"): "the summary is the state machine's publish: moto's "
+                                            "executor cannot read the front's injected 500; "
+                                            "the SNS task's Retry republishes",
+    ("reports-run", "tick-twice"): "no tick: a run's items loop on their own Wait",
+    ("reports-run", "schedule-answer-lost"): "creates no schedule",
+    ("reports-run", "oversized-answer"): "its answers are one job's, or a summary that lists at "
+                                         "most 20 failed reports",
     ("monitor", "publish-answer-lost"): "moto's executor cannot read the front's injected 500 "
                                         "(it has no RequestId); the SNS task's Retry "
                                         "republishes, at least once as documented",
@@ -158,6 +167,12 @@ def path(stack, kind: str, name: str, running_polls: int = 0, message: str = "")
     if kind == "scheduled-report":
         tick = {"start": START, "scheduledTime": f"2026-12-02T06:00:00Z-{name}"}
         return Cell(executions(stack, name, tick))
+    if kind == "reports-run":
+        # One report that fails: the run tells it in its one summary, the job puts its event.
+        key = hashlib.sha256(name.encode()).hexdigest()
+        job = reference(f"run-{key}-0", DashboardId=START["DashboardId"])
+        machine = stack.create_state_machine(f"{name}-reports", stack.reports_definition())
+        return Cell(executions(stack, name, {"reports": [START], "runId": name}, machine), job)
     assert kind == "monitor"
     stack.add_job(name, queuedPolls=0, runningPolls=10_000, outcome="COMPLETED")
     aborted = stack.abort_when_waiting(stack.begin_execution(name, reference(name)))
@@ -204,7 +219,9 @@ def run_fault(stack, kind: str, fault: str, name: str, poller_env) -> tuple[int,
         first = cell.deliver()
         again = stack.invoke(cell.event if cell.event is not None else poll_payload(first))
         outputs = again.get("jobs", [again])
-        assert all(o["notification"] for o in outputs if o["status"] == "FAILED"), again
+        # A reports run's job is told by the run's summary, not by a notice of its own.
+        told = kind != "reports-run"
+        assert all(bool(o["notification"]) == told for o in outputs if o["status"] == "FAILED")
         assert all(o["event"] for o in outputs if o["done"]), again
         return cell.notices, cell.events
     if fault == "event-twice":

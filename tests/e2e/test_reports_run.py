@@ -1,8 +1,9 @@
 """The reports run (issue 26, statemachine/reports.asl.json): every StartDashboardSnapshotJob
 request of a manifest run through the poller state machine's own start-and-poll loop on moto's
 Distributed Map, with the real function, against the emulator's 12 job slots (wall-clock mode).
-Run-level results and the summary are not built yet: these tests see the run through the jobs
-the emulator holds, the function's notices and the execution's end."""
+These tests see the run through the jobs the emulator holds, the records the function keeps
+under the run in the ledger, the run's one summary notice and the execution's end. (The results
+file in S3 is not built yet.)"""
 
 from __future__ import annotations
 
@@ -33,9 +34,20 @@ def report(index: int, dashboard: str = "dash-1", **extra) -> dict:
     }
 
 
-def job_id(run_id: str, index: int) -> str:
-    """The id the run derives for item `index` (reports.frame.json's ItemSelector)."""
-    return hashlib.sha256(f"{run_id}|{index}".encode()).hexdigest()
+def run_key(run_id: str) -> str:
+    """The key of a run whose input gives `run_id` (reports.frame.json's GivenRunId)."""
+    return hashlib.sha256(run_id.encode()).hexdigest()
+
+
+def job_id(key: str, index: int) -> str:
+    """The job id of item `index` of run `key` (reports.frame.json's ItemSelector)."""
+    return f"run-{key}-{index}"
+
+
+def run_records(stack, key: str) -> dict[int, dict]:
+    """The function's records of run `key`'s jobs (the ledger's run/<key>/<index> items)."""
+    return {int(item["item"]): item for item in stack.ledger_items()
+            if item.get("kind") == f"run/{key}"}
 
 
 def emulator_jobs(stack) -> dict[str, str]:
@@ -63,6 +75,13 @@ def renamed(state: dict, suffix: str) -> dict:
             if key in holder:
                 holder[key] = holder[key].removesuffix(suffix)
     return state
+
+
+def summaries(stack) -> list[dict]:
+    """The runs' summary notices on the topic (and fails on any other notice)."""
+    notices = stack.sns_messages()
+    assert all(n["message"].get("source") == "reports-run" for n in notices), notices
+    return [n["message"]["summary"] for n in notices]
 
 
 def run(stack, machine: str, name: str, input: dict, timeout: float = 240.0):
@@ -99,17 +118,52 @@ def test_a_run_of_25_reports_ends_every_item_and_an_invalid_one_alone(stack, rep
 
     execution = run(stack, reports_machine, "run-25", {"reports": items})
 
-    assert execution.status == "SUCCEEDED", execution.summary()
-    run_id = execution.output["runId"]
+    assert execution.status == "FAILED", execution.summary()
+    assert execution.error == "ReportsFailed"
+    assert execution.cause.endswith(": 3 of 25 did not succeed"), execution.cause
+    [summary] = summaries(stack)
+    key = summary["runKey"]
     jobs = emulator_jobs(stack)
-    assert set(jobs) == {job_id(run_id, i) for i in range(25) if i != 12}
-    failed = {job_id(run_id, 7), job_id(run_id, 19)}
+    assert set(jobs) == {job_id(key, i) for i in range(25) if i != 12}
+    failed = {job_id(key, 7), job_id(key, 19)}
     assert {j for j, status in jobs.items() if status == "FAILED"} == failed
     assert all(status == "COMPLETED" for j, status in jobs.items() if j not in failed)
     assert start_calls(stack) == 24, "10 at once never meet the 12 slots: one start each"
-    # Per-item notices are still the poller's (a parameter turns them off: next slice).
+    records = run_records(stack, key)
+    assert sorted(records) == [i for i in range(25) if i != 12]
+    assert {i for i, r in records.items() if r["status"] == "FAILED"} == {7, 19}
+    assert all(r["jobArn"].endswith(job_id(key, i)) for i, r in records.items())
+    # The run's one notice: its summary, each failed report by label and reason.
+    assert (summary["status"], summary["reports"]) == ("FAILED", 25)
+    assert (summary["counts"]["SUCCEEDED"], summary["counts"]["FAILED"]) == (22, 3)
+    assert [(f["index"], f["label"], f["error"]) for f in summary["failed"]] == [
+        (7, "tenant-7", "INTERNAL_FAILURE"),
+        (12, "tenant-12", "InvalidStartRequest: SnapshotConfiguration is missing"),
+        (19, "tenant-19", "INTERNAL_FAILURE"),
+    ]
+    assert summary["failed"][0]["jobArn"].endswith(job_id(key, 7))
+    # The run's end was told: the execution monitor stays silent.
+    stack.tell_monitor(execution)
+    assert stack.sns_messages() == []
+
+
+def test_report_item_notices_tell_each_failed_item_on_its_own(stack, reports_machine,
+                                                              poller_env):
+    poller_env(REPORT_ITEM_NOTICES="true")
+    stack.emulator("POST", "defaults", WALL_CLOCK)
+    items = [report(0), report(1, dashboard="will-fail-1"), report(2)]
+
+    execution = run(stack, reports_machine, "item-notices", {"reports": items,
+                                                              "runId": "noticed"})
+
+    assert execution.error == "ReportsFailed", execution.summary()
     notices = stack.sns_messages()
-    assert sorted(n["message"]["job"]["snapshotJobId"] for n in notices) == sorted(failed)
+    [item] = [n["message"] for n in notices if n["message"].get("source") != "reports-run"]
+    assert item["job"]["snapshotJobId"] == job_id(run_key("noticed"), 1)
+    [summary] = [n["message"]["summary"] for n in notices
+                 if n["message"].get("source") == "reports-run"]
+    assert [f["index"] for f in summary["failed"]] == [1]
+    assert len(run_records(stack, run_key("noticed"))) == 3
 
 
 def test_two_runs_at_once_share_the_twelve_slots_and_every_item_finishes(stack, reports_machine):
@@ -121,10 +175,12 @@ def test_two_runs_at_once_share_the_twelve_slots_and_every_item_finishes(stack, 
 
     assert [e.status for e in executions] == ["SUCCEEDED", "SUCCEEDED"]
     jobs = emulator_jobs(stack)
-    assert set(jobs) == {job_id(f"nightly-{n}", i) for n in "ab" for i in range(12)}
+    assert set(jobs) == {job_id(run_key(f"nightly-{n}"), i) for n in "ab" for i in range(12)}
     assert set(jobs.values()) == {"COMPLETED"}
     assert start_calls(stack) > 24, "20 items at once met LimitExceeded and waited for a slot"
-    assert stack.sns_messages() == []
+    told = summaries(stack)
+    assert sorted(t["runKey"] for t in told) == sorted(run_key(f"nightly-{n}") for n in "ab")
+    assert all(t["status"] == "SUCCEEDED" and t["failed"] == [] for t in told), told
 
 
 def test_a_repeated_run_starts_no_second_export(stack, reports_machine):
@@ -136,7 +192,10 @@ def test_a_repeated_run_starts_no_second_export(stack, reports_machine):
 
     assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
     assert emulator_jobs(stack) == jobs
-    assert set(jobs) == {job_id("repeated", i) for i in range(5)}
+    assert set(jobs) == {job_id(run_key("repeated"), i) for i in range(5)}
+    assert len(run_records(stack, run_key("repeated"))) == 5, "the same records again"
+    [summary] = summaries(stack)
+    assert summary["counts"]["SUCCEEDED"] == 5, "one summary per run, however often it runs"
     assert start_calls(stack) == 10, "the second run's starts met ResourceExists: polled"
 
 
@@ -151,7 +210,24 @@ def test_a_manifest_in_s3_runs_like_an_inline_one(stack, reports_machine):
         "reports": {"bucket": "report-manifests", "key": "nightly.json"}, "runId": "s3-run"})
 
     assert execution.status == "SUCCEEDED", execution.summary()
-    assert emulator_jobs(stack) == {job_id("s3-run", i): "COMPLETED" for i in range(4)}
+    assert emulator_jobs(stack) == {job_id(run_key("s3-run"), i): "COMPLETED" for i in range(4)}
+    [summary] = summaries(stack)
+    assert (summary["status"], summary["reports"]) == ("SUCCEEDED", 4)
+
+
+def test_a_missing_manifest_fails_the_run_with_one_notice(stack, reports_machine):
+    stack.client("s3").create_bucket(Bucket="report-manifests")
+
+    execution = run(stack, reports_machine, "missing-manifest", {
+        "reports": {"bucket": "report-manifests", "key": "gone.json"}}, timeout=60)
+
+    assert execution.status == "FAILED", execution.summary()
+    [notice] = stack.sns_messages()
+    assert notice["message"]["source"] == "state-machine"
+    assert notice["message"]["error"] == execution.error
+    assert start_calls(stack) == 0
+    stack.tell_monitor(execution)
+    assert stack.sns_messages() == [], "told once"
 
 
 @pytest.mark.parametrize("reports", [None, [], {"bucket": "b"}, "nightly.json"])
@@ -164,3 +240,5 @@ def test_a_run_without_a_usable_manifest_fails_as_invalid_manifest(stack, report
     assert execution.status == "FAILED"
     assert execution.error == "InvalidManifest"
     assert start_calls(stack) == 0
+    [notice] = stack.sns_messages()
+    assert notice["message"]["error"] == "InvalidManifest"

@@ -326,7 +326,7 @@ impl PollOne for App {
     ) -> Result<PollOutput, Error> {
         match self.invoke(event, time_left).await? {
             Answer::Single(output) => Ok(*output),
-            Answer::Batch(batch) => panic!("one job reference was answered as a batch: {batch:?}"),
+            other => panic!("one job reference was answered as something else: {other:?}"),
         }
     }
 }
