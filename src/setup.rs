@@ -121,37 +121,15 @@ fn quicksight_clients(config: &Config, sdk: &SdkConfig) -> QuickSightClients {
 /// first publish).
 pub fn app(config: Config, sdk: &SdkConfig) -> App {
     let quicksight = quicksight_clients(&config, sdk);
-    // One ledger for the notices and the events; the table is the function's own, in the
-    // function's region.
+    // One ledger for the notices, the events and the runs' records; the table is the
+    // function's own, in the function's region.
     let ledger = config.ledger.clone().map(|settings| {
         Arc::new(Ledger::new(
             aws_sdk_dynamodb::config::Builder::from(sdk).build(),
             settings,
         ))
     });
-    let notifier = config
-        .notify_to
-        .clone()
-        .map(|destination| match destination {
-            Destination::Sns(topic) => {
-                Notifier::new(SnsChannel::new(sns_config(&topic, sdk), topic))
-            }
-        })
-        .map(|notifier| match &ledger {
-            Some(ledger) => notifier.with_ledger(ledger.clone()),
-            None => notifier,
-        });
-    // The bus is named in the function's region (or by its ARN).
-    let events = config.events.clone().map(|settings| {
-        let events = JobEvents::new(
-            aws_sdk_eventbridge::config::Builder::from(sdk).build(),
-            settings,
-        );
-        match &ledger {
-            Some(ledger) => events.with_ledger(ledger.clone()),
-            None => events,
-        }
-    });
+    let (notifier, events) = tellers(&config, sdk, ledger.as_ref());
     let presign = config.presign;
     let chain = config.chain.clone().map(|settings| {
         let scheduler = aws_sdk_scheduler::config::Builder::from(sdk).build();
@@ -181,6 +159,39 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
         }
         _ => app,
     }
+}
+
+/// What tells a job's end: the notifier (the topic) and the events (the bus), both through the
+/// one ledger.
+fn tellers(
+    config: &Config,
+    sdk: &SdkConfig,
+    ledger: Option<&Arc<Ledger>>,
+) -> (Option<Notifier>, Option<JobEvents>) {
+    let notifier = config
+        .notify_to
+        .clone()
+        .map(|destination| match destination {
+            Destination::Sns(topic) => {
+                Notifier::new(SnsChannel::new(sns_config(&topic, sdk), topic))
+            }
+        })
+        .map(|notifier| match ledger {
+            Some(ledger) => notifier.with_ledger(ledger.clone()),
+            None => notifier,
+        });
+    // The bus is named in the function's region (or by its ARN).
+    let events = config.events.clone().map(|settings| {
+        let events = JobEvents::new(
+            aws_sdk_eventbridge::config::Builder::from(sdk).build(),
+            settings,
+        );
+        match ledger {
+            Some(ledger) => events.with_ledger(ledger.clone()),
+            None => events,
+        }
+    });
+    (notifier, events)
 }
 
 /// A topic is published to in its own region, wherever the function runs.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{epoch, n, s, Ledger};
@@ -19,19 +20,8 @@ impl Ledger {
         let mut jobs = Vec::new();
         let mut start = None;
         loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(&self.table)
-                .index_name(HISTORY_INDEX)
-                .key_condition_expression("kind = :job")
-                .expression_attribute_values(":job", s("job"))
-                .scan_index_forward(false)
-                .limit(i32::try_from(count.min(1_000)).unwrap_or(1_000))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| self.classify("Query", &err))?;
+            let limit = i32::try_from(count.min(1_000)).unwrap_or(1_000);
+            let page = self.history_page("job", Some(limit), start).await?;
             for item in page.items() {
                 let expires = item.get("expiresAt").and_then(|v| v.as_n().ok());
                 if expires
@@ -51,10 +41,31 @@ impl Ledger {
             }
         }
     }
+
+    /// One page of the `history` index's partition `kind`, newest first, from `start`.
+    pub(super) async fn history_page(
+        &self,
+        kind: &str,
+        limit: Option<i32>,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<QueryOutput, Error> {
+        self.client()
+            .query()
+            .table_name(&self.table)
+            .index_name(HISTORY_INDEX)
+            .key_condition_expression("kind = :kind")
+            .expression_attribute_values(":kind", s(kind))
+            .scan_index_forward(false)
+            .set_limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|err| self.classify("Query", &err))
+    }
 }
 
 /// The index of finished jobs by end time (template.yaml, NoticeLedger).
-pub(super) const HISTORY_INDEX: &str = "history";
+const HISTORY_INDEX: &str = "history";
 
 /// What `--history` prints of an item, in this order; `endedAt` as RFC 3339.
 const HISTORY_FIELDS: [&str; 17] = [

@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 
 use crate::contract::PollOutput;
 use crate::error::Error;
-use crate::run_item::RunItem;
 use crate::sdk_error::{credentials_error, credentials_problem, describe_sdk_error};
 
 mod history;
@@ -30,7 +29,6 @@ mod once;
 mod runs;
 mod settings;
 
-use history::HISTORY_INDEX;
 pub use once::tell_once;
 pub use runs::RunRecord;
 pub use settings::LedgerSettings;
@@ -266,30 +264,6 @@ impl Ledger {
                 tracing::warn!(error = %err, "the job's end was not kept in the run history");
             }
         }
-    }
-
-    /// Records how a reports run's job ended, under its run (`run/<run key>/<index>`, in the
-    /// `history` index's partition `run/<run key>`), for the run's summary. A repeat of this end
-    /// writes the same again.
-    pub async fn record_run_item(
-        &self,
-        output: &PollOutput,
-        item: RunItem<'_>,
-    ) -> Result<(), Error> {
-        let expires = epoch(SystemTime::now() + self.retention);
-        let record = history::run_record(output, item)
-            .into_iter()
-            .chain([("expiresAt", n(expires))])
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
-        self.client()
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(record))
-            .send()
-            .await
-            .map_err(|err| self.classify("PutItem", &err))?;
-        Ok(())
     }
 
     /// Gives up the claim `token` made after a delivery that failed, so the retry that follows

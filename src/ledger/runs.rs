@@ -1,12 +1,15 @@
-//! A reports run's records: each report's job end, kept under the run (`kind` `run/<run key>`
-//! in the `history` index), read back for the run's summary.
+//! A reports run's records: each report's job end, written under the run when the function
+//! sees it (`kind` `run/<run key>` in the `history` index), read back for the run's summary.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{s, Ledger, HISTORY_INDEX};
+use super::{epoch, history, n, s, Ledger};
+use crate::contract::PollOutput;
 use crate::error::Error;
+use crate::run_item::RunItem;
 
 /// What the run's record of one report says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,30 @@ pub struct RunRecord {
 }
 
 impl Ledger {
+    /// Records how a reports run's job ended, under its run (`run/<run key>/<index>`, in the
+    /// `history` index's partition `run/<run key>`), for the run's summary. A repeat of this end
+    /// writes the same again.
+    pub async fn record_run_item(
+        &self,
+        output: &PollOutput,
+        item: RunItem<'_>,
+    ) -> Result<(), Error> {
+        let expires = epoch(SystemTime::now() + self.retention);
+        let record = history::run_record(output, item)
+            .into_iter()
+            .chain([("expiresAt", n(expires))])
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        self.client()
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(record))
+            .send()
+            .await
+            .map_err(|err| self.classify("PutItem", &err))?;
+        Ok(())
+    }
+
     /// The records of run `run_key`'s reports 0..`reports`, by index (None: no record). The
     /// index is read eventually consistent, so an index it lacks is read again from the table
     /// itself, strongly consistent: a report recorded a moment ago is not taken for missing.
@@ -32,16 +59,8 @@ impl Ledger {
         let mut start = None;
         loop {
             let page = self
-                .client()
-                .query()
-                .table_name(&self.table)
-                .index_name(HISTORY_INDEX)
-                .key_condition_expression("kind = :run")
-                .expression_attribute_values(":run", s(&format!("run/{run_key}")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| self.classify("Query", &err))?;
+                .history_page(&format!("run/{run_key}"), None, start)
+                .await?;
             for item in page.items() {
                 if let Some((index, record)) = record_of(item) {
                     if let Some(slot) = records.get_mut(index) {

@@ -29,6 +29,7 @@ from harness.env import ACCOUNT, DUMMY_CREDENTIALS, REGION, ROOT
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 AWS_BIN = ROOT / ".venv-awscli" / "bin"
 DEFINITIONS = {"PollerStateMachine": "statemachine/poller.asl.json",
+               "ReportsStateMachine": "statemachine/reports.asl.json",
                "ExecutionEndedNotifier": "statemachine/execution-ended.asl.json"}
 
 

@@ -467,7 +467,11 @@ def test_the_definition_uses_exactly_the_substitutions_the_template_provides(asl
                 for r in template["Resources"].values()
                 if r["Type"] == "AWS::Serverless::StateMachine"}
     assert set(machines) == {"statemachine/poller.asl.json",
-                             "statemachine/execution-ended.asl.json"}
+                             "statemachine/execution-ended.asl.json",
+                             "statemachine/reports.asl.json"}
+    reports = ROOT / "statemachine" / "reports.asl.json"
+    assert placeholders(reports.read_text()) == set(
+        machines["statemachine/reports.asl.json"]["DefinitionSubstitutions"])
     assert set(machines["statemachine/poller.asl.json"]["DefinitionSubstitutions"]) == SUBSTITUTIONS
     ended = ROOT / "statemachine" / "execution-ended.asl.json"
     assert placeholders(ended.read_text()) == set(

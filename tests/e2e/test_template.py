@@ -80,6 +80,7 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:Query",
         "events:PutEvents",
     }
     # Lambda sends a failed asynchronous invocation's record with this role: to that queue only.
@@ -101,16 +102,18 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
 
 def test_the_ledger_grant_is_the_calls_the_function_makes_on_its_own_table_only():
     role = template()["Resources"]["PollerRole"]["Properties"]
-    [ledger] = [st for st in statements(role["Policies"])
-                if any(a.startswith("dynamodb:") for a in st["Action"])]
-    assert ledger["Resource"] == {"GetAtt": "NoticeLedger.Arn"}
+    ledger = [st for st in statements(role["Policies"])
+              if str(st["Action"]).startswith(("dynamodb:", "['dynamodb:"))]
+    [items] = [st for st in ledger if st["Resource"] == {"GetAtt": "NoticeLedger.Arn"}]
     source = "".join(p.read_text() for p in sorted((ROOT / "src" / "ledger").glob("*.rs")))
     called = {"dynamodb:" + "".join(w.title() for w in name.split("_"))
               for name in re.findall(r"\.client\(\)\s*\.(\w+)\(\)", source)}
-    # Query serves `--history` only, at a terminal with the person's own credentials
-    # (docs/deployer-iam.md); the function never reads the index.
-    assert called - {"dynamodb:Query"} == set(ledger["Action"])
-    assert "dynamodb:Query" in called
+    # Query reads the history index only: a reports run's records for its summary (and
+    # `--history`, at a terminal with the person's own credentials).
+    [query] = [st for st in ledger if st is not items]
+    assert query == {"Sid": "ReadRunRecords", "Effect": "Allow", "Action": "dynamodb:Query",
+                     "Resource": {"Sub": "${NoticeLedger.Arn}/index/history"}}
+    assert called == set(items["Action"]) | {"dynamodb:Query"}
     table = template()["Resources"]["NoticeLedger"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
@@ -171,7 +174,7 @@ def test_download_links_are_granted_only_when_a_report_bucket_is_named_and_links
 
 def test_kms_grants_hold_only_through_sns_and_take_a_key_arn():
     kms = [s for s in statements(template()["Resources"]) if "kms:Decrypt" in s["Action"]]
-    assert len(kms) == 3, kms  # the function's, the wait loop's and the execution monitor's
+    assert len(kms) == 4, kms  # the function's, the wait loop's, the reports run's, the monitor's
     for statement in kms:
         assert statement["Condition"] == {
             "StringEquals": {"kms:ViaService": {"Sub": "sns.${AWS::Region}.amazonaws.com"}}}
@@ -185,8 +188,11 @@ def test_kms_grants_hold_only_through_sns_and_take_a_key_arn():
 def test_start_job_is_granted_on_snapshot_jobs_only():
     start = [s for s in statements(template()["Resources"])
              if s["Action"] == "quicksight:StartDashboardSnapshotJob"]
-    assert len(start) == 1
-    assert start[0]["Resource"]["Sub"].endswith(":dashboard/${DashboardIdPattern}/snapshot-job/*")
+    # The poller's StartJob, and each item's of a reports run.
+    assert len(start) == 2
+    for statement in start:
+        assert statement["Resource"]["Sub"].endswith(
+            ":dashboard/${DashboardIdPattern}/snapshot-job/*")
 
 
 @functools.cache
@@ -243,8 +249,10 @@ def test_every_abnormal_end_of_an_execution_reaches_the_execution_monitor():
     pattern = ended["Properties"]["Pattern"]
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    assert pattern["detail"] == {"status": ["FAILED", "TIMED_OUT", "ABORTED"],
-                                 "stateMachineArn": [{"Ref": "PollerStateMachine"}]}
+    assert pattern["detail"] == {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": {
+        "If": ["GrantsStartSnapshotJob",
+               [{"Ref": "PollerStateMachine"}, {"Ref": "ReportsStateMachine"}],
+               [{"Ref": "PollerStateMachine"}]]}}
     # The monitor logs its own failures (without the event) and an alarm watches them.
     assert monitor["Logging"]["Level"] == "ERROR"
     assert monitor["Logging"]["IncludeExecutionData"] is False
@@ -252,8 +260,8 @@ def test_every_abnormal_end_of_an_execution_reaches_the_execution_monitor():
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
     assert alarm["Dimensions"] == [{"Name": "StateMachineArn",
                                     "Value": {"Ref": "ExecutionEndedNotifier"}}]
-    # Both machines reach the ledger through the same table.
-    for name in ("PollerStateMachine", "ExecutionEndedNotifier"):
+    # Every machine reaches the ledger through the same table.
+    for name in ("PollerStateMachine", "ReportsStateMachine", "ExecutionEndedNotifier"):
         machine = resources[name]["Properties"]
         assert machine["DefinitionSubstitutions"]["LedgerTableName"] == {"Ref": "NoticeLedger"}
         [ledger] = [st for st in statements(machine["Policies"])
@@ -612,3 +620,28 @@ def test_a_report_request_startjob_could_not_send_is_refused_at_deploy():
     assert not re.fullmatch(pattern, good.replace('"UserConfiguration"', '"Users"'))
     assert not re.fullmatch(pattern, good.replace("{", '{"SnapshotJobId":"x",', 1))
     assert not re.fullmatch(pattern, "cron(0 6 * * ? *)")
+
+
+def test_a_reports_run_exists_only_where_jobs_may_start_and_reads_only_its_manifests():
+    resources = template()["Resources"]
+    run = resources["ReportsStateMachine"]
+    assert run["Condition"] == "GrantsStartSnapshotJob"
+    properties = run["Properties"]
+    assert properties["DefinitionUri"] == "statemachine/reports.asl.json"
+    asl = (ROOT / "statemachine" / "reports.asl.json").read_text()
+    named = set(re.findall(r"\$\{(\w+)\}", asl))
+    assert named == set(properties["DefinitionSubstitutions"]), named
+    granted = {st["Sid"]: st for st in statements(properties["Policies"])}
+    assert granted["InvokePoller"]["Resource"] == {"GetAtt": "PollerFunction.Arn"}
+    assert granted["ReadManifests"]["Resource"] == {
+        "Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportManifestPrefix}*"}
+    # Child executions of this state machine only.
+    assert granted["RunItemsAsChildExecutions"]["Resource"]["Sub"].endswith(
+        ":stateMachine:${AWS::StackName}-reports")
+    assert granted["WatchChildExecutions"]["Resource"]["Sub"].endswith(
+        ":execution:${AWS::StackName}-reports/*")
+    assert properties["Name"] == {"Sub": "${AWS::StackName}-reports"}
+    limit = template()["Parameters"]["ReportsMaxConcurrency"]
+    assert limit["Default"] == "10"
+    assert all(re.fullmatch(limit["AllowedPattern"], str(n)) for n in range(1, 13))
+    assert not any(re.fullmatch(limit["AllowedPattern"], n) for n in ("0", "13", "010", ""))
