@@ -79,19 +79,19 @@ impl App {
 
     /// Signs a download link for each `s3://` result of a notice or an event.
     pub fn with_presigner(mut self, presigner: Presigner) -> Self {
-        self.poller.set_presigner(presigner);
+        self.poller = self.poller.with_presigner(presigner);
         self
     }
 
     /// Puts an event on the bus for each job that finishes.
     pub fn with_events(mut self, events: JobEvents) -> Self {
-        self.poller.set_events(events);
+        self.poller = self.poller.with_events(events);
         self
     }
 
     /// Polls jobs that name a `roleArn` as that role.
     pub fn with_roles(mut self, roles: Roles) -> Self {
-        self.poller.set_roles(roles);
+        self.poller = self.poller.with_roles(roles);
         self
     }
 

@@ -72,13 +72,15 @@ impl Poller {
     }
 
     /// Polls jobs that name a `roleArn` as that role, with credentials from `roles`.
-    pub fn set_roles(&mut self, roles: Roles) {
+    pub fn with_roles(mut self, roles: Roles) -> Self {
         self.roles = Some(roles);
+        self
     }
 
     /// Puts an event on the bus for each job that finishes.
-    pub fn set_events(&mut self, events: JobEvents) {
+    pub fn with_events(mut self, events: JobEvents) -> Self {
         self.events = Some(events);
+        self
     }
 
     /// The policy it polls with.
@@ -87,15 +89,14 @@ impl Poller {
     }
 
     /// Signs download links for the notices and events that carry files.
-    pub fn set_presigner(&mut self, presigner: Presigner) {
+    pub fn with_presigner(mut self, presigner: Presigner) -> Self {
         self.events = self
             .events
-            .take()
             .map(|events| events.with_presigner(presigner.clone()));
         self.notifier = self
             .notifier
-            .take()
             .map(|notifier| notifier.with_presigner(presigner));
+        self
     }
 
     /// Tells how the job of `output` ended, by `deadline`, and records it in the output: the
