@@ -83,6 +83,9 @@ EVENTS_QUEUE_NAME = "quicksight-snapshot-job-events-tap"
 EVENTS_RULE_NAME = "all-job-events"
 # template.yaml's NoticeLedger, created from the template's own key schema (harness/template.py).
 LEDGER_TABLE = "quicksight-snapshot-notices"
+# Where reports runs' results files go (template.yaml: ReportBucket, ReportResultsPrefix).
+RESULTS_BUCKET = "quicksight-snapshot-results"
+RESULTS_PREFIX = "results/"
 # A poll chain's schedules (template.yaml: PollChainGroup, PollChainRole); moto keeps them.
 SCHEDULE_GROUP = "poll-chains"
 SCHEDULE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/poll-chain"
@@ -245,6 +248,7 @@ class Stack:
         self.state_machine_arn = self.create_state_machine(STATE_MACHINE_NAME, definition)
         self.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
         self._create_ledger()
+        self.client("s3").create_bucket(Bucket=RESULTS_BUCKET)
         self.events_queue_url = self._rule_to_queue(
             EVENTS_RULE_NAME, {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]},
             EVENTS_QUEUE_NAME)
@@ -281,6 +285,16 @@ class Stack:
             for message in messages:
                 out.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def results_files(self) -> dict[str, dict]:
+        """Drains the results bucket: {key: the results file's JSON} of every reports run
+        written since the last call."""
+        s3, out = self.client("s3"), {}
+        for item in s3.list_objects_v2(Bucket=RESULTS_BUCKET).get("Contents", []):
+            body = s3.get_object(Bucket=RESULTS_BUCKET, Key=item["Key"])["Body"].read()
+            out[item["Key"]] = json.loads(body)
+            s3.delete_object(Bucket=RESULTS_BUCKET, Key=item["Key"])
+        return out
 
     def _create_ledger(self):
         dynamodb = self.client("dynamodb")
@@ -366,6 +380,9 @@ class Stack:
             # The notice ledger on moto's DynamoDB, as the template names NoticeLedger.
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
             "LEDGER_TABLE_NAME": LEDGER_TABLE,
+            # Reports runs: manifests and results files on moto's S3.
+            "AWS_ENDPOINT_URL_S3": self.moto_url,
+            "RUN_RESULTS": f"s3://{RESULTS_BUCKET}/{RESULTS_PREFIX}",
             # The jobs' events: through the front (put-events faults), to moto's EventBridge.
             "AWS_ENDPOINT_URL_EVENTBRIDGE": self.front_url,
             "EVENT_BUS_NAME": EVENT_BUS,
@@ -421,6 +438,7 @@ class Stack:
             events.delete_rule(Name=rule, EventBusName=EVENT_BUS)
         self.event_rules.clear()
         self.clear_ledger()
+        self.results_files()
         for schedule in self.schedules():
             self.client("scheduler").delete_schedule(GroupName=SCHEDULE_GROUP,
                                                      Name=schedule["Name"])

@@ -7,7 +7,8 @@ iteration needs (ITEM_REWRITES below says each, and why). The run's own states a
 statemachine/reports.frame.json, with three kinds of placeholder:
   - an "ItemProcessor" of "@item-loop" becomes a copy of the item loop ("@item-loop SUFFIX": a
     copy whose state names end in " SUFFIX", since state names are unique across all of a state
-    machine's Map states);
+    machine's Map states); an ItemProcessor {"@item-loop": SUFFIX, "StartAt", "States"} is
+    that copy after states of its own (a CSV row's, which make the row a request);
   - a state that is "@poller" is the poller's state of that name, as it is (the failure notice
     a run that cannot run ends with);
   - a "Retry" of "@poll-retry" is the poller's Poll state's retry policy.
@@ -139,6 +140,20 @@ def renamed(loop: dict, suffix: str) -> dict:
     return {"StartAt": name(loop["StartAt"]), "States": states}
 
 
+def preceded(loop: dict, frame: dict) -> dict:
+    """The loop renamed with the frame's suffix, after the frame's own first states, which must
+    lead only to states there are."""
+    copied = renamed(loop, frame[PLACEHOLDER])
+    states = {**copy.deepcopy(frame["States"]), **copied["States"]}
+    for name, state in frame["States"].items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [rule["Next"] for rule in state.get("Choices", []) + state.get("Catch", [])]
+        missing = [t for t in targets if t is not None and t not in states]
+        if missing:
+            raise SystemExit(f"{name} leads to {missing}, which the item does not have")
+    return {"StartAt": frame["StartAt"], "States": states}
+
+
 def generate() -> str:
     poller = json.loads(POLLER.read_text())
     frame = json.loads(FRAME.read_text())
@@ -152,6 +167,10 @@ def generate() -> str:
                 node["ItemProcessor"] = {"ProcessorConfig": {"Mode": "DISTRIBUTED",
                                                              "ExecutionType": "STANDARD"},
                                          **renamed(loop, suffix)}
+            elif isinstance(placeholder, dict) and PLACEHOLDER in placeholder:
+                node["ItemProcessor"] = {"ProcessorConfig": {"Mode": "DISTRIBUTED",
+                                                             "ExecutionType": "STANDARD"},
+                                         **preceded(loop, placeholder)}
             for value in node.values():
                 fill(value)
         elif isinstance(node, list):

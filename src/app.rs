@@ -5,7 +5,6 @@
 //! One job's path to QuickSight is three calls deep: [`App::handle`] → `App::answer` →
 //! `Poller::poll` → `Poller::observe`, which makes the first QuickSight call.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
@@ -20,7 +19,6 @@ use crate::contract::{Answer, LoopKind};
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::job_event::JobEvents;
-use crate::ledger::Ledger;
 use crate::metrics::{InvocationMetrics, Outcome, PollMetrics, Sink};
 use crate::notice::Notifier;
 use crate::poller::{Polled, Poller};
@@ -28,7 +26,7 @@ use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
 use crate::reference::{parse_invocation, BatchItem, Invocation};
 use crate::roles::Roles;
-use crate::run_summary::SummarizeRequest;
+use crate::runs::Runs;
 
 /// Kept back from the Lambda deadline so the runtime can still post the answer.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -46,8 +44,8 @@ pub struct App {
     region: Option<String>,
     /// Names the metrics of this function.
     function_name: Option<String>,
-    /// The ledger a reports run's summary reads; None: summaries are refused.
-    runs: Option<Arc<Ledger>>,
+    /// Surveys and summarizes reports runs; None: both are refused.
+    runs: Option<Runs>,
     /// Schedules the next poll of a `"loop": "scheduler"` input; None: such inputs are refused.
     chain: Option<Chain>,
     metrics: Sink,
@@ -95,9 +93,9 @@ impl App {
         self
     }
 
-    /// Summarizes reports runs from the records `ledger` keeps of their reports.
-    pub fn with_runs(mut self, ledger: Arc<Ledger>) -> Self {
-        self.runs = Some(ledger);
+    /// Surveys reports runs' manifests, and summarizes the runs from the ledger's records.
+    pub fn with_runs(mut self, runs: Runs) -> Self {
+        self.runs = Some(runs);
         self
     }
 
@@ -167,7 +165,22 @@ impl App {
                     batch::poll_batch(&self.poller, &self.batch, batch, deadline).await;
                 (result.map(Answer::Batch), polls)
             }
-            Ok(Invocation::Summarize(request)) => (self.summarize(&request).await, Vec::new()),
+            Ok(Invocation::Summarize(request)) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let notifier = self.poller.notifier();
+                let summary = match &self.runs {
+                    Some(runs) => runs.summarize(&request, notifier, left).await,
+                    None => Err(no_runs("summarize")),
+                };
+                (summary.map(Answer::Summary), Vec::new())
+            }
+            Ok(Invocation::Survey(request)) => {
+                let survey = match &self.runs {
+                    Some(runs) => runs.survey(&request).await,
+                    None => Err(no_runs("survey")),
+                };
+                (survey.map(Answer::Survey), Vec::new())
+            }
         };
         let result = match result.and_then(|answer| self.within_output_budget(answer)) {
             Ok(answer) if answer.loop_kind() == Some(LoopKind::Scheduler) && !answer.done() => {
@@ -212,20 +225,10 @@ impl App {
                     }
                 }
             }
-            // Names no job: it reads the function's own records of a run.
-            Invocation::Summarize(_) => {}
+            // Names no job: it reads the function's own records of a run, or its manifest.
+            Invocation::Summarize(_) | Invocation::Survey(_) => {}
         }
         Ok(invocation)
-    }
-
-    /// A reports run's summary, from the ledger's records of its reports.
-    async fn summarize(&self, request: &SummarizeRequest) -> Result<Answer, Error> {
-        let Some(ledger) = &self.runs else {
-            return Err(Error::invalid(
-                "summarize: this function keeps no records of reports runs (LEDGER_TABLE_NAME)",
-            ));
-        };
-        request.summarize(ledger).await.map(Answer::Summary)
     }
 
     /// Refuses an answer a state machine could not pass on: `States.DataLimitExceeded` cannot
@@ -291,4 +294,11 @@ impl std::io::Write for ByteCount {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Why a reports run's invocation is refused by a function that keeps no records of runs.
+fn no_runs(what: &str) -> Error {
+    Error::invalid(format!(
+        "{what}: this function keeps no records of reports runs (LEDGER_TABLE_NAME)"
+    ))
 }

@@ -13,6 +13,7 @@ use crate::gate::Gate;
 use crate::job_event::EventSettings;
 use crate::ledger::LedgerSettings;
 use crate::poll_policy::PollPolicy;
+use crate::runs::RunSettings;
 use crate::settings::{self, Kind, Setting};
 use crate::setup::SdkSettings;
 use crate::text::quote;
@@ -42,6 +43,8 @@ pub struct Config {
     pub events: Option<EventSettings>,
     /// Where a poll chain creates its schedules; None: chains are refused.
     pub chain: Option<ChainSettings>,
+    /// What a reports run may be and where its results go.
+    pub runs: RunSettings,
     /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): names the metrics of this function.
     pub function_name: Option<String>,
 }
@@ -112,6 +115,7 @@ impl Config {
             ledger: LedgerSettings::read(&env)?,
             events: EventSettings::read(&env)?,
             chain: ChainSettings::read(&env)?,
+            runs: RunSettings::read(&env)?,
             function_name: env
                 .get("AWS_LAMBDA_FUNCTION_NAME")
                 .map(|name| crate::text::truncate(name.trim(), 140).into_owned()),

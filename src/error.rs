@@ -110,6 +110,12 @@ pub enum Error {
         message: String,
     },
 
+    /// A reports run's manifest cannot be read as reports: not a JSON array of objects nor CSV
+    /// with a header row, more reports than the run may have, or not there. Not retryable: the
+    /// same manifest is refused again.
+    #[error("{0}")]
+    InvalidManifest(String),
+
     /// The answer is larger than `MAX_OUTPUT_BYTES`, more than a state machine can pass on.
     /// Not retryable: the same jobs would answer the same.
     #[error("the answer is {bytes} bytes, more than MAX_OUTPUT_BYTES ({max}); poll fewer jobs per batch")]
@@ -126,8 +132,8 @@ pub enum Error {
 }
 
 /// Every `errorType` an invocation can fail with (and `InvalidConfiguration`, at cold start).
-pub const ERROR_TYPES: [&str; 12] = {
-    let mut names = [""; 12];
+pub const ERROR_TYPES: [&str; 13] = {
+    let mut names = [""; 13];
     let mut i = 0;
     while i < names.len() {
         names[i] = error_types::ALL[i].name;
@@ -151,6 +157,7 @@ impl Error {
             Error::RoleUnavailable { .. } => &t::ROLE_UNAVAILABLE,
             Error::IdentityRefused { .. } => &t::IDENTITY_REFUSED,
             Error::SchedulingFailed { .. } => &t::SCHEDULING_FAILED,
+            Error::InvalidManifest(_) => &t::INVALID_MANIFEST,
             Error::OutputTooLarge { .. } => &t::OUTPUT_TOO_LARGE,
             Error::InvalidConfiguration(_) => &t::INVALID_CONFIGURATION,
         }
@@ -273,6 +280,7 @@ mod tests {
                 message: text(),
             },
             Error::SchedulingFailed { message: text() },
+            Error::InvalidManifest(text()),
             Error::OutputTooLarge { bytes: 2, max: 1 },
             Error::InvalidConfiguration(text()),
         ];

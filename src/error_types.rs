@@ -72,6 +72,11 @@ pub const SCHEDULING_FAILED: ErrorType = row(
     true,
     "a poll chain's next poll could not be scheduled",
 );
+pub const INVALID_MANIFEST: ErrorType = row(
+    "InvalidManifest",
+    false,
+    "a reports run's manifest is missing, unreadable, not a JSON array or CSV of requests, or over `REPORT_MAX_ITEMS` (the message says which)",
+);
 pub const OUTPUT_TOO_LARGE: ErrorType = row(
     "OutputTooLarge",
     false,
@@ -87,7 +92,7 @@ pub const INVALID_CONFIGURATION: ErrorType = ErrorType {
 };
 
 /// Every errorType, in the order the README lists them.
-pub const ALL: [ErrorType; 12] = [
+pub const ALL: [ErrorType; 13] = [
     INVALID_JOB_REFERENCE,
     QUICKSIGHT_THROTTLED,
     QUICKSIGHT_UNAVAILABLE,
@@ -98,6 +103,7 @@ pub const ALL: [ErrorType; 12] = [
     ROLE_UNAVAILABLE,
     IDENTITY_REFUSED,
     SCHEDULING_FAILED,
+    INVALID_MANIFEST,
     OUTPUT_TOO_LARGE,
     INVALID_CONFIGURATION,
 ];

@@ -18,7 +18,7 @@
 //! | the notice: whether one is due, its text (`notice/message.rs`), its channel (SNS); download links | `notice`, `presign` |
 //! | one EventBridge event per finished job ("Snapshot Job Finished"), its detail | `job_event` |
 //! | one notice and one event per job outcome: the claim, the id, the run history (DynamoDB) | `ledger` |
-//! | a reports run's job, known by its id: told by the run's summary, its end recorded under the run; the run's summary | `run_item`, `run_summary`, `ledger` |
+//! | a reports run: its job known by its id (its end recorded under the run), the manifest surveyed (JSON or CSV, the item cap), the summary, its results file in S3 and its one notice | `runs` (`item`, `manifest`, `store`, `summary`), `ledger`, `notice` |
 //! | what goes out: the output contract, what a loop passes back of it, the errorTypes (one table) | [`contract`], [`Error`], `error_types` |
 //! | how a failed AWS call reads, for every service: the caller's credentials, one line | `sdk_error` |
 //! | the settings table, the environment read into one part per consumer, SDK clients, TLS | `settings`, `config`, [`setup`], `http` |
@@ -53,8 +53,7 @@ mod presign;
 mod quicksight;
 mod reference;
 mod roles;
-mod run_item;
-mod run_summary;
+mod runs;
 mod sdk_error;
 mod secret;
 mod settings;

@@ -20,7 +20,7 @@ use crate::presign::Presigner;
 use crate::quicksight::{self, JobDescription, JobResult, QuickSightClients, Said};
 use crate::reference::PollRequest;
 use crate::roles::{Assume, Roles};
-use crate::run_item::RunItem;
+use crate::runs::RunItem;
 use crate::status::{build_output, Observation};
 use crate::text::truncate;
 
@@ -69,6 +69,11 @@ impl Poller {
             roles: None,
             events: None,
         }
+    }
+
+    /// What tells people how jobs end (and a reports run's summary); None: notices off.
+    pub fn notifier(&self) -> Option<&Notifier> {
+        self.notifier.as_ref()
     }
 
     /// Polls jobs that name a `roleArn` as that role, with credentials from `roles`.

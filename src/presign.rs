@@ -82,6 +82,35 @@ impl Presigner {
     }
 }
 
+impl Presigner {
+    /// A download link of one `s3://` object in `region` (its partition the region's), within a
+    /// second; none when credentials or time are lacking.
+    pub async fn link(&self, s3_uri: &str, region: &str) -> Option<String> {
+        let credentials = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.credentials.provide_credentials(),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        presign(
+            s3_uri,
+            region,
+            partition,
+            &credentials,
+            SystemTime::now(),
+            self.expires,
+        )
+    }
+}
+
 /// S3's general-purpose bucket naming rules: 3-63 lowercase letters, digits, '.' and '-',
 /// starting and ending with a letter or digit, no '..', not an IP address, and none of the
 /// reserved prefixes and suffixes.

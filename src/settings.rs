@@ -291,6 +291,19 @@ pub const EVENT_SOURCE: Setting = Setting {
     },
     doc: "the source of a job's event (never aws.*)",
 };
+/// Where reports runs' results files go.
+pub const RUN_RESULTS: Setting = text(
+    "RUN_RESULTS",
+    "s3://<bucket>/<prefix> a reports run's results file is written under (<prefix><run key>.json; default: none, summaries name no file)",
+);
+/// The most reports one reports run may have.
+pub const REPORT_MAX_ITEMS: Setting = number(
+    "REPORT_MAX_ITEMS",
+    10_000,
+    1,
+    1_000_000,
+    "the most reports one reports run may have: a larger manifest fails the run (InvalidManifest) before any job starts",
+);
 
 /// Every setting, in the order docs/configuration.md lists them.
 pub const ALL: &[Setting] = &[
@@ -326,6 +339,8 @@ pub const ALL: &[Setting] = &[
     EVENT_BUS_NAME,
     EVENT_SOURCE,
     REPORT_ITEM_NOTICES,
+    RUN_RESULTS,
+    REPORT_MAX_ITEMS,
 ];
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::notice::{Notifier, SnsChannel};
 use crate::presign::Presigner;
 use crate::quicksight::QuickSightClients;
 use crate::roles::Roles;
+use crate::runs::{RunStore, Runs};
 use crate::settings;
 
 /// How every SDK client calls AWS; read at cold start, used once to load the SDK configuration.
@@ -36,6 +37,8 @@ pub struct SdkSettings {
     /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are both set, as Lambda sets them from
     /// the function's role.
     pub credentials_in_env: bool,
+    /// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` names an S3 endpoint of its own.
+    pub s3_endpoint: bool,
 }
 
 impl SdkSettings {
@@ -50,6 +53,8 @@ impl SdkSettings {
             trust_store: trust_store(env, destination)?,
             credentials_in_env: env.get("AWS_ACCESS_KEY_ID").is_some()
                 && env.get("AWS_SECRET_ACCESS_KEY").is_some(),
+            s3_endpoint: env.get("AWS_ENDPOINT_URL_S3").is_some()
+                || env.get("AWS_ENDPOINT_URL").is_some(),
         })
     }
 }
@@ -136,9 +141,12 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
         Chain::new(scheduler, settings)
     });
     let assumes_roles = config.gate.callers().assumes_roles();
+    let runs = ledger
+        .as_ref()
+        .map(|ledger| runs(&config, sdk, ledger.clone()));
     let mut app = App::new(config, quicksight, notifier);
-    if let Some(ledger) = &ledger {
-        app = app.with_runs(ledger.clone());
+    if let Some(runs) = runs {
+        app = app.with_runs(runs);
     }
     if let Some(events) = events {
         app = app.with_events(events);
@@ -158,6 +166,26 @@ pub fn app(config: Config, sdk: &SdkConfig) -> App {
             app
         }
         _ => app,
+    }
+}
+
+/// Reports runs: the ledger's records, S3 for manifests and results files (its client is built
+/// at the first survey), and the results file's link signed in the function's region.
+fn runs(config: &Config, sdk: &SdkConfig, ledger: Arc<Ledger>) -> Runs {
+    let s3 = aws_sdk_s3::config::Builder::from(sdk)
+        // An endpoint of its own (a local S3) answers on its host name, not on the bucket's.
+        .force_path_style(config.sdk.s3_endpoint)
+        .build();
+    let runs = Runs::new(
+        ledger,
+        RunStore::new(s3, config.runs.results.clone()),
+        config.runs.clone(),
+    );
+    match (config.presign, sdk.credentials_provider(), &config.region) {
+        (Some(expires), Some(credentials), Some(region)) => {
+            runs.with_presigner(Presigner::new(credentials, expires), region.clone())
+        }
+        _ => runs,
     }
 }
 

@@ -15,6 +15,8 @@ pub enum Answer {
     Batch(BatchOutput),
     /// A reports run's summary (`{"summarize": ...}`).
     Summary(RunSummary),
+    /// A reports run's manifest, surveyed before the run (`{"survey": ...}`).
+    Survey(Survey),
 }
 
 impl Answer {
@@ -24,6 +26,8 @@ impl Answer {
             Answer::Single(output) => output.status,
             Answer::Batch(batch) => batch.status,
             Answer::Summary(summary) => summary.status,
+            // The run is about to start its reports.
+            Answer::Survey(_) => Status::InProgress,
         }
     }
 
@@ -32,7 +36,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.done,
             Answer::Batch(batch) => batch.done,
-            Answer::Summary(_) => true,
+            Answer::Summary(_) | Answer::Survey(_) => true,
         }
     }
 
@@ -41,7 +45,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.wait_seconds,
             Answer::Batch(batch) => batch.wait_seconds,
-            Answer::Summary(_) => 0,
+            Answer::Summary(_) | Answer::Survey(_) => 0,
         }
     }
 
@@ -50,7 +54,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.attempt,
             Answer::Batch(batch) => batch.attempt,
-            Answer::Summary(_) => 1,
+            Answer::Summary(_) | Answer::Survey(_) => 1,
         }
     }
 
@@ -59,7 +63,7 @@ impl Answer {
         match self {
             Answer::Single(output) => output.loop_kind,
             Answer::Batch(batch) => batch.loop_kind,
-            Answer::Summary(_) => None,
+            Answer::Summary(_) | Answer::Survey(_) => None,
         }
     }
 
@@ -69,7 +73,7 @@ impl Answer {
             Answer::Single(output) => output.next_poll = Some(next),
             Answer::Batch(batch) => batch.next_poll = Some(next),
             // A summary has no next poll: it is done.
-            Answer::Summary(_) => {}
+            Answer::Summary(_) | Answer::Survey(_) => {}
         }
     }
 
@@ -78,9 +82,18 @@ impl Answer {
         match self {
             Answer::Single(output) => vec![output.job.arn.as_str()],
             Answer::Batch(batch) => batch.jobs.iter().map(|job| job.job.arn.as_str()).collect(),
-            Answer::Summary(_) => Vec::new(),
+            Answer::Summary(_) | Answer::Survey(_) => Vec::new(),
         }
     }
+}
+
+/// What a reports run's manifest holds, as the run needs it before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Survey {
+    /// How many reports.
+    pub reports: u32,
+    /// How it is written: `JSON` (an array) or `CSV`, as the Map's ItemReader names it.
+    pub format: String,
 }
 
 /// A batch `{"jobs": [...]}`'s answer. Its `jobs` come back as the next poll's input unchanged:

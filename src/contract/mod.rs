@@ -8,9 +8,9 @@ mod answer;
 mod passed_back;
 mod run;
 
-pub use answer::{Answer, BatchOutput, Counts};
+pub use answer::{Answer, BatchOutput, Counts, Survey};
 pub use passed_back::{JobKey, PassedBack, Time};
-pub use run::{FailedReport, RunSummary, FAILED_LISTED};
+pub use run::{FailedReport, ReportResult, RunExecution, RunResults, RunSummary, FAILED_LISTED};
 
 /// The normalized status a Choice state branches on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

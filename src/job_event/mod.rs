@@ -18,7 +18,7 @@ pub use settings::EventSettings;
 
 use crate::contract::{EventReceipt, PollOutput};
 use crate::error::Error;
-use crate::ledger::{tell_once, Delivery, Ledger, Receipt};
+use crate::ledger::{tell_once, Delivery, Ledger, Receipt, Told};
 use crate::presign::Presigner;
 use crate::sdk_error::delivery_error;
 
@@ -90,8 +90,7 @@ impl JobEvents {
     pub async fn announce(&self, output: &mut PollOutput, left: Duration) -> Result<(), Error> {
         let receipt = tell_once(
             self.ledger.as_deref(),
-            output,
-            Delivery::Event,
+            Told::Job(output, Delivery::Event),
             left,
             |left| self.put(output, left),
         )

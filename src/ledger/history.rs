@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::{epoch, n, s, Ledger};
 use crate::contract::PollOutput;
 use crate::error::Error;
-use crate::run_item::RunItem;
+use crate::runs::RunItem;
 
 impl Ledger {
     /// The latest `count` finished jobs, newest first, as JSON objects (the `history` index;
@@ -164,6 +164,16 @@ pub(super) fn run_record(
     ];
     if let Some(error) = &output.error {
         record.push(("errorType", s(&error.kind)));
+    }
+    // Where the files are, for the run's results file: S3 URIs QuickSight gave, never a link.
+    let uris: Vec<AttributeValue> = output
+        .results
+        .iter()
+        .filter_map(|file| file.s3_uri.as_deref())
+        .map(s)
+        .collect();
+    if !uris.is_empty() {
+        record.push(("s3Uris", AttributeValue::L(uris)));
     }
     record
 }

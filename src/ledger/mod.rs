@@ -46,20 +46,47 @@ pub enum Delivery {
     Event,
 }
 
-impl Delivery {
-    /// The first part of the item's key.
-    fn prefix(self) -> &'static str {
+/// What is told once: a job's outcome by one [`Delivery`], or a reports run's summary notice.
+#[derive(Debug, Clone, Copy)]
+pub enum Told<'a> {
+    /// A finished job's outcome.
+    Job(&'a PollOutput, Delivery),
+    /// The summary of the reports run with this run key (`run/<run key>/summary`).
+    RunSummary(&'a str),
+}
+
+impl Told<'_> {
+    /// The ledger item's key: one per delivery and job outcome (the job's ARN and the status
+    /// told), one per run.
+    pub fn key(self) -> String {
         match self {
-            Delivery::Notice => "job",
-            Delivery::Event => "event",
+            Told::Job(output, delivery) => format!(
+                "{}/{}/{}",
+                match delivery {
+                    Delivery::Notice => "job",
+                    Delivery::Event => "event",
+                },
+                output.job.arn,
+                output.status.as_str()
+            ),
+            Told::RunSummary(run_key) => format!("run/{run_key}/summary"),
         }
     }
 
     /// The attribute that records where it went.
     fn destination_attribute(self) -> &'static str {
         match self {
-            Delivery::Notice => "topicArn",
-            Delivery::Event => "eventBus",
+            Told::Job(_, Delivery::Event) => "eventBus",
+            _ => "topicArn",
+        }
+    }
+
+    /// What is being sent, as a log line or an error names it.
+    pub fn what(self) -> &'static str {
+        match self {
+            Told::Job(_, Delivery::Notice) => "this outcome's notice",
+            Told::Job(_, Delivery::Event) => "this outcome's event",
+            Told::RunSummary(_) => "this run's summary",
         }
     }
 }
@@ -118,24 +145,25 @@ impl Ledger {
             .get_or_init(|| aws_sdk_dynamodb::Client::from_conf(self.config.clone()))
     }
 
-    /// The item of `output`'s outcome for `delivery`: its key, the run history (a notice's
-    /// item only), `notice` (claimed, none) and `extra`, expiring after the retention.
+    /// The item of what is `told`: its key, the run history (a job notice's item only) or the
+    /// run's mark (a run's summary), `notice` (claimed, none) and `extra`, expiring after the
+    /// retention.
     fn item<const N: usize>(
         &self,
-        output: &PollOutput,
-        delivery: Delivery,
+        told: Told<'_>,
         notice: &str,
         extra: [(&'static str, AttributeValue); N],
     ) -> HashMap<String, AttributeValue> {
         let expires = epoch(SystemTime::now() + self.retention);
-        let history = match delivery {
-            Delivery::Notice => history::item(output, self.started_by),
-            Delivery::Event => Vec::new(),
+        let history = match told {
+            Told::Job(output, Delivery::Notice) => history::item(output, self.started_by),
+            Told::Job(_, Delivery::Event) => Vec::new(),
+            Told::RunSummary(_) => vec![("source", s("reports-run"))],
         };
         history
             .into_iter()
             .chain([
-                ("pk", s(&key(output, delivery))),
+                ("pk", s(&told.key())),
                 ("notice", s(notice)),
                 ("expiresAt", n(expires)),
             ])
@@ -149,19 +177,13 @@ impl Ledger {
         format!("notice ledger (DynamoDB table {})", self.table)
     }
 
-    /// Claims `delivery` of `output`'s outcome until `until` (the claimer's deadline).
-    pub async fn claim(
-        &self,
-        output: &PollOutput,
-        delivery: Delivery,
-        until: SystemTime,
-    ) -> Result<Claim, Error> {
-        let key = key(output, delivery);
+    /// Claims what is `told` until `until` (the claimer's deadline).
+    pub async fn claim(&self, told: Told<'_>, until: SystemTime) -> Result<Claim, Error> {
+        let key = told.key();
         let now = SystemTime::now();
         let token = token(&key);
         let item = self.item(
-            output,
-            delivery,
+            told,
             "claimed",
             [
                 ("claim", s(&token)),
@@ -193,9 +215,9 @@ impl Ledger {
             {
                 match refused.into_err() {
                     PutItemError::ConditionalCheckFailedException(met) if met.item.is_some() => {
-                        Ok(found(met.item.unwrap_or_default(), delivery))
+                        Ok(found(met.item.unwrap_or_default(), told))
                     }
-                    _ => self.read(&key, delivery).await,
+                    _ => self.read(&key, told).await,
                 }
             }
             Err(err) => Err(self.classify("PutItem", &err)),
@@ -206,8 +228,7 @@ impl Ledger {
     /// newer holder's record.
     pub async fn record(
         &self,
-        output: &PollOutput,
-        delivery: Delivery,
+        told: Told<'_>,
         token: &str,
         receipt: &Receipt,
     ) -> Result<(), Error> {
@@ -215,14 +236,14 @@ impl Ledger {
             .client()
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&key(output, delivery)))
+            .key("pk", s(&told.key()))
             .update_expression(
                 "SET #notice = :told, messageId = :id, #destination = :destination \
                  REMOVE claimedUntil",
             )
             .condition_expression("claim = :token")
             .expression_attribute_names("#notice", "notice")
-            .expression_attribute_names("#destination", delivery.destination_attribute())
+            .expression_attribute_names("#destination", told.destination_attribute())
             .expression_attribute_values(":told", s("told"))
             .expression_attribute_values(":id", s(&receipt.id))
             .expression_attribute_values(":destination", s(&receipt.destination))
@@ -246,7 +267,7 @@ impl Ledger {
     /// Keeps the run history of a job that ended without a notice (a clean success). An item
     /// already there (a repeat of this end) is left as it is; a failure is only logged.
     pub async fn remember(&self, output: &PollOutput) {
-        let item = self.item(output, Delivery::Notice, "none", []);
+        let item = self.item(Told::Job(output, Delivery::Notice), "none", []);
         let put = self
             .client()
             .put_item()
@@ -269,12 +290,12 @@ impl Ledger {
     /// Gives up the claim `token` made after a delivery that failed, so the retry that follows
     /// sends at once instead of waiting out the claim. Best effort: a claim left behind only
     /// delays that retry until it expires.
-    pub async fn release(&self, output: &PollOutput, delivery: Delivery, token: &str) {
+    pub async fn release(&self, told: Told<'_>, token: &str) {
         let deleted = self
             .client()
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(&key(output, delivery)))
+            .key("pk", s(&told.key()))
             .condition_expression("claim = :token")
             .expression_attribute_values(":token", s(token))
             .send()
@@ -287,7 +308,7 @@ impl Ledger {
 
     /// Reads the item a claim met, when the refusal did not carry it (strongly consistent: the
     /// claim may be a moment old).
-    async fn read(&self, key: &str, delivery: Delivery) -> Result<Claim, Error> {
+    async fn read(&self, key: &str, told: Told<'_>) -> Result<Claim, Error> {
         let item = self
             .client()
             .get_item()
@@ -299,7 +320,7 @@ impl Ledger {
             .map_err(|err| self.classify("GetItem", &err))?
             .item
             .unwrap_or_default();
-        Ok(found(item, delivery))
+        Ok(found(item, told))
     }
 
     fn classify<E>(&self, operation: &'static str, err: &SdkError<E>) -> Error
@@ -317,12 +338,12 @@ impl Ledger {
 }
 
 /// What the item a claim met says: told (with its receipt), or held until when.
-fn found(item: HashMap<String, AttributeValue>, delivery: Delivery) -> Claim {
+fn found(item: HashMap<String, AttributeValue>, told: Told<'_>) -> Claim {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     if let Some(id) = text("messageId") {
         return Claim::Told(Receipt {
             id,
-            destination: text(delivery.destination_attribute()).unwrap_or_default(),
+            destination: text(told.destination_attribute()).unwrap_or_default(),
         });
     }
     let until = item
@@ -333,16 +354,6 @@ fn found(item: HashMap<String, AttributeValue>, delivery: Delivery) -> Claim {
             UNIX_EPOCH + Duration::from_secs(secs)
         });
     Claim::Held { until }
-}
-
-/// One item per delivery and job outcome: the job's ARN and the status told.
-pub fn key(output: &PollOutput, delivery: Delivery) -> String {
-    format!(
-        "{}/{}/{}",
-        delivery.prefix(),
-        output.job.arn,
-        output.status.as_str()
-    )
 }
 
 /// Unique per claim: the key, the time, the process and a counter, hashed.
@@ -384,6 +395,7 @@ mod tests {
     fn one_key_per_job_outcome() {
         let mut output = PollOutput::new(JobInfo::sample("d", "j"), 3);
         output.status = Status::Failed;
+        let key = |output: &PollOutput, delivery| Told::Job(output, delivery).key();
         let failed = key(&output, Delivery::Notice);
         output.error = Some(crate::contract::ErrorDetail {
             kind: "QuickSightThrottled".into(),
@@ -403,6 +415,7 @@ mod tests {
         assert_ne!(key(&output, Delivery::Notice), failed);
         assert!(failed.starts_with("job/arn:aws:quicksight:"), "{failed}");
         assert!(failed.ends_with("/snapshot-job/j/FAILED"), "{failed}");
+        assert_eq!(Told::RunSummary("abc").key(), "run/abc/summary");
     }
 
     #[test]

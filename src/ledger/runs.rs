@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::{epoch, history, n, s, Ledger};
 use crate::contract::PollOutput;
 use crate::error::Error;
-use crate::run_item::RunItem;
+use crate::runs::RunItem;
 
 /// What the run's record of one report says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct RunRecord {
     pub status: String,
     /// The error type of a job that did not succeed.
     pub error_type: Option<String>,
+    /// Where the job's files are (`s3://` URIs).
+    pub files: Vec<String>,
 }
 
 impl Ledger {
@@ -100,6 +102,15 @@ fn record_of(item: &HashMap<String, AttributeValue>) -> Option<(usize, RunRecord
             job_arn: text("jobArn")?,
             status: text("status")?,
             error_type: text("errorType"),
+            files: item
+                .get("s3Uris")
+                .and_then(|v| v.as_l().ok())
+                .map(|uris| {
+                    uris.iter()
+                        .filter_map(|uri| uri.as_s().ok().cloned())
+                        .collect()
+                })
+                .unwrap_or_default(),
         },
     ))
 }

@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+pub use super::run::RunNotice;
 use crate::contract::{PollOutput, UserType};
 use crate::text::truncate;
 
@@ -25,9 +26,21 @@ pub struct Notice {
     /// The same for the same outcome of the same job, so a poll retried after a delivery
     /// whose answer was lost can be dropped instead of notifying twice.
     pub dedup_id: String,
-    output: PollOutput,
-    /// A download link per result (or none), for the notice only.
-    links: Vec<Option<String>>,
+    body: Body,
+}
+
+/// What a notice tells.
+// Nearly every notice is a job's, built once and sent: boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+enum Body {
+    /// A job's end, with a download link per result (or none), for the notice only.
+    Job {
+        output: PollOutput,
+        links: Vec<Option<String>>,
+    },
+    /// A reports run's end.
+    Run(Box<RunNotice>),
 }
 
 impl Notice {
@@ -67,28 +80,58 @@ impl Notice {
             attributes,
             group_id,
             dedup_id: hex_digest(&outcome),
-            output: output.clone(),
-            links,
+            body: Body::Job {
+                output: output.clone(),
+                links,
+            },
+        }
+    }
+
+    /// The notice of a reports run's end: its summary, with the results file's download link
+    /// when there is one. One per run: its ids are the run's.
+    pub fn of_run(run: RunNotice) -> Notice {
+        let summary = &run.summary;
+        Notice {
+            subject: printable(&summary.subject),
+            attributes: vec![
+                ("source", "reports-run".to_owned()),
+                ("status", summary.status.as_str().to_owned()),
+            ],
+            group_id: summary.run_key.clone(),
+            dedup_id: hex_digest(&format!("summary|{}", summary.run_key)),
+            body: Body::Run(Box::new(run)),
         }
     }
 
     /// The same notice without its file list, for a channel whose size limit the full one
-    /// passes: better a notice without files than none.
+    /// passes: better a notice without files than none. A run's summary is bounded already.
     pub fn without_files(&self) -> Notice {
-        let mut output = self.output.clone();
-        output.results.clear();
-        Notice {
-            output,
-            links: Vec::new(),
-            ..self.clone()
+        match &self.body {
+            Body::Job { output, .. } => {
+                let mut output = output.clone();
+                output.results.clear();
+                Notice {
+                    body: Body::Job {
+                        output,
+                        links: Vec::new(),
+                    },
+                    ..self.clone()
+                }
+            }
+            Body::Run(_) => self.clone(),
         }
     }
 
-    /// The output as JSON, each result with its `downloadUrl` when it has one.
+    /// The output as JSON, each result with its `downloadUrl` when it has one; a run's
+    /// summary with its results file's.
     pub fn json(&self) -> String {
-        let mut body = serde_json::to_value(&self.output).unwrap_or_default();
+        let (output, links) = match &self.body {
+            Body::Job { output, links } => (output, links),
+            Body::Run(run) => return run.json(),
+        };
+        let mut body = serde_json::to_value(output).unwrap_or_default();
         if let Some(results) = body.get_mut("results").and_then(|r| r.as_array_mut()) {
-            for (result, link) in results.iter_mut().zip(&self.links) {
+            for (result, link) in results.iter_mut().zip(links) {
                 if let (Some(result), Some(link)) = (result.as_object_mut(), link) {
                     result.insert("downloadUrl".into(), link.clone().into());
                 }
@@ -99,7 +142,10 @@ impl Notice {
 
     /// The notice as a person reads it (email).
     pub fn text(&self) -> String {
-        let output = &self.output;
+        let (output, links) = match &self.body {
+            Body::Job { output, links } => (output, links),
+            Body::Run(run) => return run.text(),
+        };
         let job = &output.job;
         let mut text = format!(
             "QuickSight dashboard snapshot job {}\n\n\
@@ -131,7 +177,7 @@ impl Notice {
         if !output.results.is_empty() {
             text.push_str("\nFiles:\n");
             for (index, file) in output.results.iter().enumerate() {
-                let link = self.links.get(index).and_then(Option::as_deref);
+                let link = links.get(index).and_then(Option::as_deref);
                 text.push_str(&file_lines(file, link));
             }
         }
@@ -179,7 +225,11 @@ fn subject(output: &PollOutput) -> String {
         output.job.dashboard_id,
         output.job.snapshot_job_id
     );
-    // Ids are ASCII by validation, but keep the rule local: printable ASCII, no line breaks.
+    printable(&raw)
+}
+
+/// A subject as every channel takes it: printable ASCII, no line breaks, at most 99 characters.
+fn printable(raw: &str) -> String {
     let clean: String = raw
         .chars()
         .map(|c| {

@@ -5,6 +5,7 @@
 //! its construction in `setup.rs`; nothing else knows which channel is in use.
 
 mod message;
+mod run;
 mod sns;
 
 use std::sync::Arc;
@@ -13,14 +14,14 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::time::timeout;
 
-pub use message::Notice;
+pub use message::{Notice, RunNotice};
 pub use sns::SnsChannel;
 
 use crate::contract::{Notification, PollOutput, Status};
 use crate::error::Error;
-use crate::ledger::{tell_once, Delivery, Ledger, Receipt};
+use crate::ledger::{tell_once, Delivery, Ledger, Receipt, Told};
 use crate::presign::Presigner;
-use crate::run_item::RunItem;
+use crate::runs::RunItem;
 
 /// Whether this poll's outcome is worth a notice: failures and timeouts always, completed jobs
 /// with an error or failed files always (some exports did not happen), clean successes when
@@ -84,8 +85,7 @@ impl Notifier {
     pub async fn notify(&self, output: &mut PollOutput, left: Duration) -> Result<(), Error> {
         let receipt = tell_once(
             self.ledger.as_deref(),
-            output,
-            Delivery::Notice,
+            Told::Job(output, Delivery::Notice),
             left,
             |left| self.publish(output, left),
         )
@@ -107,8 +107,31 @@ impl Notifier {
             None => Vec::new(),
         };
         let notice = Notice::of(output, links);
-        let left = left.saturating_sub(started.elapsed());
-        let published = timeout(left, self.channel.publish(&notice))
+        self.send(&notice, left.saturating_sub(started.elapsed()))
+            .await
+    }
+
+    /// Publishes a reports run's one notice within `left`: a run whose summary the ledger has
+    /// told before is not told again, and the first notice is the answer.
+    pub async fn tell_run(&self, run: RunNotice, left: Duration) -> Result<Notification, Error> {
+        let run_key = run.summary.run_key.clone();
+        let notice = Notice::of_run(run);
+        let receipt = tell_once(
+            self.ledger.as_deref(),
+            Told::RunSummary(&run_key),
+            left,
+            |left| self.send(&notice, left),
+        )
+        .await?;
+        Ok(Notification {
+            message_id: receipt.id,
+            topic_arn: receipt.destination,
+        })
+    }
+
+    /// Sends `notice` through the channel within `left`.
+    async fn send(&self, notice: &Notice, left: Duration) -> Result<Receipt, Error> {
+        let published = timeout(left, self.channel.publish(notice))
             .await
             .map_err(|_| Error::NotificationFailed {
                 destination: self.channel.destination(),

@@ -6,7 +6,7 @@ use super::fields::{as_object, kind_of};
 use super::{job, PollRequest, NOT_POLLED};
 use crate::contract::{LoopKind, PollOutput};
 use crate::error::Error;
-use crate::run_summary::SummarizeRequest;
+use crate::runs::{SummarizeRequest, SurveyRequest};
 
 /// One invocation's work: one job, or a batch of jobs.
 // Built once per invocation and consumed: boxing the single job would buy nothing.
@@ -19,6 +19,8 @@ pub enum Invocation {
     Batch(BatchRequest),
     /// The end of a reports run: `{"summarize": {...}}`.
     Summarize(SummarizeRequest),
+    /// The start of a reports run: `{"survey": {"reports": ...}}`.
+    Survey(SurveyRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +40,7 @@ impl Invocation {
         match self {
             Invocation::Single(request) => request.loop_kind,
             Invocation::Batch(batch) => batch.loop_kind,
-            Invocation::Summarize(_) => None,
+            Invocation::Summarize(_) | Invocation::Survey(_) => None,
         }
     }
 }
@@ -69,6 +71,9 @@ pub fn parse_invocation(
     let mut object = as_object(event, "the event")?;
     if let Some(summarize) = object.get("summarize") {
         return SummarizeRequest::parse(summarize).map(Invocation::Summarize);
+    }
+    if let Some(survey) = object.get("survey") {
+        return SurveyRequest::parse(survey).map(Invocation::Survey);
     }
     let mut prefix = "";
     if let Some(detail) = eventbridge_detail(object) {
@@ -145,9 +150,9 @@ fn batch_item(job: &Value, default_region: Option<&str>, place: &str) -> Result<
 pub fn parse_event(event: &Value, default_region: Option<&str>) -> Result<PollRequest, Error> {
     match parse_invocation(event, default_region, usize::MAX)? {
         Invocation::Single(request) => Ok(request),
-        Invocation::Batch(_) | Invocation::Summarize(_) => Err(Error::invalid(
-            "jobs: a batch was sent where one job reference is expected",
-        )),
+        Invocation::Batch(_) | Invocation::Summarize(_) | Invocation::Survey(_) => Err(
+            Error::invalid("jobs: a batch was sent where one job reference is expected"),
+        ),
     }
 }
 

@@ -5,7 +5,7 @@ a reports run with a tag value in each request, a poll chain including a tick th
 its retries, the execution monitor, the terminal)
 and then searches every sink: outputs, execution histories, SNS messages, the operators'
 dead-letter queue, schedule inputs, the function's log and metric lines, the terminal's output,
-the notice ledger's items, the jobs' EventBridge events.
+the notice ledger's items, the jobs' EventBridge events, the reports run's results file.
 
 The only place a canary may be is the caller's own stored input: verbatim copies of an
 execution's input (or of its start request, or of a reports run's requests) and the request
@@ -145,7 +145,8 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
         "SUCCEEDED", "FAILED", "FAILED", "SUCCEEDED"], [ex.summary() for ex in executions.values()]
 
     # A reports run (statemachine/reports.asl.json): a tag value in each request, one job
-    # failing. Its jobs are told by the run's one summary, not each by a notice of its own.
+    # failing. Its jobs are told by the run's one summary, not each by a notice of its own, and
+    # written in its results file.
     stack.emulator("POST", "defaults", {"queuedPolls": 0, "runningPolls": 0,
                                         "outcome": "COMPLETED"})
     reports = stack.create_state_machine("canary-reports", stack.reports_definition())
@@ -211,6 +212,9 @@ def test_no_canary_reaches_any_sink_on_any_path(stack, tmp_path):
     assert len(sinks["notice ledger"]) >= 2, "the ledger searched holds the notified jobs"
     assert sum(str(i.get("kind", "")).startswith("run/") for i in sinks["notice ledger"]) == 2, (
         "and the reports run's records")
+    sinks["results files"] = stack.results_files()
+    [results] = sinks["results files"].values()
+    assert len(results["reports"]) == 2, "the reports run's results file is searched"
 
     leaks = {name: found(value) for name, value in sinks.items() if found(value)}
     assert leaks == {}, json.dumps(leaks)

@@ -2,8 +2,8 @@
 request of a manifest run through the poller state machine's own start-and-poll loop on moto's
 Distributed Map, with the real function, against the emulator's 12 job slots (wall-clock mode).
 These tests see the run through the jobs the emulator holds, the records the function keeps
-under the run in the ledger, the run's one summary notice and the execution's end. (The results
-file in S3 is not built yet.)"""
+under the run in the ledger, the run's results file in S3, its one summary notice and the
+execution's end."""
 
 from __future__ import annotations
 
@@ -15,23 +15,18 @@ import sys
 import pytest
 
 from harness.definition import fast_capacity_definition
-from harness.env import ACCOUNT, ROOT
+from harness.env import ROOT
+from harness.reports import csv_manifest, report
+from harness.stack import RESULTS_BUCKET, RESULTS_PREFIX
 
 WALL_CLOCK = {"runSeconds": 2, "outcome": "COMPLETED"}  # every started job runs 2 s
 
 
-def report(index: int, dashboard: str = "dash-1", **extra) -> dict:
-    """One manifest item: a StartDashboardSnapshotJob request without SnapshotJobId."""
-    return {
-        "AwsAccountId": ACCOUNT, "DashboardId": dashboard,
-        "SnapshotConfiguration": {"FileGroups": [{"Files": [{
-            "FormatType": "PDF",
-            "SheetSelections": [{"SheetId": "sheet-1", "SelectionScope": "ALL_VISUALS"}]}]}]},
-        "UserConfiguration": {"AnonymousUsers": [{"RowLevelPermissionTags": [
-            {"Key": "tenant", "Value": f"tenant-{index}"}]}]},
-        "label": f"tenant-{index}",
-        **extra,
-    }
+def results_file(stack, key: str) -> dict:
+    """Run `key`'s results file (and fails unless it is the only one written)."""
+    files = stack.results_files()
+    assert list(files) == [f"{RESULTS_PREFIX}{key}.json"], list(files)
+    return files[f"{RESULTS_PREFIX}{key}.json"]
 
 
 def run_key(run_id: str) -> str:
@@ -94,7 +89,8 @@ def test_the_committed_definition_is_what_the_generator_writes_from_the_pollers_
     assert checked.returncode == 0, checked.stderr
     poller = json.loads((ROOT / "statemachine" / "poller.asl.json").read_text())["States"]
     reports = json.loads((ROOT / "statemachine" / "reports.asl.json").read_text())["States"]
-    for map_state, suffix in (("RunManifest", ""), ("RunInline", " (inline)")):
+    for map_state, suffix in (("RunManifest", ""), ("RunInline", " (inline)"),
+                              ("RunManifestCsv", " (csv)")):
         item = {name.removesuffix(suffix): state for name, state
                 in reports[map_state]["ItemProcessor"]["States"].items()}
         # The states the generator leaves alone are the poller's, byte for byte; those that
@@ -142,6 +138,18 @@ def test_a_run_of_25_reports_ends_every_item_and_an_invalid_one_alone(stack, rep
         (19, "tenant-19", "INTERNAL_FAILURE"),
     ]
     assert summary["failed"][0]["jobArn"].endswith(job_id(key, 7))
+    # Every report in the results file: label, job ARN, status, S3 URIs, reason.
+    assert summary["results"] == f"s3://{RESULTS_BUCKET}/{RESULTS_PREFIX}{key}.json"
+    results = results_file(stack, key)
+    assert (results["runKey"], results["status"], len(results["reports"])) == (key, "FAILED", 25)
+    by_index = {r["index"]: r for r in results["reports"]}
+    assert by_index[3]["label"] == "tenant-3" and by_index[3]["status"] == "SUCCEEDED"
+    assert by_index[3]["jobArn"].endswith(job_id(key, 3))
+    assert by_index[3]["files"] and all(f.startswith("s3://") for f in by_index[3]["files"])
+    assert (by_index[7]["status"], by_index[7]["error"], by_index[7]["files"]) == (
+        "FAILED", "INTERNAL_FAILURE", [])
+    assert by_index[12]["jobArn"] is None
+    assert by_index[12]["error"] == "InvalidStartRequest: SnapshotConfiguration is missing"
     # The run's end was told: the execution monitor stays silent.
     stack.tell_monitor(execution)
     assert stack.sns_messages() == []
@@ -213,6 +221,72 @@ def test_a_manifest_in_s3_runs_like_an_inline_one(stack, reports_machine):
     assert emulator_jobs(stack) == {job_id(run_key("s3-run"), i): "COMPLETED" for i in range(4)}
     [summary] = summaries(stack)
     assert (summary["status"], summary["reports"]) == ("SUCCEEDED", 4)
+    results = results_file(stack, run_key("s3-run"))
+    assert [r["label"] for r in results["reports"]] == [f"tenant-{i}" for i in range(4)]
+
+
+def test_a_csv_manifest_in_s3_runs_each_row_and_a_row_without_a_field_alone(stack,
+                                                                           reports_machine):
+    stack.emulator("POST", "defaults", WALL_CLOCK)
+    s3 = stack.client("s3")
+    s3.create_bucket(Bucket="report-manifests")
+    items = [report(i) for i in range(4)]
+    items[2]["label"] = "north, \"east\""  # quoted in CSV
+    items[3]["DashboardId"] = ""  # this row alone fails
+    s3.put_object(Bucket="report-manifests", Key="nightly.csv", Body=csv_manifest(items))
+
+    execution = run(stack, reports_machine, "from-csv", {
+        "reports": {"bucket": "report-manifests", "key": "nightly.csv"}, "runId": "csv-run"})
+
+    assert execution.error == "ReportsFailed", execution.summary()
+    key = run_key("csv-run")
+    assert emulator_jobs(stack) == {job_id(key, i): "COMPLETED" for i in range(3)}
+    [summary] = summaries(stack)
+    assert (summary["counts"]["SUCCEEDED"], summary["counts"]["FAILED"]) == (3, 1)
+    assert [(f["index"], f["label"], f["error"]) for f in summary["failed"]] == [
+        (3, "tenant-3", "InvalidStartRequest: DashboardId is missing")]
+    results = results_file(stack, key)
+    assert results["reports"][2]["label"] == 'north, "east"'
+    assert all(r["files"] for r in results["reports"][:3])
+
+
+@pytest.mark.parametrize("manifest, says", [
+    (json.dumps([report(i) for i in range(4)]), "more than REPORT_MAX_ITEMS (3)"),
+    ("AwsAccountId,DashboardId,SnapshotConfiguration,UserConfiguration\n1,d,{x,{}\n",
+     "SnapshotConfiguration is not a JSON object"),
+])
+def test_a_manifest_over_the_cap_or_malformed_fails_before_any_job_with_one_notice(
+        stack, reports_machine, poller_env, manifest, says):
+    poller_env(REPORT_MAX_ITEMS="3")
+    s3 = stack.client("s3")
+    s3.create_bucket(Bucket="report-manifests")
+    s3.put_object(Bucket="report-manifests", Key="big", Body=manifest)
+
+    execution = run(stack, reports_machine, "refused-" + hashlib.sha256(
+        manifest.encode()).hexdigest()[:8], {"reports": {"bucket": "report-manifests",
+                                                          "key": "big"}}, timeout=60)
+
+    assert (execution.status, execution.error) == ("FAILED", "InvalidManifest")
+    assert says in execution.cause, execution.cause
+    assert start_calls(stack) == 0
+    [notice] = stack.sns_messages()
+    assert notice["message"]["error"] == "InvalidManifest"
+    assert stack.results_files() == {}
+
+
+def test_a_runs_results_link_is_in_its_notice_only(stack, reports_machine, poller_env):
+    poller_env(PRESIGN_SECONDS="3600")
+    stack.emulator("POST", "defaults", WALL_CLOCK)
+
+    execution = run(stack, reports_machine, "linked", {"reports": [report(0)],
+                                                        "runId": "linked"})
+
+    assert execution.status == "SUCCEEDED", execution.summary()
+    [notice] = stack.sns_messages()
+    link = notice["message"]["summary"]["resultsUrl"]
+    key = run_key("linked")
+    assert f"/{RESULTS_PREFIX}{key}.json?" in link and "X-Amz-Signature=" in link, link
+    assert "X-Amz-Signature" not in json.dumps(execution.history, default=str), "in history"
 
 
 def test_a_missing_manifest_fails_the_run_with_one_notice(stack, reports_machine):

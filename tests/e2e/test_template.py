@@ -72,6 +72,7 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "s3:GetObject",
+        "s3:PutObject",
         "sts:AssumeRole",
         "sts:SetContext",
         "sqs:SendMessage",
@@ -95,9 +96,12 @@ def test_function_may_only_describe_snapshot_jobs_publish_and_write_its_logs():
     conditional = [p for p in role["Policies"][0]["PolicyDocument"]["Statement"]
                    if "If" in p and p["If"][1] is assume]
     assert conditional and conditional[0]["If"][0] == "HasAllowedRoles"
-    [read] = [st for st in statements(role["Policies"]) if st["Action"] == "s3:GetObject"]
-    assert read["Resource"] == {
-        "Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportPrefix}*"}
+    # Objects of ReportBucket only, each grant under its own prefix: the snapshot files (links),
+    # a reports run's manifests and results.
+    reads = [st["Resource"] for st in statements(role["Policies"]) if "s3:GetObject" in (
+        st["Action"] if isinstance(st["Action"], list) else [st["Action"]])]
+    assert reads == [{"Sub": f"arn:${{AWS::Partition}}:s3:::${{ReportBucket}}/${{{prefix}}}*"}
+                     for prefix in ("ReportPrefix", "ReportResultsPrefix", "ReportManifestPrefix")]
 
 
 def test_the_ledger_grant_is_the_calls_the_function_makes_on_its_own_table_only():
@@ -159,9 +163,21 @@ def test_an_aws_event_source_is_refused_at_deploy():
 def test_download_links_are_granted_only_when_a_report_bucket_is_named_and_links_are_on():
     role = deployed()["Resources"]["PollerRole"]["Properties"]
     wrapped = [p for p in role["Policies"][0]["PolicyDocument"]["Statement"]
-               if "Fn::If" in p and p["Fn::If"][1].get("Action") == "s3:GetObject"]
+               if "Fn::If" in p and p["Fn::If"][1].get("Sid") == "ReadSnapshotFilesForLinks"]
     assert len(wrapped) == 1 and wrapped[0]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
     assert wrapped[0]["Fn::If"][0] == "LinksOn"
+    assert wrapped[0]["Fn::If"][1]["Action"] == "s3:GetObject"
+    # A reports run's objects: its results file (written, and read by its link's holder) and
+    # its manifests, each only under its own prefix of a named bucket.
+    s3 = {p["Fn::If"][1]["Sid"]: (p["Fn::If"][0], p["Fn::If"][1]["Action"],
+                                  p["Fn::If"][1]["Resource"])
+          for p in role["Policies"][0]["PolicyDocument"]["Statement"]
+          if "Fn::If" in p and p["Fn::If"][1].get("Sid") in ("WriteRunResults", "ReadRunManifests")}
+    assert s3 == {
+        "WriteRunResults": ("HasReportBucket", ["s3:PutObject", "s3:GetObject"], {"Fn::Sub": (
+            "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportResultsPrefix}*")}),
+        "ReadRunManifests": ("ReadsManifests", "s3:GetObject", {"Fn::Sub": (
+            "arn:${AWS::Partition}:s3:::${ReportBucket}/${ReportManifestPrefix}*")})}
     # LinksOn: a bucket is named and PresignSeconds is not 0 (0 turns the links off).
     assert template()["Conditions"]["LinksOn"] == {"And": [
         {"Condition": "HasReportBucket"}, {"Not": [{"Equals": [{"Ref": "PresignSeconds"}, "0"]}]}]}
