@@ -2,7 +2,8 @@
 
 A discrete-event model of statemachine/reports.asl.json's item loop against the account's 12
 running snapshot jobs: each of a run's MaxConcurrency slots takes the next item, starts its job
-(StartJob; on LimitExceeded the poller's capacity wait: 60 s, then 30-90 s jittered), polls it
+(StartJob; on LimitExceeded an item's capacity wait: 10 s, then 5-25 s jittered, where the
+poller's single start waits 60 s, then 30-90 s), polls it
 at once and then after each `waitSeconds` (src/wait.rs: MIN_WAIT_SECONDS up to
 MAX_WAIT_SECONDS, WAIT_AGE_PERCENT of the job's age), and frees its slot when a poll finds the
 job finished. A job holds one of the 12 slots for its run time whoever polls it (the emulator's
@@ -35,8 +36,9 @@ def next_wait(age: float, min_wait: int, max_wait: int, age_percent: int) -> int
 
 
 def simulate(runs: int, reports: int, seconds: float, concurrency: int, min_wait: int,
-             max_wait: int, age_percent: int, seed: int) -> tuple[float, int]:
-    """Makespan of `runs` runs started together, and the starts refused for capacity."""
+             max_wait: int, age_percent: int, seed: int, first_wait: float = 10,
+             later_waits: tuple[float, float] = (5, 25)) -> tuple[float, int, int]:
+    """Makespan of `runs` runs started together, the starts refused for capacity, the polls."""
     rng = random.Random(seed)
     events: list[tuple[float, int, str, tuple]] = []  # (time, tie, kind, data)
     tie = 0
@@ -49,6 +51,7 @@ def simulate(runs: int, reports: int, seconds: float, concurrency: int, min_wait
     pending = [reports] * runs
     running_jobs = 0
     refused = 0
+    polls = 0
     for run in range(runs):
         for _ in range(min(concurrency, reports)):
             pending[run] -= 1
@@ -64,11 +67,12 @@ def simulate(runs: int, reports: int, seconds: float, concurrency: int, min_wait
                 push(now + POLL_STATES * STATE_OVERHEAD, "poll", run, now)
             else:
                 refused += 1
-                wait = 60 if waits == 0 else rng.uniform(30, 90)
+                wait = first_wait if waits == 0 else rng.uniform(*later_waits)
                 push(now + wait + 3 * STATE_OVERHEAD, "start", run, waits + 1)
         elif kind == "job-ends":
             running_jobs -= 1
         elif kind == "poll":
+            polls += 1
             run, started = data
             age = now - started
             if age >= seconds:
@@ -79,7 +83,7 @@ def simulate(runs: int, reports: int, seconds: float, concurrency: int, min_wait
             else:
                 wait = next_wait(age, min_wait, max_wait, age_percent)
                 push(now + wait + POLL_STATES * STATE_OVERHEAD, "poll", run, started)
-    return end, refused
+    return end, refused, polls
 
 
 def main():
@@ -89,23 +93,27 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
 
-    scenarios = [  # (runs, concurrency per run, MIN_WAIT_SECONDS)
-        (1, 10, 5), (1, 12, 5), (1, 12, 1), (2, 10, 5), (2, 6, 5), (2, 6, 1),
+    # (runs, concurrency per run, MIN_WAIT_SECONDS, capacity waits: first, later range)
+    item, poller = (10, (5, 25)), (60, (30, 90))
+    scenarios = [
+        (1, 10, 5, item), (1, 12, 5, item), (1, 12, 1, item), (2, 10, 5, poller),
+        (2, 10, 5, item), (2, 6, 5, item), (2, 6, 1, item),
     ]
     print(f"\n### Reports run makespan, simulated: {args.reports} reports of {args.seconds:g} s "
           f"per run, {SLOTS} job slots, median of {args.seeds} seeds\n")
-    print("| runs | ReportsMaxConcurrency | MIN_WAIT_SECONDS | makespan s | physical limit s "
-          "| ratio | starts refused (LimitExceeded) |")
-    print("|---|---|---|---|---|---|---|")
-    for runs, concurrency, min_wait in scenarios:
+    print("| runs | ReportsMaxConcurrency | MIN_WAIT_SECONDS | capacity waits s | makespan s "
+          "| physical limit s | ratio | starts refused (LimitExceeded) | polls per report |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for runs, concurrency, min_wait, (first, later) in scenarios:
         results = [simulate(runs, args.reports, args.seconds, concurrency, min_wait, 60, 20,
-                            seed) for seed in range(args.seeds)]
+                            seed, first, later) for seed in range(args.seeds)]
         makespan = statistics.median(r[0] for r in results)
         refused = statistics.median(r[1] for r in results)
+        polls = statistics.median(r[2] for r in results) / (runs * args.reports)
         limit = math.ceil(runs * args.reports / SLOTS) * args.seconds
-        print(f"| {runs} | {concurrency} | {min_wait} | {makespan:.0f} | {limit:.0f} "
-              f"| {makespan / limit:.2f}x | {refused:.0f} |")
-
+        print(f"| {runs} | {concurrency} | {min_wait} | {first}, then {later[0]}-{later[1]} "
+              f"| {makespan:.0f} | {limit:.0f} | {makespan / limit:.2f}x | {refused:.0f} "
+              f"| {polls:.1f} |")
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ import zipfile
 
 import pytest
 
+from harness.aws import subscribe_queue
 from harness.env import ACCOUNT, DUMMY_CREDENTIALS, REGION, ROOT
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -33,9 +34,10 @@ DEFINITIONS = {"PollerStateMachine": "statemachine/poller.asl.json",
                "ExecutionEndedNotifier": "statemachine/execution-ended.asl.json"}
 
 
-def quick_start() -> list[str]:
+def quick_start(title: str = "Quick start") -> list[str]:
+    """The commands of the README section `title`'s shell block."""
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    section = readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     return [line for line in block.splitlines() if line.strip()]
 
@@ -91,17 +93,21 @@ def deploy(stack, words: list[str]):
     defaults = {k: str(v.get("Default", "")) for k, v in transformed["Parameters"].items()}
     values = {"Partition": "aws", "PollerFunctionArn": outputs["PollerFunctionArn"],
               "FailureTopicArn": outputs["FailureTopicArn"],
-              "StartCapacityWaitMinutes": parameters.get(
-                  "StartCapacityWaitMinutes", defaults["StartCapacityWaitMinutes"]),
-              "LedgerTableName": outputs["NoticeLedgerName"]}
-    text = (ROOT / DEFINITIONS["PollerStateMachine"]).read_text()
-    for key, value in values.items():
-        text = text.replace("${" + key + "}", value)
-    assert "${" not in text
-    arn = stack.client("stepfunctions").create_state_machine(
-        name=outputs["PollerStateMachineArn"].rsplit(":", 1)[1], definition=text,
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-state-machine")["stateMachineArn"]
-    assert arn == outputs["PollerStateMachineArn"]
+              "LedgerTableName": outputs["NoticeLedgerName"],
+              **{key: parameters.get(key, defaults[key])
+                 for key in ("StartCapacityWaitMinutes", "ReportsMaxConcurrency")}}
+    for logical in ("PollerStateMachine", "ReportsStateMachine"):
+        if f"{logical}Arn" not in outputs:
+            continue
+        text = (ROOT / DEFINITIONS[logical]).read_text()
+        for key, value in values.items():
+            text = text.replace("${" + key + "}", value)
+        assert "${" not in text
+        arn = stack.client("stepfunctions").create_state_machine(
+            name=outputs[f"{logical}Arn"].rsplit(":", 1)[1], definition=text,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}-state-machine")["stateMachineArn"]
+        assert arn == outputs[f"{logical}Arn"]
+    return outputs
 
 
 def test_the_quick_start_deploys_a_stack_that_polls_a_job(make_stack):
@@ -140,3 +146,56 @@ def test_the_quick_start_deploys_a_stack_that_polls_a_job(make_stack):
     [subscription] = stack.client("sns").list_subscriptions_by_topic(
         TopicArn=topic)["Subscriptions"]
     assert subscription["Endpoint"] == "you@example.com"
+
+
+def test_the_reports_quick_start_runs_a_manifest_to_one_summary_in_five_commands(make_stack):
+    """The README's five commands of a reports run: package (stood in for), deploy, subscribe,
+    upload events/reports/nightly.csv, start; then one summary reaches the topic, and the
+    results file is in the bucket the deploy named."""
+    if not (SAM_PYTHON.exists() and (AWS_BIN / "aws").exists()):
+        pytest.fail("the SAM CLI or the AWS CLI venv is missing: run scripts/tools.sh")
+    commands = quick_start("A reports run in five commands")
+    assert len(commands) == 5, commands
+    stack = make_stack()
+    stack.emulator("POST", "defaults", {"runSeconds": 2, "outcome": "COMPLETED"})
+    bucket = shlex.split(commands[1])[-1].removeprefix("ReportBucket=")
+    stack.client("s3").create_bucket(Bucket=bucket)  # your exports' bucket, there already
+    env = {**os.environ, **DUMMY_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+           "AWS_ENDPOINT_URL": stack.front_url, "PATH": f"{AWS_BIN}:{os.environ['PATH']}"}
+    started = None
+    for line in commands:
+        words = shlex.split(line)
+        if words[0] == "scripts/package.sh":
+            continue
+        if words[0].endswith("sam") and words[1] == "deploy":
+            outputs = deploy(stack, words)
+            # The function answers with the deployed stack's settings of a run.
+            deployed = stack.client("lambda").get_function_configuration(
+                FunctionName=outputs["PollerFunctionArn"])["Environment"]["Variables"]
+            stack.restart_function({k: str(deployed[k]) for k in (
+                "SNS_TOPIC_ARN", "LEDGER_TABLE_NAME", "RUN_RESULTS", "REPORT_MAX_ITEMS")})
+            # A stand-in for the inbox the next command subscribes.
+            sqs = stack.client("sqs")
+            inbox = sqs.create_queue(QueueName="reports-inbox")["QueueUrl"]
+            subscribe_queue(stack.client("sns"), sqs, outputs["FailureTopicArn"], inbox)
+            continue
+        done = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        if "start-execution" in line:
+            started = json.loads(done.stdout)["executionArn"]
+    assert started, "the fifth command starts the run"
+
+    execution = stack.wait_execution(started, "nightly-1", timeout=180)
+
+    assert execution.status == "SUCCEEDED", execution.summary()
+    [notice] = [json.loads(json.loads(m["Body"])["Message"]) for m in sqs.receive_message(
+        QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])]
+    summary = notice["summary"]
+    assert (summary["reports"], summary["counts"]["SUCCEEDED"]) == (3, 3), summary
+    key = summary["runKey"]
+    assert summary["results"] == f"s3://{bucket}/results/{key}.json"
+    results = json.loads(stack.client("s3").get_object(
+        Bucket=bucket, Key=f"results/{key}.json")["Body"].read())
+    assert [r["label"] for r in results["reports"]] == ["acme", "globex", "initech"]
+    assert all(r["status"] == "SUCCEEDED" and r["files"] for r in results["reports"])

@@ -18,6 +18,7 @@ from harness.definition import fast_capacity_definition
 from harness.env import ROOT
 from harness.reports import csv_manifest, report
 from harness.stack import RESULTS_BUCKET, RESULTS_PREFIX
+from harness.template import template
 
 WALL_CLOCK = {"runSeconds": 2, "outcome": "COMPLETED"}  # every started job runs 2 s
 
@@ -103,6 +104,11 @@ def test_the_committed_definition_is_what_the_generator_writes_from_the_pollers_
         assert item["Poll"]["Parameters"] == poller["Poll"]["Parameters"]
         assert item["Poll"]["Retry"] == poller["Poll"]["Retry"]
         assert "$$.Execution" not in json.dumps(item), "an item reads the run's own input"
+        # Competing runs: an item waits for a slot 10 s, then 5-25 s, four times as often.
+        capacity = item["NameJob"]["Parameters"]["capacity"]
+        assert capacity["wait"] == 10 and capacity["max.$"].count("StartCapacityWaitMinutes") == 4
+        assert item["CountCapacityWait"]["Parameters"]["capacity"]["wait.$"] == (
+            "States.MathRandom(5, 25)")
 
 
 def test_a_run_of_25_reports_ends_every_item_and_an_invalid_one_alone(stack, reports_machine):
@@ -316,3 +322,28 @@ def test_a_run_without_a_usable_manifest_fails_as_invalid_manifest(stack, report
     assert start_calls(stack) == 0
     [notice] = stack.sns_messages()
     assert notice["message"]["error"] == "InvalidManifest"
+
+
+def test_a_scheduled_runs_tick_delivered_twice_is_one_run(stack, reports_machine):
+    """ReportSchedule's input for a run (template.yaml, ReportScheduleManifest), as Scheduler
+    sends it, delivered twice (Scheduler delivers at least once): one run's jobs, one summary."""
+    stack.emulator("POST", "defaults", WALL_CLOCK)
+    s3 = stack.client("s3")
+    s3.create_bucket(Bucket="report-manifests")
+    s3.put_object(Bucket="report-manifests", Key="manifests/nightly.csv",
+                  Body=csv_manifest([report(i) for i in range(3)]))
+    _, for_runs, _ = template()["Resources"]["ReportSchedule"]["Properties"]["Target"][
+        "Input"]["If"]
+    tick = json.loads(for_runs["Sub"].replace("${ReportBucket}", "report-manifests")
+                      .replace("${ReportScheduleManifest}", "manifests/nightly.csv")
+                      .replace("<aws.scheduler.scheduled-time>", "2026-12-02T06:00:00Z"))
+
+    first = run(stack, reports_machine, "tick-1", tick)
+    second = run(stack, reports_machine, "tick-1-again", tick)
+
+    assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED"), first.summary()
+    key = run_key("manifests/nightly.csv@2026-12-02T06:00:00Z")
+    assert emulator_jobs(stack) == {job_id(key, i): "COMPLETED" for i in range(3)}
+    assert start_calls(stack) == 6, "the second delivery's starts met ResourceExists: polled"
+    [summary] = summaries(stack)
+    assert summary["runKey"] == key and summary["counts"]["SUCCEEDED"] == 3

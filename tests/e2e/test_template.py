@@ -330,17 +330,38 @@ def test_the_chain_role_may_only_invoke_this_function_and_dead_letter_its_ticks(
 def test_a_scheduled_report_starts_the_state_machine_with_its_scheduled_time():
     resources = template()["Resources"]
     schedule = resources["ReportSchedule"]["Properties"]
-    assert schedule["Target"]["Arn"] == {"Ref": "PollerStateMachine"}
+    either = ["SchedulesRuns", {"Ref": "ReportsStateMachine"}, {"Ref": "PollerStateMachine"}]
+    assert schedule["Target"]["Arn"] == {"If": either}
     tick = '"scheduledTime": "<aws.scheduler.scheduled-time>"'
-    assert schedule["Target"]["Input"] == {"Sub": '{"start": ${ReportStartRequest}, ' + tick + "}"}
+    condition, run, report = schedule["Target"]["Input"]["If"]
+    assert condition == "SchedulesRuns"
+    assert report == {"Sub": '{"start": ${ReportStartRequest}, ' + tick + "}"}
+    # A run's id is the manifest's key and the tick's time: a retried tick is the same run.
+    assert json.loads(run["Sub"]) == {
+        "reports": {"bucket": "${ReportBucket}", "key": "${ReportScheduleManifest}"},
+        "runId": "${ReportScheduleManifest}@<aws.scheduler.scheduled-time>"}
     role = resources["ReportScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     assert role["Statement"] == [
-        {"Effect": "Allow", "Action": "states:StartExecution",
-         "Resource": {"Ref": "PollerStateMachine"}},
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"If": either}},
         {"Effect": "Allow", "Action": "sqs:SendMessage",
          "Resource": {"GetAtt": "OperatorDeadLetterQueue.Arn"}}]
     rule = template()["Rules"]["ReportsStartJobs"]
     assert rule["Assertions"][0]["Assert"] == {"Equals": [{"Ref": "AllowStartSnapshotJob"}, "true"]}
+    # Ticks start runs only where the run is deployed, and a manifest needs its bucket.
+    assert {"Condition": "GrantsStartSnapshotJob"} in template()["Conditions"]["SchedulesRuns"][
+        "And"]
+    [one, bucket] = template()["Rules"]["OneScheduledReportKind"]["Assertions"]
+    assert one["Assert"] == {"Equals": [{"Ref": "ReportStartRequest"}, ""]}
+    assert bucket["Assert"] == {"Not": [{"Equals": [{"Ref": "ReportBucket"}, ""]}]}
+
+
+def test_a_scheduled_reports_run_deploys_with_its_manifest():
+    resources = deployed("AllowStartSnapshotJob=true", "ReportBucket=reports",
+                         "ReportScheduleExpression=cron(0 6 * * ? *)",
+                         "ReportScheduleManifest=manifests/nightly.csv")["Resources"]
+    assert {"ReportSchedule", "ReportScheduleRole", "ReportsStateMachine"} <= set(resources)
+    target = resources["ReportSchedule"]["Properties"]["Target"]
+    assert target["Arn"]["Fn::If"][0] == "SchedulesRuns"
 
 
 @pytest.mark.parametrize("overrides", [(), ("FifoTopic=true", "PollChain=true")])
