@@ -45,10 +45,8 @@ NOT_APPLICABLE = {
     ("chain-single", "oversized-answer"): "one job's answer is a few KB, far under the limit",
     ("scheduled-report", "oversized-answer"): "one job's answer is a few KB",
     ("scheduled-report", "event-twice"): "a report's event is its tick: tick-twice",
-    ("reports-run", "publish-answer-lost"): "the summary is the state machine's publish: moto's "
-                                            "executor cannot read the front's injected 500; "
-                                            "the SNS task's Retry republishes",
-    ("reports-run", "tick-twice"): "no tick: a run's items loop on their own Wait",
+    ("reports-run", "tick-twice"): "a scheduled run's tick is its input (the same runId) "
+                                   "delivered again: event-twice",
     ("reports-run", "schedule-answer-lost"): "creates no schedule",
     ("reports-run", "oversized-answer"): "its answers are one job's, or a summary that lists at "
                                          "most 20 failed reports",
