@@ -110,6 +110,33 @@ def deploy(stack, words: list[str]):
     return outputs
 
 
+def follow(stack, commands: list[str], deployed=None) -> str:
+    """Runs a README block as a newcomer would: the release build stood in for, `sam deploy` as
+    CloudFormation does it (then `deployed(outputs)`), every other command through the pinned
+    AWS CLI against moto. Answers the ARN of the execution the block starts."""
+    if not (SAM_PYTHON.exists() and (AWS_BIN / "aws").exists()):
+        pytest.fail("the SAM CLI or the AWS CLI venv is missing: run scripts/tools.sh")
+    env = {**os.environ, **DUMMY_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+           "AWS_ENDPOINT_URL": stack.front_url, "PATH": f"{AWS_BIN}:{os.environ['PATH']}"}
+    started = None
+    for line in commands:
+        words = shlex.split(line, comments=True)
+        if words[0] == "scripts/package.sh":
+            continue  # the release build: the suite's debug build of the same source stands in
+        if words[0].endswith("sam") and words[1] == "deploy":
+            outputs = deploy(stack, words)
+            if deployed:
+                deployed(outputs)
+            continue
+        done = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        if "start-execution" in line:
+            started = json.loads(done.stdout)["executionArn"]
+    assert started, "the block starts an execution"
+    return started
+
+
 def test_the_quick_start_deploys_a_stack_that_polls_a_job(make_stack):
     if not (SAM_PYTHON.exists() and (AWS_BIN / "aws").exists()):
         pytest.fail("the SAM CLI or the AWS CLI venv is missing: run scripts/tools.sh")
@@ -117,24 +144,9 @@ def test_the_quick_start_deploys_a_stack_that_polls_a_job(make_stack):
     example = json.loads((ROOT / "events" / "api-casing.json").read_text())
     stack.add_job(example["SnapshotJobId"], example["DashboardId"], queuedPolls=0,
                   runningPolls=1, outcome="COMPLETED")
-    env = {**os.environ, **DUMMY_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-           "AWS_ENDPOINT_URL": stack.front_url, "PATH": f"{AWS_BIN}:{os.environ['PATH']}"}
     commands = quick_start()
     assert 4 <= len(commands) <= 6, commands
-    started = None
-    for line in commands:
-        words = shlex.split(line, comments=True)
-        if words[0] == "scripts/package.sh":
-            continue  # the release build: the suite's debug build of the same source stands in
-        if words[0].endswith("sam") and words[1] == "deploy":
-            deploy(stack, words)
-            continue
-        done = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
-        if "start-execution" in line:
-            started = json.loads(done.stdout)["executionArn"]
-    assert started, "the quick start starts an execution"
+    started = follow(stack, commands)
 
     execution = stack.wait_execution(started, "first-poll")
 
@@ -152,39 +164,25 @@ def test_the_reports_quick_start_runs_a_manifest_to_one_summary_in_five_commands
     """The README's five commands of a reports run: package (stood in for), deploy, subscribe,
     upload events/reports/nightly.csv, start; then one summary reaches the topic, and the
     results file is in the bucket the deploy named."""
-    if not (SAM_PYTHON.exists() and (AWS_BIN / "aws").exists()):
-        pytest.fail("the SAM CLI or the AWS CLI venv is missing: run scripts/tools.sh")
     commands = quick_start("A reports run in five commands")
     assert len(commands) == 5, commands
     stack = make_stack()
     stack.emulator("POST", "defaults", {"runSeconds": 2, "outcome": "COMPLETED"})
     bucket = shlex.split(commands[1])[-1].removeprefix("ReportBucket=")
     stack.client("s3").create_bucket(Bucket=bucket)  # your exports' bucket, there already
-    env = {**os.environ, **DUMMY_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-           "AWS_ENDPOINT_URL": stack.front_url, "PATH": f"{AWS_BIN}:{os.environ['PATH']}"}
-    started = None
-    for line in commands:
-        words = shlex.split(line)
-        if words[0] == "scripts/package.sh":
-            continue
-        if words[0].endswith("sam") and words[1] == "deploy":
-            outputs = deploy(stack, words)
-            # The function answers with the deployed stack's settings of a run.
-            deployed = stack.client("lambda").get_function_configuration(
-                FunctionName=outputs["PollerFunctionArn"])["Environment"]["Variables"]
-            stack.restart_function({k: str(deployed[k]) for k in (
-                "SNS_TOPIC_ARN", "LEDGER_TABLE_NAME", "RUN_RESULTS", "REPORT_MAX_ITEMS")})
-            # A stand-in for the inbox the next command subscribes.
-            sqs = stack.client("sqs")
-            inbox = sqs.create_queue(QueueName="reports-inbox")["QueueUrl"]
-            subscribe_queue(stack.client("sns"), sqs, outputs["FailureTopicArn"], inbox)
-            continue
-        done = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
-        if "start-execution" in line:
-            started = json.loads(done.stdout)["executionArn"]
-    assert started, "the fifth command starts the run"
+    sqs = stack.client("sqs")
+    inbox = sqs.create_queue(QueueName="reports-inbox")["QueueUrl"]
+
+    def deployed(outputs: dict):
+        # The function answers with the deployed stack's settings of a run.
+        variables = stack.client("lambda").get_function_configuration(
+            FunctionName=outputs["PollerFunctionArn"])["Environment"]["Variables"]
+        stack.restart_function({k: str(variables[k]) for k in (
+            "SNS_TOPIC_ARN", "LEDGER_TABLE_NAME", "RUN_RESULTS", "REPORT_MAX_ITEMS")})
+        # A stand-in for the inbox the next command subscribes.
+        subscribe_queue(stack.client("sns"), sqs, outputs["FailureTopicArn"], inbox)
+
+    started = follow(stack, commands, deployed)
 
     execution = stack.wait_execution(started, "nightly-1", timeout=180)
 
