@@ -93,13 +93,7 @@ impl Presigner {
         .await
         .ok()?
         .ok()?;
-        let partition = if region.starts_with("cn-") {
-            "aws-cn"
-        } else if region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
+        let partition = crate::arn::partition_for_region(region);
         presign(
             s3_uri,
             region,
@@ -114,7 +108,7 @@ impl Presigner {
 /// S3's general-purpose bucket naming rules: 3-63 lowercase letters, digits, '.' and '-',
 /// starting and ending with a letter or digit, no '..', not an IP address, and none of the
 /// reserved prefixes and suffixes.
-fn is_bucket_name(bucket: &str) -> bool {
+pub(crate) fn is_bucket_name(bucket: &str) -> bool {
     let bytes = bucket.as_bytes();
     let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     (3..=63).contains(&bytes.len())

@@ -33,11 +33,7 @@ impl S3Place {
     pub fn parse(uri: &str) -> Option<S3Place> {
         let rest = uri.strip_prefix("s3://")?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'));
-        (bucket_ok && prefix.len() <= 512).then(|| S3Place {
+        (crate::presign::is_bucket_name(bucket) && prefix.len() <= 512).then(|| S3Place {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
         })
@@ -146,11 +142,6 @@ impl RunStore {
                 )
             })?;
         Ok(Some(uri))
-    }
-
-    /// Whether results files are written.
-    pub fn writes_results(&self) -> bool {
-        self.results.is_some()
     }
 }
 
